@@ -1,0 +1,32 @@
+/**
+ * Bearer-token check for every route except /health. Tokens are compared as
+ * SHA-256 digests in constant time, so timing tells nothing about the token.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { NuvemError } from '../nodes/errors.ts';
+
+const encoder = new TextEncoder();
+
+async function digest(s: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(s)));
+}
+
+export function equalDigests(a: Uint8Array, b: Uint8Array): boolean {
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+export function bearerAuth(token: string | undefined, options: { open: string[] }): MiddlewareHandler {
+  if (token === undefined) return async (_c, next) => next();
+  const expected = digest(token);
+  return async (c, next) => {
+    if (options.open.includes(c.req.path)) return next();
+    const header = c.req.header('authorization') ?? '';
+    const m = /^Bearer\s+(.+)$/i.exec(header);
+    if (!m || !equalDigests(await digest(m[1].trim()), await expected)) {
+      throw new NuvemError('unauthorized', m ? 'The bearer token is wrong' : 'This node needs Authorization: Bearer <token>');
+    }
+    return next();
+  };
+}

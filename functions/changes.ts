@@ -1,0 +1,28 @@
+/** `GET /changes?since=&limit=&wait=`: this node's change feed, with long-poll. */
+import { Hono } from 'hono';
+import { NuvemError } from '../nodes/errors.ts';
+import type { Deps } from './deps.ts';
+import { clampInt } from './headers.ts';
+
+export const MAX_WAIT_SECONDS = 60;
+
+export function changesApp(deps: Deps): Hono {
+  const app = new Hono();
+  app.get('/changes', async (c) => {
+    const sinceParam = c.req.query('since') ?? '';
+    if (!/^\d{0,15}$/.test(sinceParam)) {
+      throw new NuvemError('bad_request', `Cannot use since="${sinceParam.slice(0, 40)}": expected a cursor from an earlier answer`);
+    }
+    const since = Number(sinceParam || 0);
+    const limit = clampInt(c.req.query('limit'), { min: 1, max: 1000, fallback: 1000 });
+    const waitParam = c.req.query('wait');
+    const wait = waitParam === undefined ? 0 : Number(waitParam);
+    if (!Number.isFinite(wait) || wait < 0) {
+      throw new NuvemError('bad_request', `Cannot use wait="${String(waitParam).slice(0, 40)}": expected seconds (0 to ${MAX_WAIT_SECONDS})`);
+    }
+    await deps.store.waitForChange(since, Math.min(wait, MAX_WAIT_SECONDS) * 1000, c.req.raw.signal);
+    const { changes, cursor } = deps.store.changes(since, limit);
+    return c.json({ changes, cursor: String(cursor) });
+  });
+  return app;
+}

@@ -1,0 +1,43 @@
+/**
+ * The one place where errors become HTTP answers: `{"error": code, "message": text}`
+ * with the status that fits the code.
+ */
+import type { Context } from 'hono';
+import { NuvemError, type ErrorCode } from '../nodes/errors.ts';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_path: 400,
+  bad_request: 400,
+  bad_digest: 400,
+  unauthorized: 401,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  precondition_failed: 412,
+  too_large: 413,
+  range_not_satisfiable: 416,
+  write_concern: 503,
+  unavailable: 503,
+  disk_full: 507,
+  internal: 500,
+};
+
+export function errorResponse(err: NuvemError): Response {
+  const status = STATUS[err.code] ?? 500;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (typeof err.extra.allow === 'string') headers.allow = err.extra.allow;
+  if (status === 401) headers['www-authenticate'] = 'Bearer';
+  if (status === 503) headers['retry-after'] = String(err.extra.retryAfter ?? 1);
+  if (typeof err.extra.contentRange === 'string') headers['content-range'] = err.extra.contentRange;
+  const { allow: _a, retryAfter: _r, contentRange: _c, ...extra } = err.extra;
+  return new Response(JSON.stringify({ error: err.code, message: err.message, ...extra }), { status, headers });
+}
+
+/** Hono `onError`: domain errors as they are; anything else is a 500 that says little. */
+export function onError(log: (level: 'error', msg: string, fields: object) => void) {
+  return (err: Error, c: Context): Response => {
+    if (err instanceof NuvemError) return errorResponse(err);
+    log('error', 'request failed', { method: c.req.method, path: c.req.path, error: String(err?.stack ?? err) });
+    return errorResponse(new NuvemError('internal', 'The node failed to handle this request; see its log'));
+  };
+}

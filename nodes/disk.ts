@@ -1,0 +1,196 @@
+/**
+ * The node's file I/O (Node's fs API, which Deno 2 also provides): streaming a
+ * body to a temp file while hashing it, fsync, rename, folder fsync, ranged
+ * reads. Everything durable in the store goes through these few functions.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { constants, createReadStream, promises as fsp } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { NuvemError } from './errors.ts';
+
+export interface TempFile {
+  path: string;
+  size: number;
+  sha256: string;
+  /** The body when it is small (for the read cache); undefined otherwise. */
+  small?: Uint8Array;
+}
+
+const WRITE_BATCH = 1 << 20;
+
+/**
+ * Streams `body` into a new file in `tmpDir`, computing SHA-256 on the way, then
+ * fsyncs it. Memory use is bounded by one write batch whatever the body size.
+ * On any failure the temp file is removed and the error rethrown.
+ */
+export async function writeTemp(
+  tmpDir: string,
+  body: AsyncIterable<Uint8Array>,
+  options: { maxSize?: number; keepSmall?: number } = {},
+): Promise<TempFile> {
+  const path = join(tmpDir, randomUUID());
+  const handle = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
+  const hash = createHash('sha256');
+  const keepSmall = options.keepSmall ?? 0;
+  let size = 0;
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let small: Uint8Array[] | undefined = keepSmall > 0 ? [] : undefined;
+  const flush = async () => {
+    if (pendingBytes === 0) return;
+    const chunks = pending;
+    pending = [];
+    pendingBytes = 0;
+    await handle.writev(chunks);
+  };
+  try {
+    for await (const chunk of body) {
+      size += chunk.byteLength;
+      if (options.maxSize !== undefined && size > options.maxSize) {
+        throw new NuvemError('too_large', `The body is larger than ${options.maxSize} bytes`);
+      }
+      hash.update(chunk);
+      if (small) {
+        if (size <= keepSmall) small.push(chunk);
+        else small = undefined;
+      }
+      pending.push(chunk);
+      pendingBytes += chunk.byteLength;
+      if (pendingBytes >= WRITE_BATCH) await flush();
+    }
+    await flush();
+    await handle.sync();
+    await handle.close();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await fsp.rm(path, { force: true });
+    throw diskError(err);
+  }
+  return { path, size, sha256: hash.digest('hex'), small: small && concat(small, size) };
+}
+
+function concat(chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+/** Maps fs errors that mean something to a client; others pass through. */
+export function diskError(err: unknown): unknown {
+  const code = (err as { code?: string })?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new NuvemError('disk_full', 'The node\'s disk is full');
+  return err;
+}
+
+/**
+ * fsyncs folders, coalescing concurrent requests for one folder: callers that
+ * arrive while a sync is queued share it; one that arrives while it runs gets
+ * the next one (its rename may have come after the running sync started).
+ */
+export class FolderSync {
+  #queued = new Map<string, Promise<void>>();
+  #running = new Map<string, Promise<void>>();
+
+  sync(dir: string): Promise<void> {
+    const queued = this.#queued.get(dir);
+    if (queued) return queued;
+    const before = this.#running.get(dir) ?? Promise.resolve();
+    const next = before.then(async () => {
+      this.#queued.delete(dir);
+      this.#running.set(dir, next);
+      try {
+        await fsyncPath(dir);
+      } finally {
+        if (this.#running.get(dir) === next) this.#running.delete(dir);
+      }
+    });
+    this.#queued.set(dir, next);
+    return next;
+  }
+}
+
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await fsp.open(path, constants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Creates `dir` and its missing parents; returns the folders whose entries
+ * changed (the parents of each created folder), to be fsynced.
+ */
+export async function makeFolders(dir: string): Promise<string[]> {
+  const first = await fsp.mkdir(dir, { recursive: true });
+  if (first === undefined) return [];
+  const changed: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    changed.push(dirname(d));
+    if (d === first) break;
+  }
+  return changed;
+}
+
+/** Removes empty folders from `dir` up to (not including) `stop`. */
+export async function removeEmptyFolders(dir: string, stop: string): Promise<string[]> {
+  const changed: string[] = [];
+  for (let d = dir; d.length > stop.length && d.startsWith(stop); d = dirname(d)) {
+    try {
+      await fsp.rmdir(d);
+      changed.push(dirname(d));
+    } catch {
+      break;
+    }
+  }
+  return changed;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * A byte stream over [start, end] (inclusive) of an open file; closes the
+ * handle when done or cancelled.
+ */
+export function fileStream(handle: fsp.FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
+  let position = start;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const want = Math.min(READ_CHUNK, end + 1 - position);
+      if (want <= 0) {
+        await handle.close();
+        controller.close();
+        return;
+      }
+      const buf = new Uint8Array(want);
+      const { bytesRead } = await handle.read(buf, 0, want, position);
+      if (bytesRead === 0) {
+        await handle.close();
+        controller.error(new Error('file shorter than its record'));
+        return;
+      }
+      position += bytesRead;
+      controller.enqueue(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+    },
+    async cancel() {
+      await handle.close();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** SHA-256 (hex) of a file, streamed. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Uint8Array);
+  return hash.digest('hex');
+}
+
+export async function exists(path: string): Promise<boolean> {
+  return fsp.access(path).then(() => true, () => false);
+}

@@ -1,0 +1,39 @@
+/** Node.js runtime seam: node:http server, raw request target and body, disk usage. */
+import { createServer } from 'node:http';
+import { statfs } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
+import { getRequestListener } from '@hono/node-server';
+import type { Runtime } from './mod.ts';
+
+type NodeEnv = { incoming?: IncomingMessage };
+
+export function nodeRuntime(): Runtime {
+  return {
+    name: `node ${process.version}`,
+    async serve(app, { host, port }) {
+      const server = createServer({ keepAliveTimeout: 30_000 }, getRequestListener(app.fetch));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (err: NodeJS.ErrnoException) => {
+          reject(err.code === 'EADDRINUSE' ? new Error(`Port ${port} on ${host} is already in use; choose another with --port`) : err);
+        });
+        server.listen(port, host, resolve);
+      });
+      const address = server.address();
+      return {
+        port: typeof address === 'object' && address ? address.port : port,
+        close: () =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+            setTimeout(() => server.closeAllConnections(), 2000).unref();
+          }),
+      };
+    },
+    async diskUsage(dir) {
+      const s = await statfs(dir);
+      return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
+    },
+    rawTarget: (c) => (c.env as NodeEnv | undefined)?.incoming?.url,
+    requestBody: (c) => (c.env as NodeEnv | undefined)?.incoming,
+  };
+}

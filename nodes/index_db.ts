@@ -1,0 +1,212 @@
+/**
+ * The SQLite index under DATA/.nuvem/: current records, kept revisions, this
+ * node's change log and small settings. Synchronous (libsql); every mutation
+ * goes through `commit()`, one transaction per batch (see `group_commit.ts`).
+ */
+import Database from 'libsql';
+import type { Change, FileRecord, LocalStat } from './record.ts';
+
+export interface Entry extends FileRecord {
+  local?: LocalStat;
+}
+
+/** A planned write, applied inside one transaction by `commit()`. */
+export interface Mutation {
+  /** Records to upsert (current state of their paths). */
+  put?: { record: FileRecord; local?: LocalStat }[];
+  /** Replaced records to keep as revisions. */
+  revisions?: FileRecord[];
+  /** Change-log entries to append. */
+  log?: Change[];
+}
+
+type Row = Record<string, unknown>;
+
+export interface Pruned {
+  version: string;
+  sha256: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS entries (
+  path TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  version TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  modified INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  deleted INTEGER NOT NULL,
+  origin TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  local_size INTEGER,
+  local_mtime REAL,
+  local_ino INTEGER
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS revisions (
+  path TEXT NOT NULL,
+  version TEXT NOT NULL,
+  sha256 TEXT NOT NULL,
+  record TEXT NOT NULL,
+  PRIMARY KEY (path, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log (
+  id INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  change TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS log_origin_seq ON log(origin, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+`;
+
+function toEntry(row: Row | undefined): Entry | undefined {
+  if (!row) return undefined;
+  const entry: Entry = {
+    path: row.path as string,
+    type: row.type as Entry['type'],
+    version: row.version as string,
+    size: Number(row.size),
+    sha256: row.sha256 as string,
+    modified: Number(row.modified),
+    contentType: row.content_type as string,
+    deleted: row.deleted === 1,
+    origin: row.origin as string,
+    seq: Number(row.seq),
+  };
+  if (row.local_size !== null && row.local_size !== undefined) {
+    entry.local = { size: Number(row.local_size), mtimeMs: Number(row.local_mtime), ino: Number(row.local_ino) };
+  }
+  return entry;
+}
+
+/** Strips index-only fields: what clients and peers see. */
+export function publicRecord(entry: Entry | FileRecord): FileRecord {
+  const { path, type, version, size, sha256, modified, contentType, deleted, origin, seq } = entry;
+  return { path, type, version, size, sha256, modified, contentType, deleted, origin, seq };
+}
+
+export class IndexDb {
+  readonly #db: Database.Database;
+  readonly #keepRevisions: number;
+  readonly #stmt: Record<string, Database.Statement>;
+
+  constructor(file: string, options: { keepRevisions: number }) {
+    this.#keepRevisions = options.keepRevisions;
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.exec(SCHEMA);
+    const p = (sql: string) => this.#db.prepare(sql);
+    this.#stmt = {
+      get: p('SELECT * FROM entries WHERE path = ?'),
+      upsert: p(`INSERT OR REPLACE INTO entries
+        (path, type, version, size, sha256, modified, content_type, deleted, origin, seq, local_size, local_mtime, local_ino)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      range: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 0 ORDER BY path LIMIT ?'),
+      firstLive: p('SELECT * FROM entries WHERE path >= ? AND path < ? AND deleted = 0 ORDER BY path LIMIT 1'),
+      all: p('SELECT * FROM entries'),
+      addRevision: p('INSERT OR REPLACE INTO revisions (path, version, sha256, record) VALUES (?, ?, ?, ?)'),
+      revisions: p('SELECT record FROM revisions WHERE path = ? ORDER BY version DESC'),
+      revision: p('SELECT record FROM revisions WHERE path = ? AND version = ?'),
+      excessRevisions: p('SELECT version, sha256 FROM revisions WHERE path = ? ORDER BY version DESC LIMIT -1 OFFSET ?'),
+      dropRevision: p('DELETE FROM revisions WHERE path = ? AND version = ?'),
+      addLog: p('INSERT INTO log (origin, seq, change) VALUES (?, ?, ?)'),
+      logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
+      lastLogId: p('SELECT max(id) AS id FROM log'),
+      maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
+      totals: p("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE deleted = 0 AND type = 'file'"),
+      getMeta: p('SELECT value FROM meta WHERE key = ?'),
+      setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+    };
+  }
+
+  get(path: string): Entry | undefined {
+    return toEntry(this.#stmt.get.get(path) as Row | undefined);
+  }
+
+  /** Live entries with lo < path < hi, in byte order. */
+  range(lo: string, hi: string, limit: number): Entry[] {
+    return (this.#stmt.range.all(lo, hi, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
+  /** The first live entry with lo <= path < hi. */
+  firstLive(lo: string, hi: string): Entry | undefined {
+    return toEntry(this.#stmt.firstLive.get(lo, hi) as Row | undefined);
+  }
+
+  *all(): Generator<Entry> {
+    for (const row of this.#stmt.all.iterate() as Iterable<Row>) yield toEntry(row)!;
+  }
+
+  revisions(path: string): FileRecord[] {
+    return (this.#stmt.revisions.all(path) as Row[]).map((r) => JSON.parse(r.record as string));
+  }
+
+  revision(path: string, version: string): FileRecord | undefined {
+    const row = this.#stmt.revision.get(path, version) as Row | undefined;
+    return row ? JSON.parse(row.record as string) : undefined;
+  }
+
+  changesSince(id: number, limit: number): { id: number; change: Change }[] {
+    return (this.#stmt.logSince.all(id, limit) as Row[]).map((r) => ({
+      id: Number(r.id),
+      change: JSON.parse(r.change as string),
+    }));
+  }
+
+  lastChangeId(): number {
+    return Number((this.#stmt.lastLogId.get() as Row).id ?? 0);
+  }
+
+  maxSeq(origin: string): number {
+    return Number((this.#stmt.maxSeq.get(origin) as Row).seq ?? 0);
+  }
+
+  totals(): { files: number; bytes: number } {
+    const row = this.#stmt.totals.get() as Row;
+    return { files: Number(row.files), bytes: Number(row.bytes) };
+  }
+
+  getMeta(key: string): string | undefined {
+    return (this.#stmt.getMeta.get(key) as Row | undefined)?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#stmt.setMeta.run(key, value);
+  }
+
+  /**
+   * Applies a batch of mutations in one transaction. Returns, per mutation, the
+   * revisions pruned (beyond the newest `keepRevisions` of a path), whose kept content
+   * the caller removes.
+   */
+  commit(batch: Mutation[]): Pruned[][] {
+    const run = this.#db.transaction(() => batch.map((m) => this.#apply(m)));
+    return run() as Pruned[][];
+  }
+
+  #apply(m: Mutation): Pruned[] {
+    const s = this.#stmt;
+    for (const { record: r, local } of m.put ?? []) {
+      s.upsert.run(
+        r.path, r.type, r.version, r.size, r.sha256, r.modified, r.contentType, r.deleted ? 1 : 0,
+        r.origin, r.seq, local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null,
+      );
+    }
+    const pruned: Pruned[] = [];
+    for (const r of m.revisions ?? []) {
+      s.addRevision.run(r.path, r.version, r.sha256, JSON.stringify(r));
+      for (const old of s.excessRevisions.all(r.path, this.#keepRevisions) as Row[]) {
+        s.dropRevision.run(r.path, old.version);
+        pruned.push({ version: old.version as string, sha256: old.sha256 as string });
+      }
+    }
+    for (const c of m.log ?? []) s.addLog.run(c.origin, c.seq, JSON.stringify(c));
+    return pruned;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

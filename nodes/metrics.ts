@@ -1,0 +1,70 @@
+/**
+ * Counters and gauges, rendered as Prometheus text. Pure bookkeeping; the
+ * node registers gauges that read live values when scraped.
+ */
+type Labels = Record<string, string>;
+
+interface Family {
+  help: string;
+  type: 'counter' | 'gauge';
+  values: Map<string, { labels: Labels; value: number }>;
+  read?: () => { labels: Labels; value: number }[];
+}
+
+export class Metrics {
+  #families = new Map<string, Family>();
+
+  counter(name: string, help: string): (labels?: Labels, by?: number) => void {
+    const family = this.#family(name, help, 'counter');
+    return (labels = {}, by = 1) => {
+      const key = JSON.stringify(labels);
+      const slot = family.values.get(key);
+      if (slot) slot.value += by;
+      else family.values.set(key, { labels, value: by });
+    };
+  }
+
+  /** A gauge whose values are read at scrape time. */
+  gauge(name: string, help: string, read: () => number | { labels: Labels; value: number }[]): void {
+    const family = this.#family(name, help, 'gauge');
+    family.read = () => {
+      const v = read();
+      return typeof v === 'number' ? [{ labels: {}, value: v }] : v;
+    };
+  }
+
+  /** The current value of a counter or gauge (summed over the series matching `labels`). */
+  value(name: string, labels: Labels = {}): number {
+    const family = this.#families.get(name);
+    let sum = 0;
+    const values = family?.read ? family.read() : family?.values.values() ?? [];
+    for (const { labels: l, value } of values) {
+      if (Object.entries(labels).every(([k, v]) => l[k] === v)) sum += value;
+    }
+    return sum;
+  }
+
+  render(): string {
+    const lines: string[] = [];
+    for (const [name, f] of this.#families) {
+      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+      const values = f.read ? f.read() : [...f.values.values()];
+      for (const { labels, value } of values) lines.push(`${name}${formatLabels(labels)} ${value}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+
+  #family(name: string, help: string, type: Family['type']): Family {
+    let family = this.#families.get(name);
+    if (!family) {
+      family = { help, type, values: new Map() };
+      this.#families.set(name, family);
+    }
+    return family;
+  }
+}
+
+function formatLabels(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return parts.length ? `{${parts.join(',')}}` : '';
+}

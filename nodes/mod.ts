@@ -1,0 +1,155 @@
+/**
+ * Wires a storage node: store, HTTP app, status, bus. Runtime specifics (how
+ * to listen, how to read disk usage) come in through `Runtime`.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { join } from 'node:path';
+import type { Context, Hono } from 'hono';
+import { createApp, type Deps } from '../functions/mod.ts';
+import type { WriteConcern } from '../functions/headers.ts';
+import { connectBus, type Bus } from './bus.ts';
+import type { NodeConfig } from './config.ts';
+import { NuvemError } from './errors.ts';
+import { createLog, type Log } from './log.ts';
+import { Metrics } from './metrics.ts';
+import type { FileRecord } from './record.ts';
+import { Store } from './store.ts';
+import { requiredAcks } from './write_concern.ts';
+
+export const VERSION = '0.1.0';
+/** Below this much free space the node reports itself unhealthy. */
+const DISK_LOW_BYTES = 64 * 1024 * 1024;
+
+export interface Runtime {
+  name: string;
+  serve(app: Hono, options: { host: string; port: number }): Promise<{ port: number; close(): Promise<void> }>;
+  diskUsage(dir: string): Promise<{ free: number; total: number } | undefined>;
+  rawTarget?(c: Context): string | undefined;
+  requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
+}
+
+export interface RunningNode {
+  id: string;
+  url: string;
+  store: Store;
+  app: Hono;
+  log: Log;
+  stop(): Promise<void>;
+}
+
+/** Opens the store, checks it against the files folder, and starts serving. */
+export async function startNode(config: NodeConfig, runtime: Runtime): Promise<RunningNode> {
+  const id = await resolveNodeId(config);
+  const log = createLog({ level: config.logLevel, node: id });
+  const store = await Store.open({ dataDir: config.dataDir, nodeId: id, keepRevisions: config.keepRevisions });
+  const recovered = await store.recover();
+  if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
+  if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
+
+  const metrics = new Metrics();
+  const startedAt = Date.now();
+  let state: 'online' | 'draining' = 'online';
+  let url = '';
+  let disk: { free: number; total: number } | undefined;
+  const refreshDisk = async () => {
+    disk = await runtime.diskUsage(config.dataDir).catch(() => undefined);
+  };
+  await refreshDisk();
+  const diskTimer = setInterval(refreshDisk, 5000);
+  let totals = { at: 0, files: 0, bytes: 0 };
+  const status = () => {
+    if (Date.now() - totals.at > 1000) totals = { at: Date.now(), ...store.index.totals() };
+    return {
+      id,
+      url,
+      state,
+      ts: Date.now(),
+      startedAt,
+      heartbeatMs: config.heartbeatMs,
+      seq: store.seq,
+      applied: { [id]: store.seq },
+      lag: 0,
+      files: totals.files,
+      bytes: totals.bytes,
+      disk: disk ?? { free: 0, total: 0 },
+      inflight: metrics.value('nuvem_http_inflight_requests'),
+      version: VERSION,
+      runtime: runtime.name,
+      cluster: { nodes: [{ id, url, state }] },
+    };
+  };
+  metrics.gauge('nuvem_files', 'Live files held by this node', () => status().files);
+  metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => status().bytes);
+  metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => 0);
+  metrics.gauge('nuvem_replication_queue', 'Changes waiting to be fetched from peers', () => 0);
+
+  const deps: Deps = {
+    nodeId: id,
+    store,
+    metrics,
+    token: config.token,
+    replication: localReplication(id),
+    status,
+    unhealthy: () => {
+      if (state === 'draining') return 'the node is stopping';
+      if (disk && disk.free < DISK_LOW_BYTES) return 'the disk is full';
+      return undefined;
+    },
+    log,
+    rawTarget: runtime.rawTarget,
+    requestBody: runtime.requestBody,
+  };
+  const app = createApp(deps);
+  const server = await runtime.serve(app, { host: config.host, port: config.port });
+  url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+  log('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
+  const bus: Bus = connectBus({ url: config.broker, nodeId: id, token: config.token, heartbeatMs: config.heartbeatMs, status, log });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    id,
+    url,
+    store,
+    app,
+    log,
+    stop: () =>
+      (stopping ??= (async () => {
+        state = 'draining';
+        bus.publishStatus();
+        clearInterval(diskTimer);
+        await server.close();
+        await bus.close();
+        store.close();
+        log('info', 'stopped');
+      })()),
+  };
+}
+
+/** The configured id, or the one kept in the data folder, or a new one kept there. */
+async function resolveNodeId(config: NodeConfig): Promise<string> {
+  const file = join(config.dataDir, '.nuvem', 'node-id');
+  await fsp.mkdir(join(config.dataDir, '.nuvem'), { recursive: true });
+  const kept = (await fsp.readFile(file, 'utf8').catch(() => '')).trim();
+  if (config.id && kept && config.id !== kept) {
+    throw new NuvemError('bad_request', `The data folder ${config.dataDir} belongs to node "${kept}", not "${config.id}"`);
+  }
+  const id = config.id ?? (kept || `n${randomBytes(4).toString('hex')}`);
+  if (id !== kept) await fsp.writeFile(file, id + '\n');
+  return id;
+}
+
+/** Write concern for a node without peers yet: it alone holds its changes. */
+function localReplication(nodeId: string): Deps['replication'] {
+  return {
+    async awaitConcern(_records: FileRecord[], w: WriteConcern) {
+      const need = requiredAcks(w, { known: 1, online: 1 });
+      if (need > 1) {
+        throw new NuvemError('write_concern', `Only 1 node holds the change; w asked for ${need}. The change is stored and stays.`, {
+          replicas: [nodeId],
+        });
+      }
+      return [nodeId];
+    },
+  };
+}
