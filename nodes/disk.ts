@@ -12,6 +12,8 @@ export interface TempFile {
   path: string;
   size: number;
   sha256: string;
+  /** Its stat (a rename keeps inode, size and mtime). */
+  stat: { size: number; mtimeMs: number; ino: number };
   /** The body when it is small (for the read cache); undefined otherwise. */
   small?: Uint8Array;
 }
@@ -60,13 +62,14 @@ export async function writeTemp(
     }
     await flush();
     await handle.sync();
+    const st = await handle.stat();
     await handle.close();
+    return { path, size, sha256: hash.digest('hex'), stat: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, small: small && concat(small, size) };
   } catch (err) {
     await handle.close().catch(() => {});
     await fsp.rm(path, { force: true });
     throw diskError(err);
   }
-  return { path, size, sha256: hash.digest('hex'), small: small && concat(small, size) };
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -88,11 +91,11 @@ export function diskError(err: unknown): unknown {
 }
 
 /**
- * fsyncs folders, coalescing concurrent requests for one folder: callers that
- * arrive while a sync is queued share it; one that arrives while it runs gets
- * the next one (its rename may have come after the running sync started).
+ * fsyncs files and folders, coalescing concurrent requests for one path:
+ * callers that arrive while a sync is queued share it; one that arrives while
+ * it runs gets the next one (its write may have come after that sync started).
  */
-export class FolderSync {
+export class Syncer {
   #queued = new Map<string, Promise<void>>();
   #running = new Map<string, Promise<void>>();
 

@@ -1,15 +1,20 @@
 /**
  * Group commit: mutations submitted while a batch is pending are committed
- * together in one index transaction (one fsync), then every submitter resumes.
- * Submission order is commit order.
+ * together in one index transaction; then `durable()` (the fsync that makes
+ * the transaction survive a crash) runs, shared by every commit made before it
+ * started, and the submitters resume. Submission order is commit order.
  */
+import { setImmediate } from 'node:timers';
+
 export class GroupCommit<M, R> {
   #queue: { mutation: M; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   #scheduled = false;
   readonly #commit: (batch: M[]) => R[];
+  readonly #durable: () => Promise<void>;
 
-  constructor(commit: (batch: M[]) => R[]) {
-    this.#commit = commit;
+  constructor(options: { commit: (batch: M[]) => R[]; durable?: () => Promise<void> }) {
+    this.#commit = options.commit;
+    this.#durable = options.durable ?? (async () => {});
   }
 
   submit(mutation: M): Promise<R> {
@@ -26,11 +31,16 @@ export class GroupCommit<M, R> {
     this.#scheduled = false;
     const batch = this.#queue;
     this.#queue = [];
+    let results: R[];
     try {
-      const results = this.#commit(batch.map((b) => b.mutation));
-      batch.forEach((b, i) => b.resolve(results[i]));
+      results = this.#commit(batch.map((b) => b.mutation));
     } catch (err) {
       for (const b of batch) b.reject(err);
+      return;
     }
+    this.#durable().then(
+      () => batch.forEach((b, i) => b.resolve(results[i])),
+      (err) => batch.forEach((b) => b.reject(err)),
+    );
   }
 }

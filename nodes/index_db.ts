@@ -22,6 +22,8 @@ export interface Mutation {
 
 type Row = Record<string, unknown>;
 
+const HOT_ENTRIES = 100_000;
+
 export interface Pruned {
   version: string;
   sha256: string;
@@ -89,13 +91,21 @@ export function publicRecord(entry: Entry | FileRecord): FileRecord {
 export class IndexDb {
   readonly #db: Database.Database;
   readonly #keepRevisions: number;
+  /** The write-ahead log: fsync it to make committed transactions durable. */
+  readonly walPath: string;
   readonly #stmt: Record<string, Database.Statement>;
+  /** Recently used entries, least recent first. */
+  readonly #hot = new Map<string, Entry>();
 
   constructor(file: string, options: { keepRevisions: number }) {
     this.#keepRevisions = options.keepRevisions;
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = FULL');
+    // Commits write the WAL without fsync; the store fsyncs the WAL file
+    // (`walPath`) off the event loop before it acknowledges a change. NORMAL
+    // still syncs the WAL before each checkpoint and the database after it.
+    this.#db.pragma('synchronous = NORMAL');
+    this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmt = {
@@ -121,8 +131,23 @@ export class IndexDb {
     };
   }
 
+  /** The entry of a path; hot entries are served from memory (every write goes through `commit`). */
   get(path: string): Entry | undefined {
-    return toEntry(this.#stmt.get.get(path) as Row | undefined);
+    const hit = this.#hot.get(path);
+    if (hit) {
+      this.#hot.delete(path);
+      this.#hot.set(path, hit);
+      return hit;
+    }
+    const entry = toEntry(this.#stmt.get.get(path) as Row | undefined);
+    if (entry) this.#remember(entry);
+    return entry;
+  }
+
+  #remember(entry: Entry): void {
+    this.#hot.delete(entry.path);
+    this.#hot.set(entry.path, entry);
+    if (this.#hot.size > HOT_ENTRIES) this.#hot.delete(this.#hot.keys().next().value!);
   }
 
   /** Live entries with lo < path < hi, in byte order. */
@@ -183,7 +208,15 @@ export class IndexDb {
    */
   commit(batch: Mutation[]): Pruned[][] {
     const run = this.#db.transaction(() => batch.map((m) => this.#apply(m)));
-    return run() as Pruned[][];
+    let pruned: Pruned[][];
+    try {
+      pruned = run() as Pruned[][];
+    } catch (err) {
+      this.#hot.clear();
+      throw err;
+    }
+    for (const m of batch) for (const { record, local } of m.put ?? []) this.#remember({ ...record, local });
+    return pruned;
   }
 
   #apply(m: Mutation): Pruned[] {

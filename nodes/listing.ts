@@ -16,10 +16,15 @@ export interface Page {
 }
 
 interface Cursor {
-  /** The last path returned. */
+  /** The index key the page ended at: the next page starts after it. */
   a: string;
-  /** Whether it was a folder (its subtree is skipped). */
-  f?: 1;
+  /**
+   * When the page ended with a folder: its path, whose subtree is skipped. An
+   * explicit folder ends the page at its own key; an implicit one at the key of
+   * the child that revealed it, which sorts after siblings such as `a-z` or
+   * `a.txt` (so resuming after `a` itself would list those again, forever).
+   */
+  f?: string;
 }
 
 export function listFolder(
@@ -36,7 +41,7 @@ export function listFolder(
     return { entries, nextCursor: more ? encodeCursor({ a: entries[entries.length - 1].path }) : '' };
   }
   const entries: ListEntry[] = [];
-  const skipped = new Set<string>(cursor?.f ? [cursor.a] : []);
+  const skipped = new Set<string>(cursor?.f ? [cursor.f] : []);
   let from = cursor ? nextAfter(cursor, lo) : lo;
   let last: Cursor | undefined;
   while (true) {
@@ -44,7 +49,9 @@ export function listFolder(
     if (!e) return { entries, nextCursor: '' };
     const slash = e.path.indexOf('/', lo.length);
     const name = slash < 0 ? e.path : e.path.slice(0, slash);
-    if (slash >= 0 && skipped.has(name)) {
+    if (slash >= 0 && (skipped.has(name) || isFolder(index.get(name)))) {
+      // Listed already: on this page, or (an explicit folder is listed at its
+      // own key, before siblings like `name.txt` and its children) on an earlier one.
       from = name + '0';
       continue;
     }
@@ -56,7 +63,7 @@ export function listFolder(
     } else {
       entries.push(folderEntry(index, name, slash < 0 ? e : undefined));
       skipped.add(name);
-      last = { a: name, f: 1 };
+      last = { a: e.path, f: name };
       from = slash < 0 ? name + '\u0000' : name + '0';
     }
   }
@@ -64,7 +71,12 @@ export function listFolder(
 
 function folderEntry(index: IndexDb, path: string, known: Entry | undefined): ListEntry {
   const record = known ?? index.get(path);
-  return record && !record.deleted && record.type === 'folder' ? publicRecord(record) : { path, type: 'folder' };
+  return isFolder(record) ? publicRecord(record!) : { path, type: 'folder' };
+}
+
+/** A live, explicit folder record. */
+function isFolder(e: Entry | undefined): boolean {
+  return e !== undefined && !e.deleted && e.type === 'folder';
 }
 
 function nextAfter(cursor: Cursor, lo: string): string {
@@ -83,7 +95,7 @@ function decodeCursor(s: string): Cursor {
   try {
     const json = decodeURIComponent(escape(atob(s.replace(/-/g, '+').replace(/_/g, '/'))));
     const c = JSON.parse(json);
-    if (typeof c?.a === 'string') return c;
+    if (typeof c?.a === 'string' && (c.f === undefined || typeof c.f === 'string')) return c;
   } catch {
     // fall through
   }

@@ -14,7 +14,7 @@ import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
-import { diskError, exists, fileStream, FolderSync, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
+import { diskError, exists, fileStream, Syncer, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
 import { conflict, NuvemError, notFound, preconditionFailed } from './errors.ts';
 import { GroupCommit } from './group_commit.ts';
 import { IndexDb, publicRecord, type Entry, type Mutation, type Pruned } from './index_db.ts';
@@ -73,7 +73,9 @@ export class Store {
   readonly clock: Clock;
   readonly #now: () => number;
   readonly #locks = new Locks();
-  readonly #folders = new FolderSync();
+  readonly #folders = new Syncer();
+  /** Folders under files/ known to exist (cleared whenever folders are removed). */
+  readonly #knownDirs = new Set<string>();
   readonly #cache: SmallFileCache;
   readonly #commits: GroupCommit<Pending, Pruned[]>;
   readonly #listeners = new Set<(changes: Change[]) => void>();
@@ -94,7 +96,10 @@ export class Store {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.#seq = index.maxSeq(options.nodeId);
-    this.#commits = new GroupCommit((batch) => this.#commitBatch(batch));
+    this.#commits = new GroupCommit({
+      commit: (batch) => this.#commitBatch(batch),
+      durable: () => this.#folders.sync(index.walPath),
+    });
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
@@ -140,6 +145,7 @@ export class Store {
   async put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
     this.#checkFileSlot(path, options);
     const temp = await writeTemp(this.tmpDir, body, { keepSmall: this.#cache.maxFileBytes });
+    let placed = false;
     try {
       if (options.sha256 !== undefined && options.sha256 !== temp.sha256) {
         throw new NuvemError('bad_digest', 'The body does not match its Content-Digest; nothing was stored', {
@@ -157,14 +163,15 @@ export class Store {
         });
         const pending: Pending = { changes: [{ ...record, op: 'put' }], put: [], revisions: [] };
         if (current) await this.#retire(current, pending);
-        const local = await this.#place(temp.path, path);
-        pending.put.push({ record, local });
+        await this.#place(temp.path, path);
+        placed = true;
+        pending.put.push({ record, local: temp.stat });
         await this.#commit(pending);
         if (temp.small) this.#cache.set(path, record.version, temp.small);
         return { record, created: !current };
       });
     } finally {
-      await fsp.rm(temp.path, { force: true });
+      if (!placed) await fsp.rm(temp.path, { force: true });
     }
   }
 
@@ -202,7 +209,7 @@ export class Store {
       const tombstones: FileRecord[] = [];
       for (const child of inside.reverse()) tombstones.push(await this.#removeOne(child.path, {}));
       if (live) tombstones.push(await this.#removeOne(path, {}));
-      await removeEmptyFolders(this.#filePath(path), this.filesDir);
+      await this.#prune(this.#filePath(path));
       return tombstones;
     });
   }
@@ -360,19 +367,33 @@ export class Store {
     };
   }
 
-  /** Moves a temp file to `path` durably; returns its local stat for the start-up check. */
-  async #place(tempPath: string, path: string): Promise<LocalStat> {
+  /** Moves a file (a temp file, or one being moved) to `path` durably. */
+  async #place(source: string, path: string): Promise<void> {
     const dest = this.#filePath(path);
     try {
-      const created = await makeFolders(dirname(dest));
-      await Promise.all(created.map((d) => this.#folders.sync(d)));
-      await fsp.rename(tempPath, dest);
+      await this.#makeParent(dest);
+      await fsp.rename(source, dest);
       await this.#folders.sync(dirname(dest));
-      const st = await fsp.stat(dest);
-      return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     } catch (err) {
       throw diskError(err);
     }
+  }
+
+  /** Creates the folder holding `file` durably, unless it is known to exist. */
+  async #makeParent(file: string): Promise<void> {
+    const dir = dirname(file);
+    if (this.#knownDirs.has(dir)) return;
+    const created = await makeFolders(dir);
+    await Promise.all(created.map((d) => this.#folders.sync(d)));
+    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+    this.#knownDirs.add(dir);
+  }
+
+  /** Removes now-empty folders above a removed file, forgetting them as known. */
+  async #prune(dir: string): Promise<void> {
+    const removed = await removeEmptyFolders(dir, this.filesDir);
+    if (removed.length) this.#knownDirs.clear();
+    await Promise.all(removed.map((d) => this.#folders.sync(d)));
   }
 
   /**
@@ -412,7 +433,7 @@ export class Store {
     }
     await this.#commit(pending);
     this.#cache.delete(path);
-    await removeEmptyFolders(dirname(file), this.filesDir);
+    await this.#prune(dirname(file));
     return tombstone;
   }
 
@@ -425,13 +446,13 @@ export class Store {
     const tombstone: FileRecord = { ...record, path: from, deleted: true, size: 0, sha256: '', contentType: '' };
     const pending: Pending = { changes: [{ ...record, op: 'move', from }], put: [], revisions: [] };
     if (target) await this.#retire(target, pending);
-    const local = await this.#place(this.#filePath(from), to);
+    await this.#place(this.#filePath(from), to);
     await this.#folders.sync(dirname(this.#filePath(from)));
-    pending.put.push({ record: tombstone }, { record, local });
+    pending.put.push({ record: tombstone }, { record, local: source.local });
     await this.#commit(pending);
     this.#cache.delete(from);
     this.#cache.delete(to);
-    await removeEmptyFolders(dirname(this.#filePath(from)), this.filesDir);
+    await this.#prune(dirname(this.#filePath(from)));
     return record;
   }
 
@@ -475,15 +496,14 @@ export class Store {
     const src = this.#filePath(from);
     const dest = this.#filePath(to);
     try {
-      const created = await makeFolders(dirname(dest));
-      await Promise.all(created.map((d) => this.#folders.sync(d)));
+      await this.#makeParent(dest);
       await fsp.rename(src, dest);
       await Promise.all([this.#folders.sync(dirname(src)), this.#folders.sync(dirname(dest))]);
     } catch (err) {
       throw diskError(err);
     }
     await this.#commit(pending);
-    await removeEmptyFolders(dirname(src), this.filesDir);
+    await this.#prune(dirname(src));
     return records;
   }
 

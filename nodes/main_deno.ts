@@ -1,0 +1,46 @@
+/**
+ * Deno entry point of a storage node: `deno task node -- --port P --data DIR …`.
+ * Same options and API as the Node entry (main.ts); serves with `Deno.serve`.
+ */
+import { parseNodeArgs, UsageError } from './config.ts';
+import { startNode, type Runtime } from './mod.ts';
+
+// deno-lint-ignore no-explicit-any
+declare const Deno: any;
+
+export function denoRuntime(): Runtime {
+  return {
+    name: `deno ${Deno.version.deno}`,
+    serve(app, { host, port }) {
+      return new Promise((resolve, reject) => {
+        try {
+          const server = Deno.serve({
+            hostname: host,
+            port,
+            onListen: ({ port: bound }: { port: number }) => resolve({ port: bound, close: () => server.shutdown() }),
+          }, app.fetch);
+        } catch (err) {
+          const inUse = (err as Error).name === 'AddrInUse';
+          reject(inUse ? new Error(`Port ${port} on ${host} is already in use; choose another with --port`) : err);
+        }
+      });
+    },
+    async diskUsage() {
+      return undefined;
+    },
+  };
+}
+
+if (import.meta.main) {
+  try {
+    const args = Deno.args[0] === '--' ? Deno.args.slice(1) : Deno.args;
+    const config = parseNodeArgs(args, Deno.env.toObject());
+    const node = await startNode(config, denoRuntime());
+    const stop = () => node.stop().then(() => Deno.exit(0), () => Deno.exit(1));
+    Deno.addSignalListener('SIGINT', stop);
+    Deno.addSignalListener('SIGTERM', stop);
+  } catch (err) {
+    console.error(`nuvem node: ${err instanceof Error ? err.message : err}`);
+    Deno.exit(err instanceof UsageError ? 2 : 1);
+  }
+}
