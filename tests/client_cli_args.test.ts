@@ -78,7 +78,7 @@ test('connection: flags win over the environment', () => {
   });
   assert.equal(resolveConnection(global, { NUVEM_NODES: 'http://b:2', NUVEM_TOKEN: '' }), { nodes: ['http://b:2'] });
   assert.throws(() => resolveConnection(global, {}), (e: Error) => e instanceof UsageError && /NUVEM_NODES/.test(e.message));
-  assert.throws(() => resolveConnection({ ...global, nodes: 'localhost' }, {}), UsageError);
+  assert.throws(() => resolveConnection({ ...global, nodes: 'localhost' }, {}), (e: Error) => e instanceof UsageError);
 });
 
 test('usage text names every command and flag', () => {

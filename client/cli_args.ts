@@ -1,0 +1,159 @@
+/**
+ * The `nuvem` command line grammar: commands, their arguments and flags.
+ * Pure: no I/O; argv and the environment are passed in.
+ *
+ * @example
+ * parseCli(['--nodes', 'http://127.0.0.1:7001', 'ls', '-r', 'photos'])
+ * // { kind: 'command', command: 'ls', args: ['photos'], options: { recursive: true },
+ * //   global: { nodes: 'http://127.0.0.1:7001', json: false, verbose: false } }
+ */
+import { parseArgs } from 'node:util';
+import { parseNodeList } from './paths.ts';
+
+type OptionSpec = { type: 'boolean' | 'string'; short?: string; help?: string };
+
+/** Flags every client command takes. */
+const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
+  nodes: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+export interface CommandSpec {
+  /** Argument names for the usage line; `[X]` is optional. */
+  args: string[];
+  options: Record<string, OptionSpec>;
+  summary: string;
+}
+
+export const COMMANDS = {
+  put: {
+    args: ['LOCAL', '[REMOTE]'],
+    options: {
+      'content-type': { type: 'string', help: 'Content-Type to store (default: guessed from the name)' },
+      'if-match': { type: 'string', help: 'replace only if the current version is this one' },
+      'no-overwrite': { type: 'boolean', help: 'fail if the file already exists' },
+    },
+    summary: 'upload a file (LOCAL "-" reads stdin; REMOTE ending in "/" means into that folder)',
+  },
+  get: {
+    args: ['REMOTE', '[LOCAL|-]'],
+    options: { version: { type: 'string', help: 'read a kept revision (see nuvem revisions)' } },
+    summary: 'download a file ("-" writes to stdout)',
+  },
+  rm: { args: ['REMOTE'], options: { recursive: { type: 'boolean', short: 'r', help: 'delete a folder and everything in it' } }, summary: 'delete a file, or a folder with -r' },
+  mv: { args: ['FROM', 'TO'], options: { 'no-overwrite': { type: 'boolean', help: 'fail if TO already exists' } }, summary: 'move or rename a file or folder' },
+  mkdir: { args: ['REMOTE'], options: {}, summary: 'create a folder' },
+  ls: { args: ['[FOLDER]'], options: { recursive: { type: 'boolean', short: 'r', help: 'list everything below FOLDER' } }, summary: 'list a folder (-r: with everything below it)' },
+  stat: { args: ['REMOTE'], options: {}, summary: "show a file's or folder's record" },
+  revisions: { args: ['REMOTE'], options: {}, summary: 'list the kept earlier versions of a file' },
+} satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMANDS;
+
+/** Commands handed whole to other parts of Nuvem (the node runtime, `up`, the broker). */
+export const PASSTHROUGH = ['node', 'up', 'broker'] as const;
+export type PassthroughName = (typeof PASSTHROUGH)[number];
+
+export interface GlobalFlags {
+  nodes?: string;
+  token?: string;
+  json: boolean;
+  verbose: boolean;
+}
+
+export type ParsedCli =
+  | { kind: 'help'; command?: CommandName }
+  | { kind: 'passthrough'; command: PassthroughName; argv: string[] }
+  | { kind: 'command'; command: CommandName; args: string[]; options: Record<string, string | boolean>; global: GlobalFlags };
+
+/** Bad command line: the CLI prints the message and the usage, and exits 2. */
+export class UsageError extends Error {
+  readonly command?: CommandName;
+  constructor(message: string, options: { command?: CommandName } = {}) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = options.command;
+  }
+}
+
+export function isCommand(name: string): name is CommandName {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+/** Index of the command word: the first argument that is neither a global flag nor its value. */
+function commandIndex(argv: string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (arg === '--nodes' || arg === '--token') i++;
+    else if (!arg.startsWith('-') || arg === '-') return i;
+  }
+  return -1;
+}
+
+/** Node's parseArgs messages go on to explain `--`; the first sentence is the point. */
+function firstSentence(message: string): string {
+  const end = message.indexOf('. ');
+  return end < 0 ? message : message.slice(0, end);
+}
+
+export function parseCli(argv: string[]): ParsedCli {
+  const at = commandIndex(argv);
+  const rest = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + 1)];
+  const name = at < 0 ? undefined : argv[at];
+
+  if (name !== undefined && (PASSTHROUGH as readonly string[]).includes(name)) {
+    return { kind: 'passthrough', command: name as PassthroughName, argv: rest };
+  }
+  if (name === 'help') {
+    const topic = rest.find((a) => !a.startsWith('-'));
+    if (topic !== undefined && !isCommand(topic)) throw new UsageError(`Unknown command "${topic}"`);
+    return { kind: 'help', command: topic as CommandName | undefined };
+  }
+  if (name === undefined) {
+    if (argv.includes('-h') || argv.includes('--help')) return { kind: 'help' };
+    throw new UsageError('Missing a command');
+  }
+  if (!isCommand(name)) throw new UsageError(`Unknown command "${name}"`);
+
+  const spec: CommandSpec = COMMANDS[name];
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...spec.options }, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(firstSentence((err as Error).message), { command: name });
+  }
+  const { help, nodes, token, json, verbose, ...options } = parsed.values;
+  if (help) return { kind: 'help', command: name };
+
+  const required = spec.args.filter((a) => !a.startsWith('[')).length;
+  const args = parsed.positionals;
+  if (args.length < required) throw new UsageError(`${name}: missing ${spec.args[args.length]}`, { command: name });
+  if (args.length > spec.args.length) {
+    throw new UsageError(`${name}: unexpected argument "${args[spec.args.length]}"`, { command: name });
+  }
+  return {
+    kind: 'command',
+    command: name,
+    args,
+    options: options as Record<string, string | boolean>,
+    global: { nodes: nodes as string | undefined, token: token as string | undefined, json: json === true, verbose: verbose === true },
+  };
+}
+
+/** Where to connect: `--nodes` / `--token`, else `NUVEM_NODES` / `NUVEM_TOKEN`. */
+export function resolveConnection(global: GlobalFlags, env: Record<string, string | undefined>): { nodes: string[]; token?: string } {
+  const list = global.nodes ?? env.NUVEM_NODES ?? '';
+  let nodes: string[];
+  try {
+    nodes = parseNodeList(list);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (nodes.length === 0) throw new UsageError('No nodes to talk to: pass --nodes URL[,URL…] or set NUVEM_NODES');
+  const token = global.token ?? env.NUVEM_TOKEN;
+  return token ? { nodes, token } : { nodes };
+}

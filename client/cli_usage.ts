@@ -1,0 +1,64 @@
+/**
+ * Usage text of the `nuvem` command line. Pure.
+ */
+import { COMMANDS, type CommandName, type CommandSpec } from './cli_args.ts';
+
+const GLOBAL_HELP = `Global flags:
+  --nodes URL[,URL…]  nodes to talk to (env NUVEM_NODES)
+  --token T           bearer token (env NUVEM_TOKEN)
+  --json              machine output: one JSON document on stdout
+  -v, --verbose       say which node served each request
+  -h, --help          show help`;
+
+function optionsHelp(spec: CommandSpec): string[] {
+  const flags = Object.entries(spec.options).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ' VALUE' : ''}`;
+    return [flag, o.help ?? ''];
+  });
+  const width = Math.max(...flags.map(([f]) => f.length));
+  return flags.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`.trimEnd());
+}
+
+export function commandLine(name: CommandName): string {
+  const spec: CommandSpec = COMMANDS[name];
+  const flags = Object.entries(spec.options).map(([n, o]) => `[${o.short ? `-${o.short}|` : ''}--${n}${o.type === 'string' ? ' VALUE' : ''}]`);
+  return ['nuvem', name, ...spec.args, ...flags].join(' ');
+}
+
+/** What follows a usage error: the command's synopsis, or the full usage. */
+export function usageHint(command?: CommandName): string {
+  if (!command) return usage();
+  return `Usage: ${commandLine(command)}\nRun "nuvem help ${command}" for details.\n`;
+}
+
+/** The help for one command, or for all of them. */
+export function usage(command?: CommandName): string {
+  if (command) {
+    const spec: CommandSpec = COMMANDS[command];
+    const lines = [`Usage: ${commandLine(command)}`, '', `  ${spec.summary}`];
+    const opts = optionsHelp(spec);
+    if (opts.length) lines.push('', 'Flags:', ...opts);
+    return [...lines, '', GLOBAL_HELP, ''].join('\n');
+  }
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const short = (n: CommandName) => ['nuvem', n, ...COMMANDS[n].args].join(' ');
+  const width = Math.max(...names.map((n) => short(n).length));
+  return [
+    'Usage: nuvem <command> [flags]',
+    '',
+    'Files:',
+    ...names.map((n) => `  ${short(n).padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Servers:',
+    '  nuvem node --port P --data DIR [...]   run a storage node (flags: --id --host --public-url --broker',
+    '                                         --embedded-broker --no-watch --token --log-level)',
+    '  nuvem up                               a broker and nodes on this machine (not implemented yet)',
+    '  nuvem broker                           the MQTT broker alone (not implemented yet)',
+    '',
+    GLOBAL_HELP,
+    '',
+    'Run "nuvem help COMMAND" for its flags.',
+    'Exit codes: 0 ok, 1 failure, 2 usage error.',
+    '',
+  ].join('\n');
+}
