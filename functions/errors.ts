@@ -34,10 +34,20 @@ export function errorResponse(err: NuvemError): Response {
 }
 
 /** Hono `onError`: domain errors as they are; anything else is a 500 that says little. */
-export function onError(log: (level: 'error', msg: string, fields: object) => void) {
+export function onError(log: (level: 'error' | 'info', msg: string, fields: object) => void) {
   return (err: Error, c: Context): Response => {
     if (err instanceof NuvemError) return errorResponse(err);
+    if (isClientGone(err)) {
+      log('info', 'client went away mid-request', { method: c.req.method, path: c.req.path });
+      return errorResponse(new NuvemError('bad_request', 'The request body ended early; nothing was stored'));
+    }
     log('error', 'request failed', { method: c.req.method, path: c.req.path, error: String(err?.stack ?? err) });
     return errorResponse(new NuvemError('internal', 'The node failed to handle this request; see its log'));
   };
+}
+
+/** A request whose client disconnected before its body was complete. */
+function isClientGone(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'ECONNRESET' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE' || e?.message === 'aborted';
 }

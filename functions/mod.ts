@@ -16,6 +16,7 @@ import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
 import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
+import { checkRawTarget } from './target.ts';
 import { uploadApp } from './upload.ts';
 
 export type { Deps, Replication } from './deps.ts';
@@ -38,6 +39,10 @@ export function createApp(deps: Deps): Hono {
     }
   });
   app.use('*', bearerAuth(deps.token, { open: ['/health'] }));
+  app.use('*', async (c, next) => {
+    checkRawTarget(deps.rawTarget?.(c));
+    await next();
+  });
   for (const sub of [uploadApp, downloadApp, deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp]) {
     app.route('/', sub(deps));
   }

@@ -4,6 +4,20 @@ import { invalidPath } from '../nodes/errors.ts';
 import type { Deps } from './deps.ts';
 
 /**
+ * Refuses a raw request target with `.` or `..` segments (also spelled `%2e`).
+ * URL parsing removes them before routing, so `/files/../b` would otherwise be
+ * routed as `/b` (and `/files/../status` served as `/status`).
+ */
+export function checkRawTarget(raw: string | undefined): void {
+  if (raw === undefined || !raw.startsWith('/')) return;
+  const path = raw.replace(/[?#].*$/, '');
+  for (const segment of path.split('/')) {
+    const s = segment.replace(/%2e/gi, '.');
+    if (s === '.' || s === '..') throw invalidPath(path, `"${s}" segments are not allowed`);
+  }
+}
+
+/**
  * The still-encoded part of the target after `prefix` (e.g. '/files/'). URL
  * parsers drop `.` and `..` segments silently, so the raw target, when known,
  * is what counts: `/files/./a` must be refused, never read as `a`.

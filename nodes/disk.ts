@@ -38,12 +38,15 @@ export async function writeTemp(
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let small: Uint8Array[] | undefined = keepSmall > 0 ? [] : undefined;
+  // One write in flight while the next batch is read: network and disk overlap.
+  let writing: Promise<unknown> = Promise.resolve();
   const flush = async () => {
+    await writing;
     if (pendingBytes === 0) return;
-    const chunks = pending;
+    writing = handle.writev(pending);
+    writing.catch(() => {}); // awaited before the next write; handled there
     pending = [];
     pendingBytes = 0;
-    await handle.writev(chunks);
   };
   try {
     for await (const chunk of body) {
@@ -61,11 +64,13 @@ export async function writeTemp(
       if (pendingBytes >= WRITE_BATCH) await flush();
     }
     await flush();
+    await writing;
     await handle.sync();
     const st = await handle.stat();
     await handle.close();
     return { path, size, sha256: hash.digest('hex'), stat: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, small: small && concat(small, size) };
   } catch (err) {
+    await writing.catch(() => {});
     await handle.close().catch(() => {});
     await fsp.rm(path, { force: true });
     throw diskError(err);
@@ -155,11 +160,12 @@ export async function removeEmptyFolders(dir: string, stop: string): Promise<str
   return changed;
 }
 
-const READ_CHUNK = 256 * 1024;
+const READ_CHUNK = 1024 * 1024;
 
 /**
- * A byte stream over [start, end] (inclusive) of an open file; closes the
- * handle when done or cancelled.
+ * A byte stream over [start, end] (inclusive) of an open file, reading up to
+ * two 1 MiB chunks ahead of the consumer; closes the handle when done or
+ * cancelled.
  */
 export function fileStream(handle: fsp.FileHandle, start: number, end: number): ReadableStream<Uint8Array> {
   let position = start;
@@ -172,7 +178,14 @@ export function fileStream(handle: fsp.FileHandle, start: number, end: number): 
         return;
       }
       const buf = new Uint8Array(want);
-      const { bytesRead } = await handle.read(buf, 0, want, position);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(buf, 0, want, position));
+      } catch (err) {
+        await handle.close().catch(() => {});
+        controller.error(err); // also when cancelled meanwhile: then it is a no-op
+        return;
+      }
       if (bytesRead === 0) {
         await handle.close();
         controller.error(new Error('file shorter than its record'));
@@ -182,9 +195,9 @@ export function fileStream(handle: fsp.FileHandle, start: number, end: number): 
       controller.enqueue(bytesRead === want ? buf : buf.subarray(0, bytesRead));
     },
     async cancel() {
-      await handle.close();
+      await handle.close().catch(() => {});
     },
-  }, { highWaterMark: 0 });
+  }, { highWaterMark: 2 });
 }
 
 /** SHA-256 (hex) of a file, streamed. */

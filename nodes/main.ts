@@ -2,7 +2,7 @@
  * Node.js entry point of a storage node: `tsx nodes/main.ts --port P --data DIR …`
  * (also `nuvem node …`). See config.ts for the options.
  */
-import './threadpool.ts';
+import './process_settings.ts';
 import { pathToFileURL } from 'node:url';
 import { parseNodeArgs, UsageError } from './config.ts';
 import { nodeRuntime } from './http_node.ts';

@@ -103,7 +103,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   const app = createApp(deps);
   const server = await runtime.serve(app, { host: config.host, port: config.port });
   url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
-  log('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
+  // Always printed, whatever the log level: launchers read the URL from it.
+  createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
   const bus: Bus = connectBus({ url: config.broker, nodeId: id, token: config.token, heartbeatMs: config.heartbeatMs, status, log });
 
   let stopping: Promise<void> | undefined;
