@@ -33,6 +33,8 @@ export interface Deps {
    * `req.url`), checked before URL parsing removes `.`/`..` segments.
    */
   rawTarget?(c: Context): string | undefined;
+  /** True when the runtime adds `X-Nuvem-Node` to every answer itself. */
+  stampsNodeHeader?: boolean;
   /** The request body as chunks; runtimes can pass their native stream (faster). */
   requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
 }

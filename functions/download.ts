@@ -2,18 +2,50 @@
 import { Hono, type Context } from 'hono';
 import { NuvemError } from '../nodes/errors.ts';
 import { parseEncodedPath } from '../nodes/paths.ts';
+import type { FileRecord } from '../nodes/record.ts';
 import type { Deps } from './deps.ts';
 import { formatContentDigest, parseEtagList, parseRange } from './headers.ts';
 import { listFolderResponse } from './listing.ts';
 import { encodedRest } from './target.ts';
 
+/** Headers describing a version; the same for every answer about it. */
+function versionHeaders(r: FileRecord): Record<string, string> {
+  return {
+    etag: `"${r.version}"`,
+    'last-modified': new Date(r.modified).toUTCString(),
+    'content-type': r.contentType,
+    'accept-ranges': 'bytes',
+    'x-nuvem-origin': r.origin,
+    'x-nuvem-seq': String(r.seq),
+    'x-nuvem-modified': String(r.modified),
+  };
+}
+
 export function downloadApp(deps: Deps): Hono {
   const app = new Hono();
-  const sent = deps.metrics.counter('nuvem_bytes_sent_total', 'File content bytes sent in downloads');
+  let sentBytes = 0;
+  deps.metrics.counterFrom('nuvem_bytes_sent_total', 'File content bytes sent in downloads', () => [{ labels: {}, value: sentBytes }]);
+  // Complete answers for small files held in memory, by path and version:
+  // the common read of a small file builds nothing per request.
+  const memo = new Map<string, { version: string; headers: Record<string, string> }>();
+  const fullHeaders = (r: FileRecord) => {
+    const hit = memo.get(r.path);
+    if (hit?.version === r.version) return hit.headers;
+    const headers = { ...versionHeaders(r), 'content-length': String(r.size), 'content-digest': formatContentDigest(r.sha256) };
+    if (memo.size >= 10_000) memo.clear();
+    memo.set(r.path, { version: r.version, headers });
+    return headers;
+  };
   const handler = async (c: Context) => {
     const rest = encodedRest(c, deps, '/files/');
     if (rest === '' || rest.endsWith('/')) return listFolderResponse(c, deps, rest);
     const path = parseEncodedPath(rest);
+    const plain = c.req.method === 'GET' && !c.req.url.includes('?') && !c.req.header('range') && !c.req.header('if-none-match');
+    const small = plain ? deps.store.readSmall(path) : undefined;
+    if (small) {
+      sentBytes += small.bytes.byteLength;
+      return new Response(small.bytes as BodyInit, { status: 200, headers: fullHeaders(small.record) });
+    }
     const version = c.req.query('version');
     const minVersion = c.req.query('min_version');
     const readable = await deps.store.read(path, { version });
@@ -24,12 +56,7 @@ export function downloadApp(deps: Deps): Hono {
         have: r.version,
       });
     }
-    const headers: Record<string, string> = {
-      etag: `"${r.version}"`,
-      'last-modified': new Date(r.modified).toUTCString(),
-      'content-type': r.contentType,
-      'accept-ranges': 'bytes',
-    };
+    const headers = versionHeaders(r);
     const inm = parseEtagList(c.req.header('if-none-match'), 'If-None-Match');
     if (inm === '*' || inm?.includes(r.version)) return new Response(null, { status: 304, headers });
     const range = parseRange(c.req.header('range'), r.size);
@@ -40,7 +67,7 @@ export function downloadApp(deps: Deps): Hono {
     else headers['content-digest'] = formatContentDigest(r.sha256);
     const status = range ? 206 : 200;
     if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-    sent({}, end + 1 - start);
+    sentBytes += end + 1 - start;
     const body = r.size === 0 ? new Uint8Array(0) : await readable.open(start, end);
     return new Response(body as BodyInit, { status, headers });
   };

@@ -5,7 +5,7 @@
  */
 import { Hono } from 'hono';
 import { NuvemError } from '../nodes/errors.ts';
-import { bearerAuth } from './auth.ts';
+import { bearerCheck } from './auth.ts';
 import { changesApp } from './changes.ts';
 import { dashboardApp } from './dashboard.ts';
 import { deleteApp } from './delete.ts';
@@ -25,7 +25,12 @@ const FILE_METHODS = 'GET, HEAD, PUT, DELETE, MOVE, MKCOL';
 
 export function createApp(deps: Deps): Hono {
   const app = new Hono();
-  const requests = deps.metrics.counter('nuvem_http_requests_total', 'HTTP requests answered, by method and status');
+  const answered = new Map<string, number>(); // "METHOD STATUS" → count
+  deps.metrics.counterFrom('nuvem_http_requests_total', 'HTTP requests answered, by method and status', () =>
+    [...answered].map(([key, value]) => {
+      const [method, code] = key.split(' ');
+      return { labels: { method, code }, value };
+    }));
   let inflight = 0;
   deps.metrics.gauge('nuvem_http_inflight_requests', 'HTTP requests being handled', () => inflight);
   app.use('*', async (c, next) => {
@@ -34,13 +39,16 @@ export function createApp(deps: Deps): Hono {
       await next();
     } finally {
       inflight--;
-      c.res.headers.set('x-nuvem-node', deps.nodeId);
-      requests({ method: c.req.method, code: String(c.res.status) });
+      // A runtime that stamps the header itself spares every answer a Headers copy.
+      if (!deps.stampsNodeHeader) c.res.headers.set('x-nuvem-node', deps.nodeId);
+      const key = `${c.req.method} ${c.res.status}`;
+      answered.set(key, (answered.get(key) ?? 0) + 1);
     }
   });
-  app.use('*', bearerAuth(deps.token, { open: ['/health'] }));
+  const checkToken = deps.token === undefined ? undefined : bearerCheck(deps.token);
   app.use('*', async (c, next) => {
     checkRawTarget(deps.rawTarget?.(c));
+    if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();
   });
   for (const sub of [uploadApp, downloadApp, deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp]) {

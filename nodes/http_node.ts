@@ -10,8 +10,13 @@ type NodeEnv = { incoming?: IncomingMessage };
 export function nodeRuntime(): Runtime {
   return {
     name: `node ${process.version}`,
-    async serve(app, { host, port }) {
-      const server = createServer({ keepAliveTimeout: 30_000 }, getRequestListener(app.fetch));
+    stampsNodeHeader: true,
+    async serve(app, { host, port, nodeId }) {
+      const listener = getRequestListener(app.fetch);
+      const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+        res.setHeader('x-nuvem-node', nodeId);
+        listener(req, res);
+      });
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(err.code === 'EADDRINUSE' ? new Error(`Port ${port} on ${host} is already in use; choose another with --port`) : err);

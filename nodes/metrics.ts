@@ -24,6 +24,11 @@ export class Metrics {
     };
   }
 
+  /** A counter whose values the caller keeps, read at scrape time. */
+  counterFrom(name: string, help: string, read: () => { labels: Labels; value: number }[]): void {
+    this.#family(name, help, 'counter').read = read;
+  }
+
   /** A gauge whose values are read at scrape time. */
   gauge(name: string, help: string, read: () => number | { labels: Labels; value: number }[]): void {
     const family = this.#family(name, help, 'gauge');

@@ -23,7 +23,9 @@ const DISK_LOW_BYTES = 64 * 1024 * 1024;
 
 export interface Runtime {
   name: string;
-  serve(app: Hono, options: { host: string; port: number }): Promise<{ port: number; close(): Promise<void> }>;
+  /** Listens; `nodeId` is for runtimes that stamp `X-Nuvem-Node` themselves (`stampsNodeHeader`). */
+  serve(app: Hono, options: { host: string; port: number; nodeId: string }): Promise<{ port: number; close(): Promise<void> }>;
+  stampsNodeHeader?: boolean;
   diskUsage(dir: string): Promise<{ free: number; total: number } | undefined>;
   rawTarget?(c: Context): string | undefined;
   requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
@@ -99,9 +101,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     log,
     rawTarget: runtime.rawTarget,
     requestBody: runtime.requestBody,
+    stampsNodeHeader: runtime.stampsNodeHeader,
   };
   const app = createApp(deps);
-  const server = await runtime.serve(app, { host: config.host, port: config.port });
+  const server = await runtime.serve(app, { host: config.host, port: config.port, nodeId: id });
   url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
   // Always printed, whatever the log level: launchers read the URL from it.
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });

@@ -243,6 +243,14 @@ export class Store {
     return this.#readable(record, this.#filePath(path), e.local?.ino);
   }
 
+  /** The current version of a small file when its bytes are in memory; no I/O. */
+  readSmall(path: string): { record: FileRecord; bytes: Uint8Array } | undefined {
+    const e = this.index.get(path);
+    if (!e || e.deleted || e.type !== 'file') return undefined;
+    const bytes = this.#cache.get(path, e.version);
+    return bytes && { record: e, bytes };
+  }
+
   list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page {
     if (folder !== '') {
       const e = this.index.get(folder);
