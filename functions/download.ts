@@ -49,27 +49,32 @@ export function downloadApp(deps: Deps): Hono {
     const version = c.req.query('version');
     const minVersion = c.req.query('min_version');
     const readable = await deps.store.read(path, { version });
-    const r = readable.record;
-    if (minVersion !== undefined && r.version < minVersion) {
-      throw new NuvemError('unavailable', `This node does not have version "${minVersion}" of "${path}" yet`, {
-        retryAfter: 1,
-        have: r.version,
-      });
+    let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
+    try {
+      const r = readable.record;
+      if (minVersion !== undefined && r.version < minVersion) {
+        throw new NuvemError('unavailable', `This node does not have version "${minVersion}" of "${path}" yet`, {
+          retryAfter: 1,
+          have: r.version,
+        });
+      }
+      const headers = versionHeaders(r);
+      const inm = parseEtagList(c.req.header('if-none-match'), 'If-None-Match');
+      if (inm === '*' || inm?.includes(r.version)) return new Response(null, { status: 304, headers });
+      const range = parseRange(c.req.header('range'), r.size);
+      const start = range?.start ?? 0;
+      const end = range?.end ?? r.size - 1;
+      headers['content-length'] = String(end + 1 - start);
+      if (range) headers['content-range'] = `bytes ${start}-${end}/${r.size}`;
+      else headers['content-digest'] = formatContentDigest(r.sha256);
+      const status = range ? 206 : 200;
+      if (c.req.method === 'HEAD' || r.size === 0) return new Response(c.req.method === 'HEAD' ? null : new Uint8Array(0), { status, headers });
+      sentBytes += end + 1 - start;
+      body = await readable.open(start, end);
+      return new Response(body as BodyInit, { status, headers });
+    } finally {
+      if (body === null) await readable.close();
     }
-    const headers = versionHeaders(r);
-    const inm = parseEtagList(c.req.header('if-none-match'), 'If-None-Match');
-    if (inm === '*' || inm?.includes(r.version)) return new Response(null, { status: 304, headers });
-    const range = parseRange(c.req.header('range'), r.size);
-    const start = range?.start ?? 0;
-    const end = range?.end ?? r.size - 1;
-    headers['content-length'] = String(end + 1 - start);
-    if (range) headers['content-range'] = `bytes ${start}-${end}/${r.size}`;
-    else headers['content-digest'] = formatContentDigest(r.sha256);
-    const status = range ? 206 : 200;
-    if (c.req.method === 'HEAD') return new Response(null, { status, headers });
-    sentBytes += end + 1 - start;
-    const body = r.size === 0 ? new Uint8Array(0) : await readable.open(start, end);
-    return new Response(body as BodyInit, { status, headers });
   };
   app.get('/files/*', handler);
   app.on('HEAD', '/files/*', handler);

@@ -8,7 +8,8 @@ export function statusApp(deps: Deps): Hono {
   app.get('/health', (c) => {
     const why = deps.unhealthy();
     if (why === undefined) return c.json({ status: 'ok', node: deps.nodeId });
-    return c.json({ status: 'unavailable', node: deps.nodeId, message: why }, 503, { 'retry-after': '5' });
+    // An error answer like any other (DESIGN.md section 3: `error` and `message`), plus the status fields.
+    return c.json({ error: 'unavailable', message: why, status: 'unavailable', node: deps.nodeId }, 503, { 'retry-after': '5' });
   });
   app.get('/metrics', (c) => c.text(deps.metrics.render(), 200, { 'content-type': 'text/plain; version=0.0.4' }));
   return app;

@@ -146,18 +146,23 @@ export async function makeFolders(dir: string): Promise<string[]> {
   return changed;
 }
 
-/** Removes empty folders from `dir` up to (not including) `stop`. */
-export async function removeEmptyFolders(dir: string, stop: string): Promise<string[]> {
-  const changed: string[] = [];
-  for (let d = dir; d.length > stop.length && d.startsWith(stop); d = dirname(d)) {
+/**
+ * Removes empty folders from `dir` upwards, up to (not including) `stop` and
+ * stopping at the first folder `keep` says to keep. Returns the folders
+ * removed, deepest first.
+ */
+export async function removeEmptyFolders(dir: string, options: { stop: string; keep: (dir: string) => boolean }): Promise<string[]> {
+  const removed: string[] = [];
+  for (let d = dir; d.length > options.stop.length && d.startsWith(options.stop + '/'); d = dirname(d)) {
+    if (options.keep(d)) break;
     try {
       await fsp.rmdir(d);
-      changed.push(dirname(d));
+      removed.push(d);
     } catch {
       break;
     }
   }
-  return changed;
+  return removed;
 }
 
 const READ_CHUNK = 1024 * 1024;

@@ -12,7 +12,15 @@ export function nodeRuntime(): Runtime {
     name: `node ${process.version}`,
     stampsNodeHeader: true,
     async serve(app, { host, port, nodeId }) {
-      const listener = getRequestListener(app.fetch);
+      // A target the URL parser refuses (e.g. a raw backslash) never reaches
+      // the app: answer it here, in the app's error format.
+      const listener = getRequestListener(app.fetch, {
+        errorHandler: () =>
+          new Response(JSON.stringify({ error: 'invalid_path', message: 'Cannot parse the request target as a URL path' }), {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          }),
+      });
       const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
         res.setHeader('x-nuvem-node', nodeId);
         listener(req, res);

@@ -48,11 +48,16 @@ export interface PutOptions extends Conditions {
   sha256?: string;
 }
 
-/** A version of a file ready to be read. */
+/**
+ * A version of a file ready to be read: the content is held open from the
+ * lookup on, so it is the version the record describes. Call `open` once, or
+ * `close` when no body is sent.
+ */
 export interface Readable {
   record: FileRecord;
-  /** Bytes [start, end] inclusive: in memory for small files, else a stream. */
+  /** Bytes [start, end] inclusive: in memory for small files, else a stream (which closes the file). */
   open(start: number, end: number): Promise<Uint8Array | ReadableStream<Uint8Array>>;
+  close(): Promise<void>;
 }
 
 /** A batch of index changes built under the path locks; seq numbers are set at commit. */
@@ -239,7 +244,7 @@ export class Store {
     if (e.type !== 'file') throw new NuvemError('bad_request', `"${path}" is a folder; list it with GET /files/${path}/`);
     const cached = this.#cache.get(path, e.version);
     const record = publicRecord(e);
-    if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1) };
+    if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
     return this.#readable(record, this.#filePath(path), e.local?.ino);
   }
 
@@ -397,11 +402,21 @@ export class Store {
     this.#knownDirs.add(dir);
   }
 
-  /** Removes now-empty folders above a removed file, forgetting them as known. */
+  /**
+   * Removes the folders a removal left empty, up to the first one that is a
+   * folder in its own right (made with MKCOL), and forgets them as known.
+   */
   async #prune(dir: string): Promise<void> {
-    const removed = await removeEmptyFolders(dir, this.filesDir);
-    if (removed.length) this.#knownDirs.clear();
-    await Promise.all(removed.map((d) => this.#folders.sync(d)));
+    const removed = await removeEmptyFolders(dir, {
+      stop: this.filesDir,
+      keep: (d) => {
+        const e = this.index.get(d.slice(this.filesDir.length + 1));
+        return e !== undefined && !e.deleted && e.type === 'folder';
+      },
+    });
+    if (removed.length === 0) return;
+    this.#knownDirs.clear();
+    await this.#folders.sync(dirname(removed[removed.length - 1]));
   }
 
   /**
@@ -506,6 +521,7 @@ export class Store {
     try {
       await this.#makeParent(dest);
       await fsp.rename(src, dest);
+      this.#knownDirs.clear(); // folders under `src` are gone
       await Promise.all([this.#folders.sync(dirname(src)), this.#folders.sync(dirname(dest))]);
     } catch (err) {
       throw diskError(err);
@@ -531,6 +547,7 @@ export class Store {
     }
     return {
       record,
+      close: () => handle.close().catch(() => {}),
       open: async (start, end) => {
         if (record.size <= this.#cache.maxFileBytes && start === 0 && end === record.size - 1 && ino !== undefined) {
           const bytes = new Uint8Array(record.size);
