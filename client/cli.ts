@@ -16,16 +16,18 @@ import { BrokenPipeError } from './local_files.ts';
 import { createClient } from './mod.ts';
 import type { ResponseInfo } from './types.ts';
 
-/** `nuvem node …` runs the storage node; `up` and `broker` come later. */
+/** `nuvem node …` runs a storage node, `nuvem broker …` the MQTT broker; `up` comes later. */
 async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }>): Promise<number | undefined> {
-  if (parsed.command === 'node') {
-    const { runNode } = await import('../nodes/main.ts');
+  if (parsed.command === 'node' || parsed.command === 'broker') {
+    const run = parsed.command === 'node'
+      ? (await import('../nodes/main.ts')).runNode
+      : (await import('../broker/main.ts')).runBroker;
     try {
-      await runNode(parsed.argv);
+      await run(parsed.argv);
     } catch (err) {
-      // The node's own usage errors (bad flags) exit 2 like ours.
+      // Their own usage errors (bad flags) exit 2 like ours.
       const usageMistake = err instanceof Error && err.name === 'UsageError';
-      process.stderr.write(`nuvem node: ${describeError(err)}\n`);
+      process.stderr.write(`nuvem ${parsed.command}: ${describeError(err)}\n`);
       return usageMistake ? 2 : 1;
     }
     return undefined;

@@ -1,0 +1,163 @@
+/**
+ * Who may connect to the broker and what they may publish or subscribe to
+ * (DESIGN.md section 7.6), as the three Aedes hooks.
+ *
+ * - No token: anyone may connect, publish and subscribe (a loopback-only
+ *   broker; `startBroker` refuses any other host without a token).
+ * - `token`: a client whose password is the token is a **node**, and its
+ *   username is its node id. A node may publish its own
+ *   `{prefix}/nodes/{id}/…` and `{prefix}/events/{id}`, any `{prefix}/files/…`
+ *   and `{prefix}/acks/…`, and subscribe to anything.
+ * - `readToken`: a client whose password is the read token is a **reader**
+ *   (a dashboard): it may subscribe under `{prefix}/` and publish nothing.
+ *   Its username is free, but MQTT 3.1.1 needs one to send a password, and
+ *   client ids starting with `nuvem-node-` are kept for nodes.
+ * - Anybody else is refused at CONNECT: 5 (not authorized) without a password,
+ *   4 (bad user name or password) with a wrong one.
+ *
+ * A refused publish closes the client's connection (MQTT 3.1.1 has no way to
+ * tell the client); a refused subscription is answered with SUBACK 0x80.
+ * Tokens are compared as SHA-256 digests in constant time and never logged.
+ *
+ * @example
+ * const auth = createAuth({ token: 'T', readToken: 'R', log });
+ * const broker = await Aedes.createBroker({ ...auth });
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import { NODE_ID } from '../nodes/clock.ts';
+import { UsageError } from '../nodes/config.ts';
+import type { Log } from '../nodes/log.ts';
+import { DEFAULT_PREFIX } from './topics.ts';
+
+/** Client ids starting with this belong to nodes (nodes/bus.ts); readers may not take them over. */
+export const NODE_CLIENT_ID_PREFIX = 'nuvem-node-';
+
+export type Role = { kind: 'anyone' } | { kind: 'node'; id: string } | { kind: 'reader' };
+
+export interface AuthOptions {
+  token?: string;
+  readToken?: string;
+  prefix?: string;
+  log?: Log;
+}
+
+export interface AuthHooks {
+  authenticate: (
+    client: Client,
+    username: Readonly<string | undefined>,
+    password: Readonly<Buffer | undefined>,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ) => void;
+  authorizePublish: (client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void) => void;
+  authorizeSubscribe: (
+    client: Client,
+    subscription: Subscription,
+    done: (error: Error | null, subscription?: Subscription | null) => void,
+  ) => void;
+}
+
+export function createAuth(options: AuthOptions = {}): AuthHooks {
+  const { token, readToken } = options;
+  if (token === '' || readToken === '') throw new UsageError('Cannot use an empty token');
+  if (readToken !== undefined && token === undefined) {
+    throw new UsageError('Cannot use --read-token without --token: without a token anyone may publish anyway');
+  }
+  if (readToken !== undefined && readToken === token) throw new UsageError('Cannot use the same value for --token and --read-token');
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const log: Log = options.log ?? (() => {});
+  const nodeDigest = token === undefined ? undefined : digest(token);
+  const readDigest = readToken === undefined ? undefined : digest(readToken);
+  const roles = new WeakMap<Client, Role>();
+  const roleOf = (client: Client | null): Role | undefined =>
+    nodeDigest === undefined ? { kind: 'anyone' } : client ? roles.get(client) : undefined;
+
+  const refuse = (what: string, client: Client | null, fields: object) =>
+    log('debug', `broker refused ${what}`, { client: client?.id, ...fields });
+
+  return {
+    authenticate(client, username, password, done) {
+      if (nodeDigest === undefined) {
+        roles.set(client, { kind: 'anyone' });
+        return done(null, true);
+      }
+      const address = remoteAddress(client);
+      const deny = (returnCode: 4 | 5, reason: string) => {
+        refuse('connection', client, { username, address, reason });
+        const err = new Error(returnCode === 4 ? 'bad user name or password' : 'not authorized') as AuthenticateError;
+        err.returnCode = returnCode as AuthenticateError['returnCode'];
+        done(err, null);
+      };
+      if (password === undefined || password.length === 0) return deny(5, 'no password');
+      const given = digest(password);
+      if (sameDigest(given, nodeDigest)) {
+        if (typeof username !== 'string' || !NODE_ID.test(username)) {
+          return deny(4, 'a node must give its node id as the username');
+        }
+        roles.set(client, { kind: 'node', id: username });
+        return done(null, true);
+      }
+      if (readDigest !== undefined && sameDigest(given, readDigest)) {
+        if (client.id.startsWith(NODE_CLIENT_ID_PREFIX)) return deny(5, `a reader may not use a client id starting with ${NODE_CLIENT_ID_PREFIX}`);
+        roles.set(client, { kind: 'reader' });
+        return done(null, true);
+      }
+      deny(4, 'wrong token');
+    },
+
+    authorizePublish(client, packet, done) {
+      const reason = publishRefusal(roleOf(client), packet.topic, prefix);
+      if (reason === undefined) return done(null);
+      refuse('publish', client, { topic: packet.topic, reason });
+      done(new Error(`not authorized to publish on ${packet.topic}: ${reason}`));
+    },
+
+    authorizeSubscribe(client, subscription, done) {
+      const reason = subscribeRefusal(roleOf(client), subscription.topic, prefix);
+      if (reason === undefined) return done(null, subscription);
+      refuse('subscription', client, { topic: subscription.topic, reason });
+      done(null, null); // negated: SUBACK 0x80, the connection stays
+    },
+  };
+}
+
+/** Why `role` may not publish on `topic`, or undefined when it may. Pure. */
+export function publishRefusal(role: Role | undefined, topic: string, prefix: string): string | undefined {
+  if (topic.startsWith('$')) return '$ topics are reserved for the broker';
+  if (role === undefined) return 'unknown client';
+  if (role.kind === 'anyone') return undefined;
+  if (role.kind === 'reader') return 'a read token only allows subscribing';
+  if (!topic.startsWith(prefix + '/')) return undefined; // not Nuvem's business
+  const [kind, first, ...rest] = topic.slice(prefix.length + 1).split('/');
+  switch (kind) {
+    case 'nodes':
+      return first === role.id && rest.length > 0 ? undefined : `node ${role.id} may publish only under ${prefix}/nodes/${role.id}/`;
+    case 'events':
+      return first === role.id && rest.length === 0 ? undefined : `node ${role.id} may publish events only on ${prefix}/events/${role.id}`;
+    case 'files':
+    case 'acks':
+      return first ? undefined : `missing the ${kind === 'files' ? 'path' : 'origin'}`;
+    default:
+      return `unknown topic under ${prefix}/`;
+  }
+}
+
+/** Why `role` may not subscribe to `filter`, or undefined when it may. Pure. */
+export function subscribeRefusal(role: Role | undefined, filter: string, prefix: string): string | undefined {
+  if (role === undefined) return 'unknown client';
+  if (role.kind !== 'reader') return undefined;
+  return filter.startsWith(prefix + '/') ? undefined : `a read token only allows subscribing under ${prefix}/`;
+}
+
+function digest(value: string | Uint8Array): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function sameDigest(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function remoteAddress(client: Client): string | undefined {
+  const conn = client.conn as { remoteAddress?: string } | undefined;
+  return conn?.remoteAddress ?? client.req?.socket?.remoteAddress;
+}
