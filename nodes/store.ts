@@ -65,6 +65,8 @@ interface Pending {
   changes: Change[];
   put: { record: FileRecord; local?: LocalStat }[];
   revisions: FileRecord[];
+  /** Folders whose entries this change renamed, linked or removed: fsynced together before the index commit. */
+  syncDirs?: string[];
 }
 
 export class Store {
@@ -168,7 +170,7 @@ export class Store {
         });
         const pending: Pending = { changes: [{ ...record, op: 'put' }], put: [], revisions: [] };
         if (current) await this.#retire(current, pending);
-        await this.#place(temp.path, path);
+        await this.#place(temp.path, path, pending);
         placed = true;
         pending.put.push({ record, local: temp.stat });
         await this.#commit(pending);
@@ -380,24 +382,25 @@ export class Store {
     };
   }
 
-  /** Moves a file (a temp file, or one being moved) to `path` durably. */
-  async #place(source: string, path: string): Promise<void> {
+  /** Moves a file (a temp file, or one being moved) to `path`; its folder is fsynced at commit. */
+  async #place(source: string, path: string, pending: Pending): Promise<void> {
     const dest = this.#filePath(path);
     try {
-      await this.#makeParent(dest);
+      await this.#makeParent(dest, pending);
       await fsp.rename(source, dest);
-      await this.#folders.sync(dirname(dest));
+      (pending.syncDirs ??= []).push(dirname(dest));
+      if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
     } catch (err) {
       throw diskError(err);
     }
   }
 
-  /** Creates the folder holding `file` durably, unless it is known to exist. */
-  async #makeParent(file: string): Promise<void> {
+  /** Creates the folder holding `file` (fsynced at commit), unless it is known to exist. */
+  async #makeParent(file: string, pending: Pending): Promise<void> {
     const dir = dirname(file);
     if (this.#knownDirs.has(dir)) return;
     const created = await makeFolders(dir);
-    await Promise.all(created.map((d) => this.#folders.sync(d)));
+    (pending.syncDirs ??= []).push(...created);
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
     this.#knownDirs.add(dir);
   }
@@ -427,9 +430,9 @@ export class Store {
     if (live.type !== 'file') return;
     const target = this.#revPath(live);
     try {
-      await fsp.mkdir(dirname(target), { recursive: true });
+      await this.#makeParent(target, pending);
       await fsp.link(this.#filePath(live.path), target);
-      await this.#folders.sync(dirname(target));
+      (pending.syncDirs ??= []).push(dirname(target));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOENT') return; // gone behind our back: nothing to keep
@@ -450,7 +453,7 @@ export class Store {
     try {
       if (e.type === 'file') await fsp.rm(file, { force: true });
       else await fsp.rmdir(file).catch(() => {});
-      await this.#folders.sync(dirname(file));
+      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(file)];
     } catch (err) {
       throw diskError(err);
     }
@@ -469,8 +472,7 @@ export class Store {
     const tombstone: FileRecord = { ...record, path: from, deleted: true, size: 0, sha256: '', contentType: '' };
     const pending: Pending = { changes: [{ ...record, op: 'move', from }], put: [], revisions: [] };
     if (target) await this.#retire(target, pending);
-    await this.#place(this.#filePath(from), to);
-    await this.#folders.sync(dirname(this.#filePath(from)));
+    await this.#place(this.#filePath(from), to, pending);
     pending.put.push({ record: tombstone }, { record, local: source.local });
     await this.#commit(pending);
     this.#cache.delete(from);
@@ -519,10 +521,10 @@ export class Store {
     const src = this.#filePath(from);
     const dest = this.#filePath(to);
     try {
-      await this.#makeParent(dest);
+      await this.#makeParent(dest, pending);
       await fsp.rename(src, dest);
       this.#knownDirs.clear(); // folders under `src` are gone
-      await Promise.all([this.#folders.sync(dirname(src)), this.#folders.sync(dirname(dest))]);
+      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
     } catch (err) {
       throw diskError(err);
     }
@@ -561,8 +563,13 @@ export class Store {
     };
   }
 
-  /** Commits to the index (grouped), then drops the content of revisions pruned by it. */
+  /**
+   * Makes the change's folder entries durable (all its folders fsynced at
+   * once), commits it to the index (grouped), then drops the content of
+   * revisions the commit pruned.
+   */
   async #commit(pending: Pending): Promise<void> {
+    await Promise.all([...new Set(pending.syncDirs)].map((d) => this.#folders.sync(d)));
     const pruned = await this.#commits.submit(pending);
     await Promise.all(pruned.map((p) => fsp.rm(this.#revPath(p), { force: true })));
   }
