@@ -85,8 +85,8 @@ export function statusMessage(status: StatusMessage & Record<string, unknown>): 
 }
 
 export function changeMessage(change: ChangeMessage): string {
-  const { path, type, version, size, sha256, modified, contentType, deleted, origin, seq, op, from } = change;
-  return built({ path, type, version, size, sha256, modified, contentType, deleted, origin, seq, op, from }, checkChange);
+  const { path, type, version, size, sha256, modified, contentType, deleted, origin, seq, op, from, prev, fromPrev } = change;
+  return built({ path, type, version, size, sha256, modified, contentType, deleted, origin, seq, op, from, prev, fromPrev }, checkChange);
 }
 
 export function ackMessage(ack: AckMessage): string {
@@ -170,6 +170,8 @@ function checkChange(o: Json): ChangeMessage {
   } else if (o.from !== undefined) {
     fail(`"from" belongs only to "move" changes, not "${op}"`);
   }
+  for (const k of ['prev', 'fromPrev']) if (o[k] !== undefined) version(o, k);
+  if (o.fromPrev !== undefined && op !== 'move') fail(`"fromPrev" belongs only to "move" changes, not "${op}"`);
   return o as unknown as ChangeMessage;
 }
 

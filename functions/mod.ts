@@ -14,6 +14,7 @@ import { downloadApp } from './download.ts';
 import { onError } from './errors.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
+import { internalApp } from './internal.ts';
 import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
 import { checkRawTarget } from './target.ts';
@@ -51,7 +52,7 @@ export function createApp(deps: Deps): Hono {
     if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();
   });
-  for (const sub of [uploadApp, downloadApp, deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp]) {
+  for (const sub of [uploadApp, downloadApp, deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
     app.route('/', sub(deps));
   }
   app.all('/files/*', () => {

@@ -1,12 +1,16 @@
 /**
  * This node's MQTT connection: its retained status heartbeat on
- * `nuvem/nodes/{id}/status`, with a Last Will saying `offline`. The node
- * serves HTTP whether or not a broker is reachable; it says so once.
+ * `nuvem/nodes/{id}/status` (Last Will: `offline`), publishing, and
+ * subscriptions. The node works whether or not a broker is reachable; it
+ * says so once. Any MQTT 3.1.1 broker will do.
  */
 import mqtt from 'mqtt';
+import { statusTopic } from '../broker/topics.ts';
 import type { Log } from './log.ts';
 
 export interface Bus {
+  readonly connected: boolean;
+  publish(topic: string, payload: string, options?: { retain?: boolean }): void;
   /** Publishes the status now (on change) besides every heartbeat. */
   publishStatus(): void;
   close(): Promise<void>;
@@ -19,48 +23,60 @@ export function connectBus(options: {
   prefix?: string;
   heartbeatMs: number;
   status: () => Record<string, unknown>;
+  subscriptions: string[];
+  onMessage: (topic: string, payload: Buffer) => void;
+  onConnect?: () => void;
   log: Log;
 }): Bus {
-  const prefix = options.prefix ?? 'nuvem';
-  const topic = `${prefix}/nodes/${options.nodeId}/status`;
+  const topic = statusTopic(options.nodeId, { prefix: options.prefix });
   const offline = () => JSON.stringify({ ...options.status(), state: 'offline', ts: Date.now() });
   const client = mqtt.connect(options.url, {
     clientId: `nuvem-node-${options.nodeId}`,
-    username: options.token ? options.nodeId : undefined,
+    username: options.nodeId,
     password: options.token,
     reconnectPeriod: 1000,
     connectTimeout: 3000,
+    // Keepalive at least a few heartbeats: the broker's Last Will fires
+    // within 1.5 × keepalive of a vanished host.
+    keepalive: Math.max(2, Math.ceil((3 * options.heartbeatMs) / 1500)),
     will: { topic, payload: Buffer.from(offline()), qos: 1, retain: true },
   });
   let saidUnreachable = false;
-  let connected = false;
+  let wasConnected = false;
   client.on('connect', () => {
-    connected = true;
+    wasConnected = true;
     saidUnreachable = false;
     options.log('info', 'connected to broker', { broker: options.url });
-    publish();
+    client.subscribe(options.subscriptions, { qos: 1 });
+    publishStatus();
+    options.onConnect?.();
   });
+  client.on('message', (t, payload) => options.onMessage(t, payload));
   client.on('error', (err) => {
     if (!saidUnreachable) options.log('warn', 'broker unreachable; serving HTTP without it', { broker: options.url, error: err.message });
     saidUnreachable = true;
   });
   client.on('offline', () => {
-    if (!saidUnreachable && !connected) options.log('warn', 'broker unreachable; serving HTTP without it', { broker: options.url });
-    if (connected) options.log('warn', 'lost the broker; retrying', { broker: options.url });
+    if (!saidUnreachable) {
+      options.log('warn', wasConnected ? 'lost the broker; retrying' : 'broker unreachable; serving HTTP without it', { broker: options.url });
+    }
     saidUnreachable = true;
-    connected = false;
   });
-  const publish = () => {
+  const publishStatus = () => {
     if (client.connected) client.publish(topic, JSON.stringify(options.status()), { qos: 1, retain: true });
   };
-  const timer = setInterval(publish, options.heartbeatMs);
+  const timer = setInterval(publishStatus, options.heartbeatMs);
   return {
-    publishStatus: publish,
+    get connected() {
+      return client.connected;
+    },
+    publish(t, payload, o = {}) {
+      if (client.connected) client.publish(t, payload, { qos: 1, retain: o.retain ?? false });
+    },
+    publishStatus,
     async close() {
       clearInterval(timer);
-      if (client.connected) {
-        await client.publishAsync(topic, offline(), { qos: 1, retain: true }).catch(() => {});
-      }
+      if (client.connected) await client.publishAsync(topic, offline(), { qos: 1, retain: true }).catch(() => {});
       await client.endAsync(true).catch(() => {});
     },
   };

@@ -14,6 +14,7 @@
  *   --log-level L        debug | info | warn | error (default info)
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
+ *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
  */
 import { parseArgs } from 'node:util';
 import { NODE_ID } from './clock.ts';
@@ -32,6 +33,7 @@ export interface NodeConfig {
   logLevel: Level;
   keepRevisions: number;
   heartbeatMs: number;
+  antiEntropyMs: number;
 }
 
 /** A usage mistake: the CLI prints it and exits 2. */
@@ -59,6 +61,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
         'log-level': { type: 'string' },
         revisions: { type: 'string' },
         'heartbeat-ms': { type: 'string' },
+        'anti-entropy-ms': { type: 'string' },
       },
     }));
   } catch (err) {
@@ -77,6 +80,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     logLevel: 'info',
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
+    antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
   };
   const level = values['log-level'] ?? 'info';
   if (!isLevel(level)) throw new UsageError(`Cannot use --log-level "${level}": expected debug, info, warn or error`);

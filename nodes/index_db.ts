@@ -18,6 +18,8 @@ export interface Mutation {
   revisions?: FileRecord[];
   /** Change-log entries to append. */
   log?: Change[];
+  /** Highest contiguous seq applied, per origin. */
+  applied?: Record<string, number>;
 }
 
 type Row = Record<string, unknown>;
@@ -41,6 +43,7 @@ CREATE TABLE IF NOT EXISTS entries (
   deleted INTEGER NOT NULL,
   origin TEXT NOT NULL,
   seq INTEGER NOT NULL,
+  prev TEXT,
   local_size INTEGER,
   local_mtime REAL,
   local_ino INTEGER
@@ -59,6 +62,9 @@ CREATE TABLE IF NOT EXISTS log (
   change TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS log_origin_seq ON log(origin, seq);
+CREATE INDEX IF NOT EXISTS entries_sha ON entries(sha256) WHERE deleted = 0;
+CREATE INDEX IF NOT EXISTS revisions_sha ON revisions(sha256);
+CREATE TABLE IF NOT EXISTS applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 `;
 
@@ -76,6 +82,7 @@ function toEntry(row: Row | undefined): Entry | undefined {
     origin: row.origin as string,
     seq: Number(row.seq),
   };
+  if (row.prev !== null && row.prev !== undefined) entry.prev = row.prev as string;
   if (row.local_size !== null && row.local_size !== undefined) {
     entry.local = { size: Number(row.local_size), mtimeMs: Number(row.local_mtime), ino: Number(row.local_ino) };
   }
@@ -84,8 +91,10 @@ function toEntry(row: Row | undefined): Entry | undefined {
 
 /** Strips index-only fields: what clients and peers see. */
 export function publicRecord(entry: Entry | FileRecord): FileRecord {
-  const { path, type, version, size, sha256, modified, contentType, deleted, origin, seq } = entry;
-  return { path, type, version, size, sha256, modified, contentType, deleted, origin, seq };
+  const { path, type, version, size, sha256, modified, contentType, deleted, origin, seq, prev } = entry;
+  const record: FileRecord = { path, type, version, size, sha256, modified, contentType, deleted, origin, seq };
+  if (prev !== undefined) record.prev = prev;
+  return record;
 }
 
 export class IndexDb {
@@ -111,8 +120,8 @@ export class IndexDb {
     this.#stmt = {
       get: p('SELECT * FROM entries WHERE path = ?'),
       upsert: p(`INSERT OR REPLACE INTO entries
-        (path, type, version, size, sha256, modified, content_type, deleted, origin, seq, local_size, local_mtime, local_ino)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+        (path, type, version, size, sha256, modified, content_type, deleted, origin, seq, prev, local_size, local_mtime, local_ino)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       range: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 0 ORDER BY path LIMIT ?'),
       firstLive: p('SELECT * FROM entries WHERE path >= ? AND path < ? AND deleted = 0 ORDER BY path LIMIT 1'),
       all: p('SELECT * FROM entries'),
@@ -126,6 +135,12 @@ export class IndexDb {
       lastLogId: p('SELECT max(id) AS id FROM log'),
       maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
       totals: p("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE deleted = 0 AND type = 'file'"),
+      byShaLive: p('SELECT path FROM entries WHERE sha256 = ? AND deleted = 0 LIMIT 1'),
+      byShaKept: p('SELECT record FROM revisions WHERE sha256 = ? LIMIT 1'),
+      logFor: p('SELECT change FROM log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      hasLog: p('SELECT 1 FROM log WHERE origin = ? AND seq = ?'),
+      applied: p('SELECT origin, seq FROM applied'),
+      setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     };
@@ -180,6 +195,29 @@ export class IndexDb {
     }));
   }
 
+  /** Changes from `origin` after `seq`, in seq order (for peers catching up). */
+  logFor(origin: string, after: number, limit: number): Change[] {
+    return (this.#stmt.logFor.all(origin, after, limit) as Row[]).map((r) => JSON.parse(r.change as string));
+  }
+
+  hasLog(origin: string, seq: number): boolean {
+    return this.#stmt.hasLog.get(origin, seq) !== undefined;
+  }
+
+  applied(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const row of this.#stmt.applied.all() as Row[]) out[row.origin as string] = Number(row.seq);
+    return out;
+  }
+
+  /** Where content with this SHA-256 is held: a live path, or a kept revision. */
+  findContent(sha256: string): { path: string } | { revision: FileRecord } | undefined {
+    const live = this.#stmt.byShaLive.get(sha256) as Row | undefined;
+    if (live) return { path: live.path as string };
+    const kept = this.#stmt.byShaKept.get(sha256) as Row | undefined;
+    return kept ? { revision: JSON.parse(kept.record as string) } : undefined;
+  }
+
   lastChangeId(): number {
     return Number((this.#stmt.lastLogId.get() as Row).id ?? 0);
   }
@@ -224,7 +262,7 @@ export class IndexDb {
     for (const { record: r, local } of m.put ?? []) {
       s.upsert.run(
         r.path, r.type, r.version, r.size, r.sha256, r.modified, r.contentType, r.deleted ? 1 : 0,
-        r.origin, r.seq, local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null,
+        r.origin, r.seq, r.prev ?? null, local?.size ?? null, local?.mtimeMs ?? null, local?.ino ?? null,
       );
     }
     const pruned: Pruned[] = [];
@@ -235,7 +273,10 @@ export class IndexDb {
         pruned.push({ version: old.version as string, sha256: old.sha256 as string });
       }
     }
-    for (const c of m.log ?? []) s.addLog.run(c.origin, c.seq, JSON.stringify(c));
+    for (const c of m.log ?? []) {
+      if (s.hasLog.get(c.origin, c.seq) === undefined) s.addLog.run(c.origin, c.seq, JSON.stringify(c));
+    }
+    for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     return pruned;
   }
 

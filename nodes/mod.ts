@@ -7,15 +7,13 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Context, Hono } from 'hono';
 import { createApp, type Deps } from '../functions/mod.ts';
-import type { WriteConcern } from '../functions/headers.ts';
-import { connectBus, type Bus } from './bus.ts';
+import { startAntiEntropy } from './anti_entropy.ts';
 import type { NodeConfig } from './config.ts';
 import { NuvemError } from './errors.ts';
 import { createLog, type Log } from './log.ts';
 import { Metrics } from './metrics.ts';
-import type { FileRecord } from './record.ts';
 import { Store } from './store.ts';
-import { requiredAcks } from './write_concern.ts';
+import { Replicator } from './replicator.ts';
 
 export const VERSION = '0.1.0';
 /** Below this much free space the node reports itself unhealthy. */
@@ -60,7 +58,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   await refreshDisk();
   const diskTimer = setInterval(refreshDisk, 5000);
   let totals = { at: 0, files: 0, bytes: 0 };
-  const status = () => {
+  const nodeStatus = () => {
     if (Date.now() - totals.at > 1000) totals = { at: Date.now(), ...store.index.totals() };
     return {
       id,
@@ -69,29 +67,34 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       ts: Date.now(),
       startedAt,
       heartbeatMs: config.heartbeatMs,
-      seq: store.seq,
-      applied: { [id]: store.seq },
-      lag: 0,
       files: totals.files,
       bytes: totals.bytes,
       disk: disk ?? { free: 0, total: 0 },
       inflight: metrics.value('nuvem_http_inflight_requests'),
       version: VERSION,
       runtime: runtime.name,
-      cluster: { nodes: [{ id, url, state }] },
     };
   };
-  metrics.gauge('nuvem_files', 'Live files held by this node', () => status().files);
-  metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => status().bytes);
-  metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => 0);
-  metrics.gauge('nuvem_replication_queue', 'Changes waiting to be fetched from peers', () => 0);
+  const replicator = new Replicator({
+    store,
+    brokerUrl: config.broker,
+    token: config.token,
+    heartbeatMs: config.heartbeatMs,
+    status: nodeStatus,
+    log,
+    metrics,
+  });
+  const status = () => replicator.status();
+  metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
+  metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
+  metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
 
   const deps: Deps = {
     nodeId: id,
     store,
     metrics,
     token: config.token,
-    replication: localReplication(id),
+    replication: replicator,
     status,
     unhealthy: () => {
       if (state === 'draining') return 'the node is stopping';
@@ -108,7 +111,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
   // Always printed, whatever the log level: launchers read the URL from it.
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
-  const bus: Bus = connectBus({ url: config.broker, nodeId: id, token: config.token, heartbeatMs: config.heartbeatMs, status, log });
+  replicator.start();
+  const antiEntropy = startAntiEntropy({ store, replicator, intervalMs: config.antiEntropyMs, log, metrics });
 
   let stopping: Promise<void> | undefined;
   return {
@@ -120,10 +124,11 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     stop: () =>
       (stopping ??= (async () => {
         state = 'draining';
-        bus.publishStatus();
+        replicator.publishStatus();
+        antiEntropy.stop();
         clearInterval(diskTimer);
         await server.close();
-        await bus.close();
+        await replicator.close();
         store.close();
         log('info', 'stopped');
       })()),
@@ -141,19 +146,4 @@ async function resolveNodeId(config: NodeConfig): Promise<string> {
   const id = config.id ?? (kept || `n${randomBytes(4).toString('hex')}`);
   if (id !== kept) await fsp.writeFile(file, id + '\n');
   return id;
-}
-
-/** Write concern for a node without peers yet: it alone holds its changes. */
-function localReplication(nodeId: string): Deps['replication'] {
-  return {
-    async awaitConcern(_records: FileRecord[], w: WriteConcern) {
-      const need = requiredAcks(w, { known: 1, online: 1 });
-      if (need > 1) {
-        throw new NuvemError('write_concern', `Only 1 node holds the change; w asked for ${need}. The change is stored and stays.`, {
-          replicas: [nodeId],
-        });
-      }
-      return [nodeId];
-    },
-  };
 }

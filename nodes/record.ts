@@ -12,6 +12,8 @@ export interface FileRecord {
   deleted: boolean;
   origin: string;
   seq: number;
+  /** Tombstones: the version they deleted (see conflict.ts). */
+  prev?: string;
 }
 
 export type ChangeOp = 'put' | 'delete' | 'move' | 'mkcol';
@@ -21,6 +23,10 @@ export interface Change extends FileRecord {
   op: ChangeOp;
   /** For moves: the path the content came from (now a tombstone). */
   from?: string;
+  /** The version this change replaced at `path`, if any: tells concurrent writes (conflicts) apart. */
+  prev?: string;
+  /** For moves: the version of `from` that was moved away. */
+  fromPrev?: string;
 }
 
 /** Where a current file sits on this node's disk, to notice edits made behind the index's back. */

@@ -10,11 +10,13 @@
  * the old or the new version; `recover()` reconciles what the index had not
  * yet recorded.
  */
-import { promises as fsp } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
 import { diskError, exists, fileStream, Syncer, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
+import { wins } from './conflict.ts';
 import { conflict, NuvemError, notFound, preconditionFailed } from './errors.ts';
 import { GroupCommit } from './group_commit.ts';
 import { IndexDb, publicRecord, type Entry, type Mutation, type Pruned } from './index_db.ts';
@@ -67,6 +69,8 @@ interface Pending {
   revisions: FileRecord[];
   /** Folders whose entries this change renamed, linked or removed: fsynced together before the index commit. */
   syncDirs?: string[];
+  /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
+  advance?: { origin: string; seq: number };
 }
 
 export class Store {
@@ -87,6 +91,8 @@ export class Store {
   readonly #commits: GroupCommit<Pending, Pruned[]>;
   readonly #listeners = new Set<(changes: Change[]) => void>();
   #seq: number;
+  /** Highest contiguous seq applied per remote origin. */
+  readonly #applied: Record<string, number>;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
@@ -103,6 +109,7 @@ export class Store {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.#seq = index.maxSeq(options.nodeId);
+    this.#applied = index.applied();
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
       durable: () => this.#folders.sync(index.walPath),
@@ -124,6 +131,16 @@ export class Store {
 
   get seq(): number {
     return this.#seq;
+  }
+
+  /** The applied vector: highest contiguous seq held per origin, this node's own included. */
+  applied(): Record<string, number> {
+    return { ...this.#applied, [this.nodeId]: this.#seq };
+  }
+
+  /** Changes from `origin` after `seq` that this node holds, in seq order. */
+  logFor(origin: string, after: number, limit: number): Change[] {
+    return this.index.logFor(origin, after, limit);
   }
 
   /** The current record of a path (tombstones included), or undefined. */
@@ -168,7 +185,7 @@ export class Store {
           sha256: temp.sha256,
           contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
         });
-        const pending: Pending = { changes: [{ ...record, op: 'put' }], put: [], revisions: [] };
+        const pending: Pending = { changes: [{ ...record, op: 'put', prev: current?.version }], put: [], revisions: [] };
         if (current) await this.#retire(current, pending);
         await this.#place(temp.path, path, pending);
         placed = true;
@@ -192,8 +209,7 @@ export class Store {
       this.#checkParents(path);
       const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
       const changed = await makeFolders(this.#filePath(path));
-      await Promise.all(changed.map((d) => this.#folders.sync(d)));
-      await this.#commit({ changes: [{ ...record, op: 'mkcol' }], put: [{ record }], revisions: [] });
+      await this.#commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
       return record;
     });
   }
@@ -299,6 +315,153 @@ export class Store {
     this.index.close();
   }
 
+  // --- replication
+
+  /**
+   * Applies a change made on another node, through the same durable path as a
+   * local write. The higher-ranked record wins (conflict.ts); a losing live
+   * version is kept as a revision. Content comes from a local copy with the
+   * same SHA-256 when this node holds one, else from `fetchContent`; it is
+   * verified before anything is committed. With `advance`, the change is the
+   * next of its origin and moves `applied[origin]` to its seq.
+   */
+  async applyRemote(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
+    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
+    return this.#locks.withPaths(paths, async () => {
+      this.clock.observe(change.version);
+      const record = recordOf(change);
+      const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
+      const pending: Pending = { changes: [], put: [], revisions: [], advance };
+      const current = this.index.get(change.path);
+      if (current?.version === change.version || this.index.revision(change.path, change.version)) {
+        if (advance) pending.changes.push(change);
+        await this.#commit(pending);
+        return { outcome: 'duplicate' };
+      }
+      pending.changes.push(change);
+      if (current && !wins(record, current)) {
+        if (!record.deleted && record.type === 'file') {
+          const temp = await this.#fetchTemp(change, options.fetchContent);
+          const target = this.#revPath(record);
+          await this.#makeParent(target, pending);
+          await fsp.rename(temp, target);
+          (pending.syncDirs ??= []).push(dirname(target));
+          pending.revisions.push(record);
+        }
+        await this.#commit(pending);
+        return { outcome: 'lost', winner: publicRecord(current) };
+      }
+      const fromEntry = change.op === 'move' && change.from ? this.index.get(change.from) : undefined;
+      const fromTombstone: FileRecord | undefined = change.op === 'move' && change.from
+        ? { ...record, path: change.from, deleted: true, size: 0, sha256: '', contentType: '', prev: change.fromPrev }
+        : undefined;
+      const fromLoses = fromTombstone && fromEntry && !fromEntry.deleted && wins(fromTombstone, fromEntry);
+      const live = current && !current.deleted ? current : undefined;
+      if (live) await this.#retire(live, pending);
+      const file = this.#filePath(change.path);
+      if (record.deleted) {
+        if (live?.type === 'file') await fsp.rm(file, { force: true });
+        else if (live) await fsp.rmdir(file).catch(() => {});
+        (pending.syncDirs ??= []).push(dirname(file));
+        pending.put.push({ record });
+      } else if (record.type === 'folder') {
+        (pending.syncDirs ??= []).push(...(await makeFolders(file)));
+        pending.put.push({ record });
+      } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
+        // A move of content this node holds at `from`: rename, no bytes.
+        await this.#place(this.#filePath(change.from!), change.path, pending);
+        pending.put.push({ record, local: fromEntry!.local });
+      } else {
+        const temp = await this.#fetchTemp(change, options.fetchContent);
+        await this.#place(temp, change.path, pending);
+        const st = await fsp.stat(file);
+        pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+      }
+      if (fromTombstone && (!fromEntry || wins(fromTombstone, fromEntry))) {
+        const fromFile = this.#filePath(change.from!);
+        if (fromLoses && fromEntry!.type === 'file' && (await exists(fromFile))) {
+          await this.#retire(fromEntry!, pending);
+          await fsp.rm(fromFile, { force: true });
+          (pending.syncDirs ??= []).push(dirname(fromFile));
+        }
+        pending.put.push({ record: fromTombstone });
+      }
+      await this.#commit(pending);
+      this.#cache.delete(change.path);
+      if (change.from) this.#cache.delete(change.from);
+      if (record.deleted) await this.#prune(dirname(file));
+      if (change.from) await this.#prune(dirname(this.#filePath(change.from)));
+      return { outcome: 'applied', loser: live && publicRecord(live) };
+    });
+  }
+
+  /**
+   * Content for a remote change, in a temp file, verified: a local copy of the
+   * same SHA-256 when there is one (no transfer), else fetched.
+   */
+  async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
+    const local = this.#localContent(change.sha256);
+    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
+    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
+    sources.push(fetchContent);
+    let lastError: unknown;
+    for (const source of sources) {
+      let temp;
+      try {
+        temp = await writeTemp(this.tmpDir, await source(), {});
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      if (temp.sha256 === change.sha256 && temp.size === change.size) return temp.path;
+      await fsp.rm(temp.path, { force: true });
+      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
+    }
+    throw lastError;
+  }
+
+  /** A file on this node holding content with this SHA-256, if any. */
+  #localContent(sha256: string): string | undefined {
+    const found = this.index.findContent(sha256);
+    if (!found) return undefined;
+    return 'path' in found ? this.#filePath(found.path) : this.#revPath(found.revision);
+  }
+
+  /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
+  async openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+    const file = this.#localContent(sha256);
+    if (!file) return undefined;
+    const handle = await fsp.open(file, 'r').catch(() => undefined);
+    if (!handle) return undefined;
+    const { size } = await handle.stat();
+    if (size === 0) {
+      await handle.close();
+      return { size, body: new ReadableStream({ start: (c) => c.close() }) };
+    }
+    return { size, body: fileStream(handle, 0, size - 1) };
+  }
+
+  /**
+   * Digest of all records for anti-entropy: a hash per bucket (a bucket is a
+   * fixed slice of the path space), or the records of one bucket.
+   */
+  digest(): Record<string, string> {
+    const hashes = new Map<number, ReturnType<typeof createHash>>();
+    for (const e of this.index.all()) {
+      const b = bucketOf(e.path);
+      let h = hashes.get(b);
+      if (!h) hashes.set(b, (h = createHash('sha256')));
+      h.update(`${e.path}\u0000${e.version}\n`);
+    }
+    return Object.fromEntries([...hashes].map(([b, h]) => [String(b), h.digest('hex')]));
+  }
+
+  bucketRecords(bucket: number): FileRecord[] {
+    const out: FileRecord[] = [];
+    for (const e of this.index.all()) if (bucketOf(e.path) === bucket) out.push(publicRecord(e));
+    return out;
+  }
+
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
@@ -310,6 +473,7 @@ export class Store {
     for (const e of plan.vanished) {
       const tombstone = this.#newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' });
       tombstone.deleted = true;
+      tombstone.prev = e.version;
       const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
       if (e.type === 'file' && (await exists(this.#revPath(e)))) pending.revisions.push(publicRecord(e));
       await this.#commit(pending);
@@ -323,7 +487,7 @@ export class Store {
       }
       const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
       const record = this.#newRecord(path, { type: 'file', size: stat.size, sha256, contentType });
-      const pending: Pending = { changes: [{ ...record, op: 'put' }], put: [{ record, local: stat }], revisions: [] };
+      const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: stat }], revisions: [] };
       if (known && (await exists(this.#revPath(known)))) pending.revisions.push(publicRecord(known));
       await this.#commit(pending);
       changed.push(path);
@@ -447,6 +611,7 @@ export class Store {
     checkConditions(e, path, conditions);
     const tombstone = this.#newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' });
     tombstone.deleted = true;
+    tombstone.prev = e.version;
     const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
     await this.#retire(e, pending);
     const file = this.#filePath(path);
@@ -469,8 +634,8 @@ export class Store {
     checkConditions(source, from, options);
     const target = this.#checkMoveTarget(to, options);
     const record = this.#newRecord(to, { type: source.type, size: source.size, sha256: source.sha256, contentType: source.contentType });
-    const tombstone: FileRecord = { ...record, path: from, deleted: true, size: 0, sha256: '', contentType: '' };
-    const pending: Pending = { changes: [{ ...record, op: 'move', from }], put: [], revisions: [] };
+    const tombstone: FileRecord = { ...record, path: from, deleted: true, size: 0, sha256: '', contentType: '', prev: source.version };
+    const pending: Pending = { changes: [{ ...record, op: 'move', from, prev: target?.version, fromPrev: source.version }], put: [], revisions: [] };
     if (target) await this.#retire(target, pending);
     await this.#place(this.#filePath(from), to, pending);
     pending.put.push({ record: tombstone }, { record, local: source.local });
@@ -512,8 +677,8 @@ export class Store {
     for (const e of moved) {
       const dest = to + e.path.slice(from.length);
       const record = this.#newRecord(dest, { type: e.type, size: e.size, sha256: e.sha256, contentType: e.contentType });
-      const tombstone: FileRecord = { ...record, path: e.path, deleted: true, size: 0, sha256: '', contentType: '' };
-      pending.changes.push({ ...record, op: 'move', from: e.path });
+      const tombstone: FileRecord = { ...record, path: e.path, deleted: true, size: 0, sha256: '', contentType: '', prev: e.version };
+      pending.changes.push({ ...record, op: 'move', from: e.path, fromPrev: e.version });
       pending.put.push({ record: tombstone }, { record, local: e.local });
       records.push(record);
       this.#cache.delete(e.path);
@@ -578,10 +743,13 @@ export class Store {
   #commitBatch(batch: Pending[]): Pruned[][] {
     const mutations: Mutation[] = batch.map((p) => {
       for (const change of p.changes) {
+        if (change.origin !== this.nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }
-      return { put: p.put, revisions: p.revisions, log: p.changes };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes };
+      if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
+      return m;
     });
     let pruned: Pruned[][];
     try {
@@ -590,12 +758,41 @@ export class Store {
       this.#seq = this.index.maxSeq(this.nodeId);
       throw err;
     }
+    for (const p of batch) if (p.advance) this.#applied[p.advance.origin] = p.advance.seq;
     const changes = batch.flatMap((p) => p.changes);
     setImmediate(() => {
       for (const listener of this.#listeners) listener(changes);
     });
     return pruned;
   }
+}
+
+export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
+
+export type ApplyResult =
+  | { outcome: 'applied'; loser?: FileRecord }
+  | { outcome: 'lost'; winner: FileRecord }
+  | { outcome: 'duplicate' };
+
+export const BUCKETS = 64;
+
+/** FNV-1a of the path, folded into BUCKETS slices. */
+export function bucketOf(path: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) {
+    h ^= path.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % BUCKETS;
+}
+
+/** The record a change leaves at its path. */
+export function recordOf(change: Change): FileRecord {
+  const { op: _op, from: _from, prev, fromPrev: _fp, ...rest } = change;
+  const record: FileRecord = { ...rest };
+  if (change.deleted && prev !== undefined) record.prev = prev;
+  else delete record.prev;
+  return record;
 }
 
 /** Throws 412 unless `live` (the current live record, if any) meets the conditions. */

@@ -48,6 +48,7 @@ export async function inProcessNode(options: { token?: string; keepRevisions?: n
       watch: false,
       token: options.token,
       logLevel: 'error',
+      antiEntropyMs: 30_000,
       keepRevisions: options.keepRevisions ?? 10,
       heartbeatMs: 1000,
     },

@@ -1,0 +1,44 @@
+/**
+ * Node-to-node routes (authenticated like every route when a token is set):
+ * content by SHA-256, per-origin change logs for catch-up, and digests for
+ * anti-entropy.
+ */
+import { Hono } from 'hono';
+import { NODE_ID } from '../nodes/clock.ts';
+import { NuvemError } from '../nodes/errors.ts';
+import { BUCKETS } from '../nodes/store.ts';
+import type { Deps } from './deps.ts';
+import { clampInt } from './headers.ts';
+
+const bad = (message: string) => new NuvemError('bad_request', message);
+
+export function internalApp(deps: Deps): Hono {
+  const app = new Hono();
+
+  app.get('/internal/content/:sha', async (c) => {
+    const sha = c.req.param('sha');
+    if (!/^[0-9a-f]{64}$/.test(sha)) throw bad('Expected a SHA-256 in hex');
+    const content = await deps.store.openContent(sha);
+    if (!content) throw new NuvemError('not_found', `No content ${sha} on this node`);
+    return new Response(content.body, { headers: { 'content-length': String(content.size), 'content-type': 'application/octet-stream' } });
+  });
+
+  app.get('/internal/log', (c) => {
+    const origin = c.req.query('origin') ?? '';
+    const after = Number(c.req.query('after') ?? '0');
+    if (!NODE_ID.test(origin)) throw bad('Expected ?origin=<node id>');
+    if (!Number.isSafeInteger(after) || after < 0) throw bad('Expected ?after=<seq>');
+    const limit = clampInt(c.req.query('limit'), { min: 1, max: 5000, fallback: 1000 });
+    return c.json({ changes: deps.store.logFor(origin, after, limit), applied: deps.store.applied() });
+  });
+
+  app.get('/internal/digest', (c) => c.json({ buckets: deps.store.digest() }));
+
+  app.get('/internal/digest/:bucket', (c) => {
+    const bucket = Number(c.req.param('bucket'));
+    if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKETS) throw bad(`Expected a bucket from 0 to ${BUCKETS - 1}`);
+    return c.json({ records: deps.store.bucketRecords(bucket) });
+  });
+
+  return app;
+}

@@ -1,0 +1,80 @@
+/**
+ * Anti-entropy: compares digests with each peer (per bucket of the path
+ * space) and pulls every record where the peer's wins over this node's, with
+ * its content. Runs at start and every `intervalMs`, with or without the
+ * broker (peers are remembered in the index). Each node pulls; so a pair
+ * converges once both have run.
+ */
+import { parseChangeMessage } from '../broker/messages.ts';
+import { wins } from './conflict.ts';
+import type { Log } from './log.ts';
+import type { Member } from './membership.ts';
+import type { Metrics } from './metrics.ts';
+import type { Change, FileRecord } from './record.ts';
+import type { Replicator } from './replicator.ts';
+import type { Store } from './store.ts';
+
+export function changeOf(r: FileRecord): Change {
+  return { ...r, op: r.deleted ? 'delete' : r.type === 'folder' ? 'mkcol' : 'put' };
+}
+
+/** One pass against one peer; returns the number of records repaired. */
+export async function repairFrom(store: Store, replicator: Replicator, peer: Member): Promise<number> {
+  const theirs = ((await (await replicator.get(peer, '/internal/digest')).json()) as { buckets: Record<string, string> }).buckets;
+  const mine = store.digest();
+  let repaired = 0;
+  for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
+    if (theirs[bucket] === mine[bucket] || theirs[bucket] === undefined) continue;
+    const { records } = (await (await replicator.get(peer, `/internal/digest/${Number(bucket)}`)).json()) as { records: FileRecord[] };
+    for (const raw of records) {
+      const checked = parseChangeMessage(JSON.stringify(changeOf(raw)));
+      if (!checked.ok) continue;
+      const change = checked.value;
+      const current = store.get(change.path);
+      const incoming = { ...change, prev: raw.deleted ? raw.prev : undefined };
+      if (current && (current.version === change.version || !wins(incoming, current))) continue;
+      await store.applyRemote({ ...change, prev: incoming.prev }, {
+        advance: false,
+        fetchContent: () => replicator.fetchContent(change.sha256, [peer, ...replicator.peersForRepair()]),
+      });
+      repaired++;
+    }
+  }
+  return repaired;
+}
+
+export function startAntiEntropy(options: {
+  store: Store;
+  replicator: Replicator;
+  intervalMs: number;
+  log: Log;
+  metrics: Metrics;
+}): { runOnce(): Promise<number>; stop(): void } {
+  const repairs = options.metrics.counter('nuvem_anti_entropy_repairs_total', 'Records repaired by anti-entropy');
+  let running: Promise<number> | undefined;
+  const runOnce = () =>
+    (running ??= (async () => {
+      let total = 0;
+      for (const peer of options.replicator.peersForRepair()) {
+        try {
+          const n = await repairFrom(options.store, options.replicator, peer);
+          if (n) options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
+          repairs({}, n);
+          total += n;
+        } catch (err) {
+          options.log('debug', 'anti-entropy pass with a peer failed', { peer: peer.id, error: String((err as Error)?.message ?? err) });
+        }
+      }
+      if (total) options.replicator.catchUpAll();
+      return total;
+    })().finally(() => (running = undefined)));
+  const first = setTimeout(() => void runOnce(), 500);
+  const timer = setInterval(() => void runOnce(), options.intervalMs);
+  return {
+    runOnce,
+    stop() {
+      clearTimeout(first);
+      clearInterval(timer);
+    },
+  };
+}

@@ -1,0 +1,360 @@
+/**
+ * Replication: this node's changes go out as notices on `nuvem/files/{path}`;
+ * peers' notices come in, and each origin's changes are applied in seq order
+ * (content fetched from member URLs only, verified before commit), then
+ * acknowledged on `nuvem/acks/{origin}`. A gap in an origin's seqs, or a
+ * heartbeat showing a peer ahead, starts a catch-up over HTTP from the peers'
+ * logs, so convergence never depends on the broker alone (anti_entropy.ts
+ * repairs the rest).
+ */
+import { ackMessage, changeMessage, eventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../broker/messages.ts';
+import { ackTopic, eventTopic, fileTopic, parseTopic } from '../broker/topics.ts';
+import type { WriteConcern } from '../functions/headers.ts';
+import { connectBus, type Bus } from './bus.ts';
+import { isConflict } from './conflict.ts';
+import { NuvemError } from './errors.ts';
+import type { Log } from './log.ts';
+import { isOnline, lagOf, Membership, type Member } from './membership.ts';
+import type { Metrics } from './metrics.ts';
+import type { Change, FileRecord } from './record.ts';
+import type { Store } from './store.ts';
+import { ackTimeoutMs, requiredAcks } from './write_concern.ts';
+
+export interface ReplicatorOptions {
+  store: Store;
+  brokerUrl: string;
+  token?: string;
+  prefix?: string;
+  heartbeatMs: number;
+  /** This node's status without the replication fields (added here). */
+  status: () => Record<string, unknown>;
+  log: Log;
+  metrics: Metrics;
+  now?: () => number;
+}
+
+const CATCH_UP_PAGE = 500;
+
+export class Replicator {
+  readonly membership: Membership;
+  readonly #o: ReplicatorOptions;
+  readonly #store: Store;
+  readonly #id: string;
+  readonly #now: () => number;
+  #bus!: Bus;
+  /** Notices waiting for their turn, per origin, by seq. */
+  readonly #waiting = new Map<string, Map<number, Change>>();
+  readonly #pumping = new Set<string>();
+  /** Acks received for this node's changes: seq → nodes. */
+  readonly #acks = new Map<number, Set<string>>();
+  readonly #ackWaiters = new Set<() => void>();
+  readonly #count: (what: string) => void;
+  #stopOwn?: () => void;
+  #closed = false;
+
+  constructor(options: ReplicatorOptions) {
+    this.#o = options;
+    this.#store = options.store;
+    this.#id = options.store.nodeId;
+    this.#now = options.now ?? Date.now;
+    const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
+    this.membership = new Membership(this.#id, remembered);
+    const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
+    this.#count = (reason) => ignored({ reason });
+    options.metrics.gauge('nuvem_peer_heartbeat_age_seconds', 'Age of the last heartbeat per peer', () =>
+      this.membership.known().map((m) => ({ labels: { peer: m.id }, value: m.receivedAt ? (this.#now() - m.receivedAt) / 1000 : -1 })));
+  }
+
+  start(): void {
+    const prefix = this.#o.prefix;
+    this.#bus = connectBus({
+      url: this.#o.brokerUrl,
+      nodeId: this.#id,
+      token: this.#o.token,
+      prefix,
+      heartbeatMs: this.#o.heartbeatMs,
+      status: () => this.status(),
+      subscriptions: [`${prefix ?? 'nuvem'}/nodes/+/status`, `${prefix ?? 'nuvem'}/files/#`, ackTopic(this.#id, { prefix })],
+      onMessage: (topic, payload) => this.#onMessage(topic, payload),
+      onConnect: () => this.catchUpAll(),
+      log: this.#o.log,
+    });
+    this.#stopOwn = this.#store.onChange((changes) => {
+      for (const c of changes) if (c.origin === this.#id) this.#publishChange(c);
+    });
+  }
+
+  /** The status heartbeat: the node's fields plus applied vector, lag and its view of the cluster. */
+  status(): Record<string, unknown> {
+    const applied = this.#store.applied();
+    const now = this.#now();
+    return {
+      ...this.#o.status(),
+      seq: this.#store.seq,
+      applied,
+      lag: lagOf(applied, this.membership.known()),
+      cluster: this.membership.known().map((m) => ({ id: m.id, url: m.url, state: isOnline(m, now) ? 'online' : 'offline', heartbeatAgeMs: m.receivedAt ? now - m.receivedAt : null })),
+    };
+  }
+
+  publishStatus(): void {
+    this.#bus?.publishStatus();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopOwn?.();
+    await this.#bus?.close();
+  }
+
+  // --- write concern
+
+  /** Waits until `records` (this node's changes) are held by as many nodes as `w` asks. */
+  async awaitConcern(records: FileRecord[], w: WriteConcern): Promise<string[]> {
+    const seqs = records.filter((r) => r.origin === this.#id).map((r) => r.seq);
+    if (typeof w === 'number' && w > this.membership.known().length + 1) {
+      throw new NuvemError('write_concern', `w=${w} asks for more nodes than the ${this.membership.known().length + 1} this node knows; the change is stored and stays`, {
+        replicas: [this.#id],
+      });
+    }
+    const bytes = records.reduce((sum, r) => sum + r.size, 0);
+    const deadline = this.#now() + ackTimeoutMs(bytes);
+    const holders = () => {
+      const sets = seqs.map((s) => this.#acks.get(s) ?? new Set<string>());
+      const all = this.membership.known().map((m) => m.id).filter((id) => sets.every((set) => set.has(id)));
+      return [this.#id, ...all];
+    };
+    const met = () => {
+      const now = this.#now();
+      const online = this.membership.online(now);
+      const need = requiredAcks(w, { known: this.membership.known().length + 1, online: online.length + 1 });
+      const have = holders();
+      if (w === 'auto') return online.every((m) => have.includes(m.id));
+      return have.length >= need;
+    };
+    while (!met()) {
+      const left = deadline - this.#now();
+      if (left <= 0) {
+        throw new NuvemError('write_concern', `The change is stored on ${holders().length} node(s), fewer than w=${w} asked for within the ack timeout; it stays and keeps replicating`, {
+          replicas: holders(),
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.#ackWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(left, 250));
+        this.#ackWaiters.add(done);
+      });
+    }
+    return holders();
+  }
+
+  #wakeAckWaiters(): void {
+    for (const w of [...this.#ackWaiters]) w();
+  }
+
+  // --- incoming messages
+
+  #onMessage(topic: string, payload: Buffer): void {
+    const parsed = parseTopic(topic, { prefix: this.#o.prefix });
+    if (!parsed) return this.#count('topic');
+    if (parsed.kind === 'status') {
+      const m = parseStatusMessage(payload);
+      if (!m.ok || m.value.id !== parsed.node) return this.#count('status');
+      this.#onStatus(m.value);
+    } else if (parsed.kind === 'file') {
+      const m = parseChangeMessage(payload);
+      if (!m.ok || m.value.path !== parsed.path) return this.#count('change');
+      if (m.value.origin === this.#id) return;
+      if (!this.membership.get(m.value.origin)) return this.#count('unknown_origin');
+      this.#enqueue(m.value);
+    } else if (parsed.kind === 'ack') {
+      const m = parseAckMessage(payload);
+      if (!m.ok || m.value.origin !== this.#id) return this.#count('ack');
+      let set = this.#acks.get(m.value.seq);
+      if (!set) this.#acks.set(m.value.seq, (set = new Set()));
+      set.add(m.value.node);
+      this.#trimAcks();
+      this.#wakeAckWaiters();
+    }
+  }
+
+  #onStatus(status: Parameters<Membership['update']>[0]): void {
+    if (this.membership.update(status, this.#now())) {
+      this.#store.index.setMeta('peers', JSON.stringify(this.membership.urls()));
+    }
+    this.#wakeAckWaiters();
+    const mine = this.#store.applied();
+    const ahead = { ...status.applied, [status.id]: status.seq };
+    for (const [origin, seq] of Object.entries(ahead)) {
+      if (origin !== this.#id && seq > (mine[origin] ?? 0)) this.#pump(origin);
+    }
+  }
+
+  #trimAcks(): void {
+    if (this.#acks.size <= 10_000) return;
+    const oldest = [...this.#acks.keys()].sort((a, b) => a - b).slice(0, this.#acks.size - 10_000);
+    for (const seq of oldest) this.#acks.delete(seq);
+  }
+
+  #enqueue(change: Change): void {
+    let queue = this.#waiting.get(change.origin);
+    if (!queue) this.#waiting.set(change.origin, (queue = new Map()));
+    queue.set(change.seq, change);
+    this.#pump(change.origin);
+  }
+
+  // --- applying, in each origin's order
+
+  /** Applies what can be applied for `origin`: queued notices in order, then the peers' logs for any gap. */
+  #pump(origin: string): void {
+    if (this.#pumping.has(origin) || this.#closed) return;
+    this.#pumping.add(origin);
+    this.#drain(origin)
+      .catch((err) => this.#o.log('warn', 'replication from a peer failed; will retry', { origin, error: String(err?.message ?? err) }))
+      .finally(() => {
+        this.#pumping.delete(origin);
+      });
+  }
+
+  async #drain(origin: string): Promise<void> {
+    for (let rounds = 0; rounds < 1000 && !this.#closed; rounds++) {
+      const queue = this.#waiting.get(origin) ?? new Map<number, Change>();
+      const applied = this.#store.applied()[origin] ?? 0;
+      for (const seq of [...queue.keys()]) if (seq <= applied) queue.delete(seq);
+      const next = queue.get(applied + 1);
+      if (next) {
+        queue.delete(applied + 1);
+        await this.#apply(next, [this.membership.get(origin)]);
+        continue;
+      }
+      if (!this.#peerIsAhead(origin, applied, queue)) return;
+      if (!(await this.#catchUp(origin, applied))) return;
+    }
+  }
+
+  #peerIsAhead(origin: string, applied: number, queue: Map<number, Change>): boolean {
+    if (queue.size > 0) return true;
+    return this.membership.known().some((m) => {
+      const theirs = m.id === origin ? m.status?.seq : m.status?.applied[origin];
+      return (theirs ?? 0) > applied;
+    });
+  }
+
+  /** Pulls `origin`'s changes after `applied` from a peer's log; true if it made progress. */
+  async #catchUp(origin: string, applied: number): Promise<boolean> {
+    const peers = this.#peersFor(origin);
+    for (const peer of peers) {
+      let changes: Change[];
+      try {
+        const res = await this.#get(peer, `/internal/log?origin=${origin}&after=${applied}&limit=${CATCH_UP_PAGE}`);
+        changes = ((await res.json()) as { changes: Change[] }).changes;
+      } catch {
+        continue;
+      }
+      let progress = false;
+      let expect = applied + 1;
+      for (const raw of changes) {
+        const checked = parseChangeMessage(JSON.stringify(raw));
+        if (!checked.ok || checked.value.origin !== origin) {
+          this.#count('log');
+          break;
+        }
+        if (checked.value.seq !== expect) break;
+        await this.#apply(checked.value, [peer, this.membership.get(origin)]);
+        expect++;
+        progress = true;
+      }
+      if (progress) return true;
+    }
+    return false;
+  }
+
+  /** Peers to ask for `origin`'s changes: the origin first, then those that applied the most of it. */
+  #peersFor(origin: string): Member[] {
+    const now = this.#now();
+    const score = (m: Member) => (m.id === origin ? Infinity : m.status?.applied[origin] ?? 0);
+    return this.membership.known()
+      .filter((m) => isOnline(m, now) || !m.status)
+      .sort((a, b) => score(b) - score(a));
+  }
+
+  async #apply(change: Change, sources: (Member | undefined)[]): Promise<void> {
+    const members = [...new Set([...sources.filter((m): m is Member => m !== undefined), ...this.#peersFor(change.origin)])];
+    const result = await this.#store.applyRemote(change, {
+      advance: true,
+      fetchContent: () => this.fetchContent(change.sha256, members),
+    });
+    this.#bus.publish(ackTopic(change.origin, { prefix: this.#o.prefix }), ackMessage({
+      node: this.#id,
+      origin: change.origin,
+      seq: change.seq,
+      path: change.path,
+      version: change.version,
+    }));
+    if (result.outcome === 'lost' && isConflict(result.winner, change)) this.#conflict(change.path, result.winner, change);
+    if (result.outcome === 'applied' && result.loser && isConflict(change, result.loser)) this.#conflict(change.path, change, result.loser);
+  }
+
+  #conflict(path: string, winner: FileRecord, loser: FileRecord): void {
+    this.#o.metrics.counter('nuvem_conflicts_total', 'Concurrent writes resolved (the loser kept as a revision)')();
+    this.#bus.publish(eventTopic(this.#id, { prefix: this.#o.prefix }), eventMessage({
+      type: 'conflict', node: this.#id, ts: this.#now(), path, version: winner.version, winner: winner.version, loser: loser.version,
+    }));
+  }
+
+  /** Content by SHA-256 from the first of `members` that has it (member URLs only). */
+  async fetchContent(sha256: string, members: Member[]): Promise<AsyncIterable<Uint8Array>> {
+    for (const m of members) {
+      try {
+        const res = await this.#get(m, `/internal/content/${sha256}`);
+        if (res.body) return res.body as unknown as AsyncIterable<Uint8Array>;
+      } catch {
+        // next member
+      }
+    }
+    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`);
+  }
+
+  async #get(member: Member, path: string): Promise<Response> {
+    if (!this.membership.isMemberUrl(member.url)) throw new Error(`not a member URL: ${member.url}`);
+    const res = await fetch(member.url + path, {
+      headers: this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {},
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new Error(`${member.url}${path}: ${res.status}`);
+    }
+    return res;
+  }
+
+  #publishChange(change: Change): void {
+    this.#bus?.publish(fileTopic(change.path, { prefix: this.#o.prefix }), changeMessage(change));
+  }
+
+  /** Starts a catch-up for every origin some peer is ahead on (at connect, and from anti-entropy). */
+  catchUpAll(): void {
+    const mine = this.#store.applied();
+    const origins = new Set<string>();
+    for (const m of this.membership.known()) {
+      origins.add(m.id);
+      for (const o of Object.keys(m.status?.applied ?? {})) origins.add(o);
+    }
+    origins.delete(this.#id);
+    for (const o of origins) if (this.#peerIsAhead(o, mine[o] ?? 0, new Map())) this.#pump(o);
+  }
+
+  /** Members to compare digests with (anti-entropy): online ones, and remembered ones when no heartbeat is known. */
+  peersForRepair(): Member[] {
+    const now = this.#now();
+    return this.membership.known().filter((m) => isOnline(m, now) || !m.status || !this.#bus?.connected);
+  }
+
+  get(member: Member, path: string): Promise<Response> {
+    return this.#get(member, path);
+  }
+}
