@@ -34,6 +34,9 @@ export interface ReplicatorOptions {
 }
 
 const CATCH_UP_PAGE = 500;
+/** Consecutive changes applied together, and how many at once. */
+const BATCH = 256;
+const CONCURRENCY = 16;
 
 export class Replicator {
   readonly membership: Membership;
@@ -225,10 +228,11 @@ export class Replicator {
       const queue = this.#waiting.get(origin) ?? new Map<number, Change>();
       const applied = this.#store.applied()[origin] ?? 0;
       for (const seq of [...queue.keys()]) if (seq <= applied) queue.delete(seq);
-      const next = queue.get(applied + 1);
-      if (next) {
-        queue.delete(applied + 1);
-        await this.#apply(next, [this.membership.get(origin)]);
+      const run: Change[] = [];
+      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) run.push(queue.get(seq)!);
+      if (run.length) {
+        for (const c of run) queue.delete(c.seq);
+        await this.#applyRun(run, [this.membership.get(origin)]);
         continue;
       }
       if (!this.#peerIsAhead(origin, applied, queue)) return;
@@ -255,20 +259,18 @@ export class Replicator {
       } catch {
         continue;
       }
-      let progress = false;
-      let expect = applied + 1;
+      const run: Change[] = [];
       for (const raw of changes) {
         const checked = parseChangeMessage(JSON.stringify(raw));
         if (!checked.ok || checked.value.origin !== origin) {
           this.#count('log');
           break;
         }
-        if (checked.value.seq !== expect) break;
-        await this.#apply(checked.value, [peer, this.membership.get(origin)]);
-        expect++;
-        progress = true;
+        if (checked.value.seq !== applied + 1 + run.length) break;
+        run.push(checked.value);
       }
-      if (progress) return true;
+      for (let i = 0; i < run.length; i += BATCH) await this.#applyRun(run.slice(i, i + BATCH), [peer, this.membership.get(origin)]);
+      if (run.length) return true;
     }
     return false;
   }
@@ -282,12 +284,41 @@ export class Replicator {
       .sort((a, b) => score(b) - score(a));
   }
 
-  async #apply(change: Change, sources: (Member | undefined)[]): Promise<void> {
-    const members = [...new Set([...sources.filter((m): m is Member => m !== undefined), ...this.#peersFor(change.origin)])];
-    const result = await this.#store.applyRemote(change, {
-      advance: true,
-      fetchContent: () => this.fetchContent(change.sha256, members),
-    });
+  /**
+   * Applies consecutive changes of one origin. Changes to different paths run
+   * concurrently (their fsyncs overlap); changes to one path keep their order,
+   * and a move (which touches two paths) waits for everything before it.
+   * `applied[origin]` advances once the whole run is in.
+   */
+  async #applyRun(run: Change[], sources: (Member | undefined)[]): Promise<void> {
+    if (run.length === 1) return this.#apply(run[0], sources, true);
+    let segment: Change[] = [];
+    const flush = async () => {
+      const byPath = new Map<string, Change[]>();
+      for (const c of segment) byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
+      const lanes = [...byPath.values()];
+      let next = 0;
+      const worker = async () => {
+        while (next < lanes.length) for (const c of lanes[next++]) await this.#apply(c, sources, false);
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, lanes.length) }, worker));
+      segment = [];
+    };
+    for (const c of run) {
+      if (c.op === 'move') {
+        await flush();
+        await this.#apply(c, sources, false);
+      } else {
+        segment.push(c);
+      }
+    }
+    await flush();
+    const last = run[run.length - 1];
+    await this.#store.advanceApplied(last.origin, last.seq);
+    for (const c of run) this.#ack(c);
+  }
+
+  #ack(change: Change): void {
     this.#bus.publish(ackTopic(change.origin, { prefix: this.#o.prefix }), ackMessage({
       node: this.#id,
       origin: change.origin,
@@ -295,6 +326,25 @@ export class Replicator {
       path: change.path,
       version: change.version,
     }));
+  }
+
+  async #apply(change: Change, sources: (Member | undefined)[], advance: boolean): Promise<void> {
+    const members = [...new Set([...sources.filter((m): m is Member => m !== undefined), ...this.#peersFor(change.origin)])];
+    let result;
+    try {
+      result = await this.#store.applyRemote(change, {
+        advance,
+        fetchContent: () => this.fetchContent(change.sha256, members, change.origin),
+      });
+    } catch (err) {
+      if (!(err instanceof NuvemError && err.extra.gone)) throw err;
+      // The origin itself no longer holds this content: the version was
+      // replaced and its revision pruned there, so a newer change of the same
+      // path follows. Count the change as applied without its bytes.
+      await this.#store.markApplied(change, { advance });
+      result = { outcome: 'duplicate' as const };
+    }
+    if (advance) this.#ack(change);
     if (result.outcome === 'lost' && isConflict(result.winner, change)) this.#conflict(change.path, result.winner, change);
     if (result.outcome === 'applied' && result.loser && isConflict(change, result.loser)) this.#conflict(change.path, change, result.loser);
   }
@@ -306,17 +356,22 @@ export class Replicator {
     }));
   }
 
-  /** Content by SHA-256 from the first of `members` that has it (member URLs only). */
-  async fetchContent(sha256: string, members: Member[]): Promise<AsyncIterable<Uint8Array>> {
+  /**
+   * Content by SHA-256 from the first of `members` that has it (member URLs
+   * only). When `origin` is given and answered that it does not hold it, the
+   * error says `gone`.
+   */
+  async fetchContent(sha256: string, members: Member[], origin?: string): Promise<AsyncIterable<Uint8Array>> {
+    let gone = false;
     for (const m of members) {
       try {
         const res = await this.#get(m, `/internal/content/${sha256}`);
         if (res.body) return res.body as unknown as AsyncIterable<Uint8Array>;
-      } catch {
-        // next member
+      } catch (err) {
+        if (m.id === origin && (err as { status?: number }).status === 404) gone = true;
       }
     }
-    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`);
+    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
   }
 
   async #get(member: Member, path: string): Promise<Response> {
@@ -327,7 +382,7 @@ export class Replicator {
     });
     if (!res.ok) {
       await res.body?.cancel();
-      throw new Error(`${member.url}${path}: ${res.status}`);
+      throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status });
     }
     return res;
   }

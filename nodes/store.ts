@@ -395,6 +395,18 @@ export class Store {
     });
   }
 
+  /** Counts a remote change as applied without applying it (its content is gone everywhere). */
+  markApplied(change: Change, options: { advance: boolean }): Promise<void> {
+    const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
+    return this.#locks.withPaths([change.path], () => this.#commit({ changes: [change], put: [], revisions: [], advance }));
+  }
+
+  /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
+  advanceApplied(origin: string, seq: number): Promise<void> {
+    if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
+    return this.#commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+  }
+
   /**
    * Content for a remote change, in a temp file, verified: a local copy of the
    * same SHA-256 when there is one (no transfer), else fetched.
