@@ -16,24 +16,23 @@ import { BrokenPipeError } from './local_files.ts';
 import { createClient } from './mod.ts';
 import type { ResponseInfo } from './types.ts';
 
-/** `nuvem node …` runs a storage node, `nuvem broker …` the MQTT broker; `up` comes later. */
+/** `nuvem node …` runs a storage node, `nuvem broker …` the MQTT broker, `nuvem up …` a broker and N nodes. */
 async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }>): Promise<number | undefined> {
-  if (parsed.command === 'node' || parsed.command === 'broker') {
-    const run = parsed.command === 'node'
-      ? (await import('../nodes/main.ts')).runNode
-      : (await import('../broker/main.ts')).runBroker;
-    try {
-      await run(parsed.argv);
-    } catch (err) {
-      // Their own usage errors (bad flags) exit 2 like ours.
-      const usageMistake = err instanceof Error && err.name === 'UsageError';
-      process.stderr.write(`nuvem ${parsed.command}: ${describeError(err)}\n`);
-      return usageMistake ? 2 : 1;
-    }
-    return undefined;
+  const load = {
+    node: async () => (await import('../nodes/main.ts')).runNode,
+    broker: async () => (await import('../broker/main.ts')).runBroker,
+    up: async () => (await import('../nodes/up.ts')).runUp,
+  } satisfies Record<typeof parsed.command, () => Promise<(argv: string[]) => Promise<void>>>;
+  const run = await load[parsed.command]();
+  try {
+    await run(parsed.argv);
+  } catch (err) {
+    // Their own usage errors (bad flags) exit 2 like ours.
+    const usageMistake = err instanceof Error && err.name === 'UsageError';
+    process.stderr.write(`nuvem ${parsed.command}: ${describeError(err)}\n`);
+    return usageMistake ? 2 : 1;
   }
-  process.stderr.write(`nuvem: "${parsed.command}" is not implemented yet\n`);
-  return 1;
+  return undefined;
 }
 
 function verboseLine(info: ResponseInfo): string {

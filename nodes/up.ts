@@ -123,8 +123,7 @@ class Cluster {
 
   stop(): Promise<void> {
     return (this.stopping ??= (async () => {
-      const exits = await Promise.all(this.children.map((child) => child.stop(STOP_GRACE_MS)));
-      console.error('DEBUG', JSON.stringify(exits));
+      await Promise.all(this.children.map((child) => child.stop(STOP_GRACE_MS)));
       await this.broker?.close();
     })());
   }
@@ -199,7 +198,8 @@ async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promi
     cluster.broker = await startBroker({ host: config.host, port: config.mqttPort, wsPort: config.wsPort, token: config.token, log });
   } catch (err) {
     // The broker names its own flags; here they are --mqtt-port and --ws-port.
-    throw new Error((err as Error).message.replace(/with --port$/, 'with --mqtt-port'));
+    if (!(err instanceof Error) || !/with --port$/.test(err.message)) throw err;
+    throw new Error(err.message.replace(/with --port$/, 'with --mqtt-port'));
   }
   const broker = cluster.broker;
   const brokerHost = isWildcard(config.host) ? '127.0.0.1' : config.host;
