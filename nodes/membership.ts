@@ -10,6 +10,8 @@ export interface Member {
   /** Last status received (undefined for a peer only remembered from an earlier run). */
   status?: StatusMessage;
   receivedAt: number;
+  /** Its URL answered /status with its id: only then does it count for write concern and serve catch-up. */
+  verified: boolean;
 }
 
 export class Membership {
@@ -18,15 +20,22 @@ export class Membership {
 
   constructor(selfId: string, remembered: Record<string, string> = {}) {
     this.selfId = selfId;
-    for (const [id, url] of Object.entries(remembered)) if (id !== selfId) this.#members.set(id, { id, url, receivedAt: 0 });
+    for (const [id, url] of Object.entries(remembered)) if (id !== selfId) this.#members.set(id, { id, url, receivedAt: 0, verified: false });
   }
 
   /** Records a heartbeat; returns true when the member is new or its URL changed. */
   update(status: StatusMessage, now: number): boolean {
     if (status.id === this.selfId) return false;
     const before = this.#members.get(status.id);
-    this.#members.set(status.id, { id: status.id, url: status.url, status, receivedAt: now });
-    return !before || before.url !== status.url;
+    const changed = !before || before.url !== status.url;
+    this.#members.set(status.id, { id: status.id, url: status.url, status, receivedAt: now, verified: !changed && before.verified });
+    return changed;
+  }
+
+  /** Marks a member verified if it still has the URL that was checked. */
+  verify(id: string, url: string): void {
+    const m = this.#members.get(id);
+    if (m && m.url === url) m.verified = true;
   }
 
   get(id: string): Member | undefined {
@@ -38,9 +47,9 @@ export class Membership {
     return [...this.#members.values()];
   }
 
-  /** Peers whose last heartbeat says online and is fresh (younger than 3 heartbeats). */
+  /** Verified peers whose last heartbeat says online and is fresh (younger than 3 heartbeats). */
   online(now: number): Member[] {
-    return this.known().filter((m) => isOnline(m, now));
+    return this.known().filter((m) => m.verified && isOnline(m, now));
   }
 
   /** Is `url` one a member announced? Content is fetched only from those. */
@@ -54,8 +63,11 @@ export class Membership {
   }
 }
 
+/** The longest heartbeat interval believed: a status cannot keep itself fresh for longer. */
+export const MAX_HEARTBEAT_MS = 10_000;
+
 export function isOnline(m: Member, now: number): boolean {
-  return m.status?.state === 'online' && now - m.receivedAt < 3 * m.status.heartbeatMs;
+  return m.status?.state === 'online' && now - m.receivedAt < 3 * Math.min(m.status.heartbeatMs, MAX_HEARTBEAT_MS);
 }
 
 /**

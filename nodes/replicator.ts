@@ -34,6 +34,12 @@ export interface ReplicatorOptions {
 }
 
 const CATCH_UP_PAGE = 500;
+/** Where a run of changes came from: notices (hints) or a peer's log. */
+interface Via {
+  sources: (Member | undefined)[];
+  fromLog: boolean;
+}
+
 /** Consecutive changes applied together, and how many at once. */
 const BATCH = 256;
 const CONCURRENCY = 16;
@@ -51,6 +57,7 @@ export class Replicator {
   /** Acks received for this node's changes: seq → nodes. */
   readonly #acks = new Map<number, Set<string>>();
   readonly #ackWaiters = new Set<() => void>();
+  readonly #verifying = new Map<string, number>();
   readonly #count: (what: string) => void;
   #stopOwn?: () => void;
   #closed = false;
@@ -78,7 +85,15 @@ export class Replicator {
       heartbeatMs: this.#o.heartbeatMs,
       status: () => this.status(),
       subscriptions: [`${prefix ?? 'nuvem'}/nodes/+/status`, `${prefix ?? 'nuvem'}/files/#`, ackTopic(this.#id, { prefix })],
-      onMessage: (topic, payload) => this.#onMessage(topic, payload),
+      onMessage: (topic, payload) => {
+        try {
+          this.#onMessage(topic, payload);
+        } catch (err) {
+          // Never let one message take the node down.
+          this.#count('error');
+          this.#o.log('warn', 'failed to handle an MQTT message', { topic: topic.slice(0, 200), error: String((err as Error)?.message ?? err) });
+        }
+      },
       onConnect: () => this.catchUpAll(),
       log: this.#o.log,
     });
@@ -177,6 +192,8 @@ export class Replicator {
     } else if (parsed.kind === 'ack') {
       const m = parseAckMessage(payload);
       if (!m.ok || m.value.origin !== this.#id) return this.#count('ack');
+      const own = this.#store.logFor(this.#id, m.value.seq - 1, 1)[0];
+      if (!own || own.seq !== m.value.seq || own.version !== m.value.version) return this.#count('ack');
       let set = this.#acks.get(m.value.seq);
       if (!set) this.#acks.set(m.value.seq, (set = new Set()));
       set.add(m.value.node);
@@ -189,12 +206,34 @@ export class Replicator {
     if (this.membership.update(status, this.#now())) {
       this.#store.index.setMeta('peers', JSON.stringify(this.membership.urls()));
     }
+    const member = this.membership.get(status.id);
+    if (member) this.#verify(member);
     this.#wakeAckWaiters();
     const mine = this.#store.applied();
     const ahead = { ...status.applied, [status.id]: status.seq };
     for (const [origin, seq] of Object.entries(ahead)) {
       if (origin !== this.#id && seq > (mine[origin] ?? 0)) this.#pump(origin);
     }
+  }
+
+  /** Checks that a member's URL answers /status with its id (at most every 5 s while unverified). */
+  #verify(member: Member): void {
+    if (member.verified || this.#closed) return;
+    const last = this.#verifying.get(member.id) ?? 0;
+    if (this.#now() - last < 5000) return;
+    this.#verifying.set(member.id, this.#now());
+    const url = member.url;
+    fetch(`${url}/status`, { headers: this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {}, signal: AbortSignal.timeout(3000) })
+      .then(async (res) => {
+        const body = (await res.json()) as { id?: string };
+        if (res.ok && body.id === member.id) {
+          this.membership.verify(member.id, url);
+          this.#verifying.delete(member.id);
+          this.#wakeAckWaiters();
+          this.#pump(member.id);
+        }
+      })
+      .catch(() => {});
   }
 
   #trimAcks(): void {
@@ -232,7 +271,7 @@ export class Replicator {
       for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) run.push(queue.get(seq)!);
       if (run.length) {
         for (const c of run) queue.delete(c.seq);
-        await this.#applyRun(run, [this.membership.get(origin)]);
+        await this.#applyRun(run, { sources: [this.membership.get(origin)], fromLog: false });
         continue;
       }
       if (!this.#peerIsAhead(origin, applied, queue)) return;
@@ -269,7 +308,9 @@ export class Replicator {
         if (checked.value.seq !== applied + 1 + run.length) break;
         run.push(checked.value);
       }
-      for (let i = 0; i < run.length; i += BATCH) await this.#applyRun(run.slice(i, i + BATCH), [peer, this.membership.get(origin)]);
+      for (let i = 0; i < run.length; i += BATCH) {
+        await this.#applyRun(run.slice(i, i + BATCH), { sources: [peer, this.membership.get(origin)], fromLog: true });
+      }
       if (run.length) return true;
     }
     return false;
@@ -280,7 +321,7 @@ export class Replicator {
     const now = this.#now();
     const score = (m: Member) => (m.id === origin ? Infinity : m.status?.applied[origin] ?? 0);
     return this.membership.known()
-      .filter((m) => isOnline(m, now) || !m.status)
+      .filter((m) => m.verified && (isOnline(m, now) || !m.status))
       .sort((a, b) => score(b) - score(a));
   }
 
@@ -290,8 +331,8 @@ export class Replicator {
    * and a move (which touches two paths) waits for everything before it.
    * `applied[origin]` advances once the whole run is in.
    */
-  async #applyRun(run: Change[], sources: (Member | undefined)[]): Promise<void> {
-    if (run.length === 1) return this.#apply(run[0], sources, true);
+  async #applyRun(run: Change[], via: Via): Promise<void> {
+    if (run.length === 1) return this.#apply(run[0], { ...via, advance: true });
     let segment: Change[] = [];
     const flush = async () => {
       const byPath = new Map<string, Change[]>();
@@ -299,7 +340,7 @@ export class Replicator {
       const lanes = [...byPath.values()];
       let next = 0;
       const worker = async () => {
-        while (next < lanes.length) for (const c of lanes[next++]) await this.#apply(c, sources, false);
+        while (next < lanes.length) for (const c of lanes[next++]) await this.#apply(c, { ...via, advance: false });
       };
       await Promise.all(Array.from({ length: Math.min(CONCURRENCY, lanes.length) }, worker));
       segment = [];
@@ -307,7 +348,7 @@ export class Replicator {
     for (const c of run) {
       if (c.op === 'move') {
         await flush();
-        await this.#apply(c, sources, false);
+        await this.#apply(c, { ...via, advance: false });
       } else {
         segment.push(c);
       }
@@ -328,8 +369,9 @@ export class Replicator {
     }));
   }
 
-  async #apply(change: Change, sources: (Member | undefined)[], advance: boolean): Promise<void> {
-    const members = [...new Set([...sources.filter((m): m is Member => m !== undefined), ...this.#peersFor(change.origin)])];
+  async #apply(change: Change, via: Via & { advance: boolean }): Promise<void> {
+    const { advance } = via;
+    const members = [...new Set([...via.sources.filter((m): m is Member => m !== undefined), ...this.#peersFor(change.origin)])];
     let result;
     try {
       result = await this.#store.applyRemote(change, {
@@ -337,10 +379,13 @@ export class Replicator {
         fetchContent: () => this.fetchContent(change.sha256, members, change.origin),
       });
     } catch (err) {
-      if (!(err instanceof NuvemError && err.extra.gone)) throw err;
-      // The origin itself no longer holds this content: the version was
-      // replaced and its revision pruned there, so a newer change of the same
-      // path follows. Count the change as applied without its bytes.
+      // A notice is only a hint: one whose content cannot be had or verified
+      // is dropped (and counted); the origin's log is the authority.
+      if (!via.fromLog) this.#count('content');
+      if (!(via.fromLog && err instanceof NuvemError && err.extra.gone)) throw err;
+      // The origin's own log has this change but the origin no longer holds
+      // its content: the version was replaced and its revision pruned there,
+      // so a newer change of the path follows. Count it as applied, no bytes.
       await this.#store.markApplied(change, { advance });
       result = { outcome: 'duplicate' as const };
     }
@@ -406,7 +451,8 @@ export class Replicator {
   /** Members to compare digests with (anti-entropy): online ones, and remembered ones when no heartbeat is known. */
   peersForRepair(): Member[] {
     const now = this.#now();
-    return this.membership.known().filter((m) => isOnline(m, now) || !m.status || !this.#bus?.connected);
+    for (const m of this.membership.known()) this.#verify(m);
+    return this.membership.known().filter((m) => m.verified && (isOnline(m, now) || !m.status || !this.#bus?.connected));
   }
 
   get(member: Member, path: string): Promise<Response> {

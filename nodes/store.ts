@@ -245,7 +245,12 @@ export class Store {
     if (source && !source.deleted && source.type === 'file') {
       return this.#locks.withPaths([from, to], async () => [await this.#moveFile(from, to, options)]);
     }
-    return this.#locks.withTree(() => this.#moveFolder(from, to, options));
+    return this.#locks.withTree(async () => {
+      // The source may have become a file (replication) while this waited.
+      const again = this.index.get(from);
+      if (again && !again.deleted && again.type === 'file') return [await this.#moveFile(from, to, options)];
+      return this.#moveFolder(from, to, options);
+    });
   }
 
   // --- reads

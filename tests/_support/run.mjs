@@ -5,11 +5,17 @@
 // Arguments narrow the run: `npm test -- store` runs files matching "store".
 import { spawn } from 'node:child_process';
 
+function withoutColor(env) {
+  const out = { ...env, NO_COLOR: '1' };
+  delete out.FORCE_COLOR;
+  return out;
+}
+
 const pattern = process.argv[2] ?? '\\.test\\.ts$';
 const child = spawn(
   process.execPath,
   ['--import', 'tsx', 'node_modules/uvu/bin.js', 'tests', pattern, '-i', '_support'],
-  { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } },
+  { stdio: ['ignore', 'pipe', 'inherit'], env: withoutColor(process.env) },
 );
 let out = '';
 child.stdout.on('data', (chunk) => {
