@@ -30,6 +30,10 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
       const checked = parseChangeMessage(JSON.stringify(changeOf(raw)));
       if (!checked.ok) continue;
       const change = checked.value;
+      // With the broker up and the origin online, a change this node has not
+      // reached in its origin's order is in flight: catch-up brings it, in order.
+      const inFlight = change.seq > (store.applied()[change.origin] ?? 0);
+      if (inFlight && replicator.connected && replicator.isOnline(change.origin)) continue;
       const current = store.get(change.path);
       const incoming = { ...change, prev: raw.deleted ? raw.prev : undefined };
       if (current && (current.version === change.version || !wins(incoming, current))) continue;

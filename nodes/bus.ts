@@ -44,6 +44,9 @@ export function connectBus(options: {
   let saidUnreachable = false;
   let wasConnected = false;
   client.on('connect', () => {
+    // Small messages (notices, acks) must not wait for Nagle's algorithm:
+    // it adds ~40 ms to every hop of a write's acknowledgement.
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     wasConnected = true;
     saidUnreachable = false;
     options.log('info', 'connected to broker', { broker: options.url });

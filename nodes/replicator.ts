@@ -115,6 +115,16 @@ export class Replicator {
     };
   }
 
+  /** Is this peer verified and its heartbeat fresh? */
+  isOnline(id: string): boolean {
+    return this.membership.online(this.#now()).some((m) => m.id === id);
+  }
+
+  /** Whether the broker connection is up (notices and heartbeats flow). */
+  get connected(): boolean {
+    return this.#bus?.connected ?? false;
+  }
+
   publishStatus(): void {
     this.#bus?.publishStatus();
   }
