@@ -14,7 +14,7 @@ import { usage, usageHint } from './cli_usage.ts';
 import { describeError, errorJson, hintFor } from './cli_errors.ts';
 import { BrokenPipeError } from './local_files.ts';
 import { createClient } from './mod.ts';
-import type { ResponseInfo } from './types.ts';
+import type { FailoverInfo, ResponseInfo } from './types.ts';
 
 /** `nuvem node …` runs a storage node, `nuvem broker …` the MQTT broker, `nuvem up …` a broker and N nodes. */
 async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }>): Promise<number | undefined> {
@@ -40,13 +40,19 @@ function verboseLine(info: ResponseInfo): string {
   return `nuvem: ${info.method} ${info.url} -> ${info.status}, served by ${served}\n`;
 }
 
+function failoverLine(info: FailoverInfo): string {
+  const what = info.resumeAt === undefined ? 'trying the next node' : `resuming from byte ${info.resumeAt} at another node`;
+  return `nuvem: ${info.method} ${info.path} failed at node ${info.nodeId} (${info.node}): ${info.reason}; ${what}\n`;
+}
+
 /** Runs a client command; Ctrl-C or SIGTERM aborts it cleanly (no partial download left). */
 async function runCommand(parsed: Extract<ParsedCli, { kind: 'command' }>, env: Record<string, string | undefined>): Promise<number> {
-  const { nodes, token } = resolveConnection(parsed.global, env);
+  const connection = resolveConnection(parsed.global, env);
+  const verbose = parsed.global.verbose;
   const client = createClient({
-    nodes,
-    token,
-    onResponse: parsed.global.verbose ? (info) => process.stderr.write(verboseLine(info)) : undefined,
+    ...connection,
+    onResponse: verbose ? (info) => process.stderr.write(verboseLine(info)) : undefined,
+    onFailover: verbose ? (info) => process.stderr.write(failoverLine(info)) : undefined,
   });
   const controller = new AbortController();
   let signalled = 0;
@@ -64,6 +70,7 @@ async function runCommand(parsed: Extract<ParsedCli, { kind: 'command' }>, env: 
     err: (text) => process.stderr.write(text + '\n'),
     progressStream: process.stderr,
     signal: controller.signal,
+    via: connection.broker ?? connection.nodes.join(','),
   };
   try {
     await RUNNERS[parsed.command](ctx, parsed);
@@ -83,6 +90,7 @@ async function runCommand(parsed: Extract<ParsedCli, { kind: 'command' }>, env: 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await client.close();
   }
 }
 

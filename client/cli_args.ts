@@ -6,6 +6,8 @@
  * parseCli(['--nodes', 'http://127.0.0.1:7001', 'ls', '-r', 'photos'])
  * // { kind: 'command', command: 'ls', args: ['photos'], options: { recursive: true },
  * //   global: { nodes: 'http://127.0.0.1:7001', json: false, verbose: false } }
+ * resolveConnection({ json: false, verbose: false }, {})
+ * // { broker: 'mqtt://127.0.0.1:1883' }
  */
 import { parseArgs } from 'node:util';
 import { parseNodeList } from './paths.ts';
@@ -15,6 +17,7 @@ type OptionSpec = { type: 'boolean' | 'string'; short?: string; help?: string };
 /** Flags every client command takes. */
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   nodes: { type: 'string' },
+  broker: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -49,6 +52,8 @@ export const COMMANDS = {
   ls: { args: ['[FOLDER]'], options: { recursive: { type: 'boolean', short: 'r', help: 'list everything below FOLDER' } }, summary: 'list a folder (-r: with everything below it)' },
   stat: { args: ['REMOTE'], options: {}, summary: "show a file's or folder's record" },
   revisions: { args: ['REMOTE'], options: {}, summary: 'list the kept earlier versions of a file' },
+  status: { args: [], options: {}, summary: 'show every node: state, heartbeat age, lag, latency, files, disk' },
+  watch: { args: ['[FOLDER]'], options: {}, summary: 'print changes as they happen, one line each (with --json: JSON lines)' },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;
@@ -59,6 +64,7 @@ export type PassthroughName = (typeof PASSTHROUGH)[number];
 
 export interface GlobalFlags {
   nodes?: string;
+  broker?: string;
   token?: string;
   json: boolean;
   verbose: boolean;
@@ -88,7 +94,7 @@ function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') return i + 1 < argv.length ? i + 1 : -1;
-    if (arg === '--nodes' || arg === '--token') i++;
+    if (arg === '--nodes' || arg === '--token' || arg === '--broker') i++;
     else if (!arg.startsWith('-') || arg === '-') return i;
   }
   return -1;
@@ -126,7 +132,7 @@ export function parseCli(argv: string[]): ParsedCli {
   } catch (err) {
     throw new UsageError(firstSentence((err as Error).message), { command: name });
   }
-  const { help, nodes, token, json, verbose, ...options } = parsed.values;
+  const { help, nodes, broker, token, json, verbose, ...options } = parsed.values;
   if (help) return { kind: 'help', command: name };
 
   const required = spec.args.filter((a) => !a.startsWith('[')).length;
@@ -140,20 +146,42 @@ export function parseCli(argv: string[]): ParsedCli {
     command: name,
     args,
     options: options as Record<string, string | boolean>,
-    global: { nodes: nodes as string | undefined, token: token as string | undefined, json: json === true, verbose: verbose === true },
+    global: {
+      nodes: nodes as string | undefined,
+      ...(broker === undefined ? {} : { broker: broker as string }),
+      token: token as string | undefined,
+      json: json === true,
+      verbose: verbose === true,
+    },
   };
 }
 
-/** Where to connect: `--nodes` / `--token`, else `NUVEM_NODES` / `NUVEM_TOKEN`. */
-export function resolveConnection(global: GlobalFlags, env: Record<string, string | undefined>): { nodes: string[]; token?: string } {
-  const list = global.nodes ?? env.NUVEM_NODES ?? '';
-  let nodes: string[];
-  try {
-    nodes = parseNodeList(list);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  if (nodes.length === 0) throw new UsageError('No nodes to talk to: pass --nodes URL[,URL…] or set NUVEM_NODES');
+export const DEFAULT_BROKER = 'mqtt://127.0.0.1:1883';
+
+export type Connection = { nodes: string[]; broker?: undefined; token?: string } | { broker: string; nodes?: undefined; token?: string };
+
+/**
+ * Where to connect: node URLs (`--nodes`) or the broker to discover them
+ * from (`--broker`); flags first, then `NUVEM_NODES`, then `NUVEM_BROKER`,
+ * then the broker at mqtt://127.0.0.1:1883. The token: `--token`, else `NUVEM_TOKEN`.
+ */
+export function resolveConnection(global: GlobalFlags, env: Record<string, string | undefined>): Connection {
   const token = global.token ?? env.NUVEM_TOKEN;
-  return token ? { nodes, token } : { nodes };
+  const withToken = <T extends object>(c: T) => (token ? { ...c, token } : c);
+  const list = global.nodes ?? (global.broker === undefined ? env.NUVEM_NODES : undefined);
+  if (list !== undefined && list.trim() !== '') {
+    let nodes: string[];
+    try {
+      nodes = parseNodeList(list);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    if (nodes.length > 0) return withToken({ nodes });
+  }
+  if (global.nodes !== undefined) throw new UsageError('No nodes to talk to: --nodes needs URL[,URL…]');
+  const broker = (global.broker ?? env.NUVEM_BROKER ?? '').trim() || DEFAULT_BROKER;
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/]/.test(broker)) {
+    throw new UsageError(`Cannot use broker "${broker}": expected a URL like ${DEFAULT_BROKER}`);
+  }
+  return withToken({ broker });
 }

@@ -7,7 +7,7 @@ import { stat as statLocal } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, type CommandName } from './cli_args.ts';
 import { withHint } from './cli_errors.ts';
-import { formatListing, formatRecord, formatRevisions, formatStored } from './cli_format.ts';
+import { formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored } from './cli_format.ts';
 import { contentTypeFor } from './content_type.ts';
 import { parseContentDigest } from './digest.ts';
 import { NuvemHttpError } from './errors.ts';
@@ -29,6 +29,8 @@ export interface CommandContext {
   /** Where progress is drawn (stderr); it decides whether it is a terminal. */
   progressStream: ProgressStream;
   signal: AbortSignal;
+  /** Where the nodes come from, for messages: the broker URL, or the node URLs. */
+  via?: string;
 }
 
 export interface CommandInput {
@@ -97,7 +99,8 @@ async function putFile(ctx: CommandContext, paths: { local: string; remote?: str
     const sha256 = await hashFile(paths.local, { onProgress: (n) => progress.update(n), signal: ctx.signal });
     progress.finish();
     progress = createProgress(`put ${remote}`, { total: info.size, stream: ctx.progressStream });
-    const record = await change(ctx, () => ctx.client.put(remote, fileStream(paths.local), {
+    // A function body: if the node fails mid-upload, the file is read and sent again to another node.
+    const record = await change(ctx, () => ctx.client.put(remote, () => fileStream(paths.local), {
       ...common, contentType: common.contentType ?? contentTypeFor(paths.local), size: info.size, sha256,
       onProgress: (n) => progress.update(n),
     }));
@@ -197,4 +200,28 @@ const revisions: Runner = async (ctx, { args }) => {
   emit(ctx, { revisions: list }, list.length ? formatRevisions(list) : `no earlier versions of ${remote} are kept`);
 };
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions };
+/** `status`: every node, probed now; exits 0 whatever their state, as long as some node is known. */
+const status: Runner = async (ctx) => {
+  const nodes = await ctx.client.nodes({ probe: true });
+  if (nodes.length === 0) throw new Error(`No Nuvem node has announced itself${ctx.via ? ` on ${ctx.via}` : ''}`);
+  emit(ctx, { nodes }, formatStatus(nodes));
+};
+
+/** A log line of a long-running command: one JSON object with a level (DESIGN.md section 5). */
+function logLine(ctx: CommandContext, level: 'info' | 'warn', fields: { msg: string } & Record<string, unknown>): void {
+  ctx.err(JSON.stringify({ time: new Date().toISOString(), level, ...fields }));
+}
+
+/** `watch [FOLDER]`: one line per change until Ctrl-C. */
+const watch: Runner = async (ctx, { args }) => {
+  const folder = normalizeRemote(args[0] ?? '', { root: true });
+  const inside = (path: string | undefined) => path !== undefined && (folder === '' || path === folder || path.startsWith(folder + '/'));
+  await ctx.client.ready();
+  logLine(ctx, 'info', { msg: 'watching changes', folder: folder || '/', via: ctx.via });
+  await ctx.client.watch((c) => {
+    if (!inside(c.path) && !inside(c.from)) return;
+    ctx.out(ctx.json ? JSON.stringify(c) : formatChange(c, { at: Date.now() }));
+  }, { signal: ctx.signal, onGap: (reason) => logLine(ctx, 'warn', { msg: reason }) });
+};
+
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch };

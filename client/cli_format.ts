@@ -1,5 +1,6 @@
 /**
- * Human output of the CLI: listings, records, revisions. Pure: no I/O, and
+ * Human output of the CLI: listings, records, revisions, node status and
+ * change lines. Pure: no I/O, and
  * the time zone is a parameter so tests do not depend on the machine's.
  *
  * @example
@@ -8,6 +9,8 @@
  */
 import { formatBytes } from './progress_format.ts';
 import { relativeTo } from './paths.ts';
+import type { ChangeMessage } from '../broker/messages.ts';
+import type { NodeReport } from './cluster_state.ts';
 import type { NuvemEntry, NuvemRecord } from './types.ts';
 
 export interface TimeOptions {
@@ -89,4 +92,53 @@ export function formatStored(record: Partial<NuvemRecord>): string {
   const parts = [typeof record.size === 'number' ? formatBytes(record.size) : undefined, record.version && `version ${record.version}`];
   const replicas = Array.isArray(record.replicas) && record.replicas.length ? `on ${record.replicas.length} node(s)` : undefined;
   return `${record.path ?? ''} (${[...parts, replicas].filter(Boolean).join(', ')})`;
+}
+
+/** `1.2 s`, `850 ms`, `3 min`; `-` when unknown. */
+export function formatAge(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function formatLatency(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return '-';
+  return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
+}
+
+/** `status`: one row per node, by id, then how many are online. */
+export function formatStatus(nodes: readonly NodeReport[]): string {
+  if (nodes.length === 0) return 'no nodes known';
+  const sorted = [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const rows = sorted.map((n) => [
+    n.id,
+    n.state,
+    formatAge(n.heartbeatAgeMs),
+    n.lag === undefined ? '-' : String(n.lag),
+    formatLatency(n.latencyMs),
+    n.files === undefined ? '-' : `${n.files} (${formatBytes(n.bytes ?? 0)})`,
+    n.disk && n.disk.total > 0 ? `${formatBytes(n.disk.free)} free of ${formatBytes(n.disk.total)}` : '-',
+    n.url,
+  ]);
+  const online = nodes.filter((n) => n.state === 'online').length;
+  const table = formatTable([['NODE', 'STATE', 'HEARTBEAT', 'LAG', 'LATENCY', 'FILES', 'DISK', 'URL'], ...rows], { right: [2, 3, 4] });
+  return `${table}\n${online} of ${nodes.length} node${nodes.length === 1 ? '' : 's'} online`;
+}
+
+/** `watch`: one line per change — time received, operation, path, and where it came from. */
+export function formatChange(change: ChangeMessage, options: TimeOptions & { at: number }): string {
+  const time = formatTimestamp(options.at, options).slice(11);
+  const source = `[${change.origin} #${change.seq}]`;
+  switch (change.op) {
+    case 'put':
+      return `${time}  put     ${change.path}  (${formatBytes(change.size)})  ${source}`;
+    case 'delete':
+      return `${time}  delete  ${change.path}${change.type === 'folder' ? '/' : ''}  ${source}`;
+    case 'move':
+      return `${time}  move    ${change.from} -> ${change.path}${change.type === 'folder' ? '/' : ''}  ${source}`;
+    case 'mkcol':
+      return `${time}  mkdir   ${change.path}/  ${source}`;
+  }
 }

@@ -4,10 +4,13 @@
 import { COMMANDS, type CommandName, type CommandSpec } from './cli_args.ts';
 
 const GLOBAL_HELP = `Global flags:
-  --nodes URL[,URL…]  nodes to talk to (env NUVEM_NODES)
-  --token T           bearer token (env NUVEM_TOKEN)
-  --json              machine output: one JSON document on stdout
-  -v, --verbose       say which node served each request
+  --nodes URL[,URL…]  nodes to talk to (env NUVEM_NODES); without it the nodes are
+                      found through the broker
+  --broker URL        MQTT broker the nodes announce themselves on (env NUVEM_BROKER,
+                      default mqtt://127.0.0.1:1883)
+  --token T           bearer token, also the broker password (env NUVEM_TOKEN)
+  --json              machine output: one JSON document on stdout (watch: one per line)
+  -v, --verbose       say which node served each request, and every failover
   -h, --help          show help`;
 
 function optionsHelp(spec: CommandSpec): string[] {
@@ -55,13 +58,14 @@ export function usage(command?: CommandName): string {
     '  nuvem up [--nodes 3] [--data ./data] [--base-port 7001] [--mqtt-port 1883] [--ws-port 8083]',
     '                                         a broker and N nodes on this machine; node K on port',
     '                                         BASE+K-1 with data in DATA/node-K; Ctrl-C stops all',
+    '                                         (also --host --token --log-level)',
     '  nuvem broker [--port 1883] [--ws-port 8083] [--host H] [--token T] [--read-token R]',
     '                                         the MQTT broker alone (TCP, and WebSocket at /mqtt)',
     '',
     GLOBAL_HELP,
     '',
     'Run "nuvem help COMMAND" for its flags.',
-    'Exit codes: 0 ok, 1 failure, 2 usage error.',
+    'Exit codes: 0 ok, 1 failure, 2 usage error (status: 0 even while some nodes are offline).',
     '',
   ].join('\n');
 }

@@ -6,6 +6,9 @@
  *   `write_concern`), `message` its text for a person.
  * - `NuvemNetworkError`: no answer at all (refused, reset, DNS, TLS).
  * - `DigestMismatchError`: bytes received do not hash to what the node announced.
+ * - `NuvemBrokerError`: the broker to find the nodes through cannot be reached.
+ * - `NoNodeAvailableError` (selection.ts): every node is down, silent, or
+ *   lacks what the request needs; `excluded` says why for each.
  */
 
 export class NuvemHttpError extends Error {
@@ -27,10 +30,50 @@ export class NuvemHttpError extends Error {
 
 export class NuvemNetworkError extends Error {
   readonly node: string;
-  constructor(node: string, options: { cause: unknown }) {
-    super(`Cannot reach ${node}: ${describeCause(options.cause)}`, { cause: options.cause });
+  /**
+   * The connection was never made (refused, unreachable, name not found), so
+   * the request surely did not reach the node; otherwise (reset, timeout) it
+   * may have, and a change may have landed.
+   */
+  readonly refused: boolean;
+  constructor(node: string, options: { cause: unknown; message?: string }) {
+    super(options.message ?? `Cannot reach ${node}: ${describeCause(options.cause)}`, { cause: options.cause });
     this.name = 'NuvemNetworkError';
     this.node = node;
+    this.refused = NOT_CONNECTED.has(causeCode(options.cause) ?? '');
+  }
+}
+
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** The `code` of an error or of its causes (`ECONNREFUSED`…), if any. */
+function causeCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    // AggregateError (happy eyeballs): the first inner error says it.
+    const inner = (e as { errors?: unknown[] }).errors;
+    if (Array.isArray(inner) && inner.length) return causeCode(inner[0]);
+  }
+  if (err instanceof Error && /Connection refused|os error 111/.test(err.message)) return 'ECONNREFUSED';
+  return undefined;
+}
+
+/** The MQTT broker the nodes are to be found through cannot be reached (or refused the client). */
+export class NuvemBrokerError extends Error {
+  readonly broker: string;
+  constructor(message: string, options: { broker: string; cause?: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'NuvemBrokerError';
+    this.broker = options.broker;
+  }
+}
+
+/** No answer, or no more bytes, within the time allowed. */
+export class NuvemTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NuvemTimeoutError';
   }
 }
 

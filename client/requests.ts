@@ -52,14 +52,23 @@ export function rangeHeader(range: string | ByteRange): string {
   return `bytes=${start}-${end ?? ''}`;
 }
 
-export function getRequest(path: string, options: Omit<GetOptions, 'signal'> = {}): NuvemRequest {
-  const headers: Record<string, string> = {};
-  if (options.range !== undefined) headers.range = rangeHeader(options.range);
-  return { method: 'GET', target: fileTarget(path, { version: options.version }), headers };
+/** Read-only details of a `GET` the library adds: freshness and resumption. */
+export interface ReadExtras {
+  /** `?min_version=`: the node answers 503 rather than with an older version. */
+  minVersion?: string;
+  /** `If-Range`: a range of this version only (a resumed download). */
+  ifRange?: string;
 }
 
-export function headRequest(path: string): NuvemRequest {
-  return { method: 'HEAD', target: fileTarget(path), headers: {} };
+export function getRequest(path: string, options: Omit<GetOptions, 'signal'> & ReadExtras = {}): NuvemRequest {
+  const headers: Record<string, string> = {};
+  if (options.range !== undefined) headers.range = rangeHeader(options.range);
+  if (options.ifRange !== undefined) headers['if-range'] = quoteVersion(options.ifRange);
+  return { method: 'GET', target: fileTarget(path, { version: options.version, min_version: options.minVersion }), headers };
+}
+
+export function headRequest(path: string, options: Pick<ReadExtras, 'minVersion'> = {}): NuvemRequest {
+  return { method: 'HEAD', target: fileTarget(path, { min_version: options.minVersion }), headers: {} };
 }
 
 export function deleteRequest(path: string, options: RemoveOptions = {}): NuvemRequest {

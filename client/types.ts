@@ -29,6 +29,16 @@ export interface NuvemEntry extends NuvemRecord {
 /** What `fetch` the client uses; injectable for tests and other runtimes. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
+/** Told about every request as it goes out (the CLI's `--verbose`). */
+export interface RequestInfo {
+  method: string;
+  url: string;
+  /** The base URL the request goes to. */
+  node: string;
+  /** The node id as the client knows it (its URL when not known yet). */
+  nodeId: string;
+}
+
 /** Told about every answer a node gives (the CLI's `--verbose`). */
 export interface ResponseInfo {
   method: string;
@@ -40,13 +50,40 @@ export interface ResponseInfo {
   nodeId: string | null;
 }
 
+/** A request left a node for the next one, or a download resumed elsewhere. */
+export interface FailoverInfo {
+  method: string;
+  path: string;
+  /** The node that failed (base URL and id). */
+  node: string;
+  nodeId: string;
+  reason: string;
+  /** For a resumed download: the byte it resumes from. */
+  resumeAt?: number;
+}
+
 export interface ClientOptions {
-  /** Base URLs of nodes, e.g. `http://127.0.0.1:7001`. At least one. */
-  nodes: string[];
-  /** Sent as `Authorization: Bearer <token>`. */
+  /**
+   * MQTT broker to discover nodes from (`mqtt://127.0.0.1:1883`): their
+   * retained status, change notices and acks. Give this or `nodes`.
+   */
+  broker?: string;
+  /** Base URLs of nodes, e.g. `http://127.0.0.1:7001`, used when there is no broker; their `/status` is polled. */
+  nodes?: string[];
+  /** Sent as `Authorization: Bearer <token>`, and as the MQTT password. */
   token?: string;
+  /** MQTT topic prefix (default `nuvem`). */
+  prefix?: string;
   fetch?: FetchLike;
+  /** Deadline for an answer's headers, and for a pause in a transfer's bytes (default 10 s). */
+  timeoutMs?: number;
+  /** How often `/status` is polled when there is no broker, or it is unreachable (default 5 s). */
+  pollMs?: number;
+  /** How long to wait for the broker and the nodes' retained status (default 3 s). */
+  discoveryTimeoutMs?: number;
+  onRequest?: (info: RequestInfo) => void;
   onResponse?: (info: ResponseInfo) => void;
+  onFailover?: (info: FailoverInfo) => void;
 }
 
 /** `?w=` write concern for changes (DESIGN.md section 3). */
@@ -57,7 +94,12 @@ export interface ChangeOptions {
   signal?: AbortSignal;
 }
 
-export type PutBody = ReadableStream<Uint8Array> | Uint8Array | string | Blob;
+/**
+ * A function is called for each attempt and must give the same bytes each
+ * time: an upload then survives its node failing (it is sent again, whole,
+ * to the next). A plain stream can be sent only once.
+ */
+export type PutBody = ReadableStream<Uint8Array> | (() => ReadableStream<Uint8Array>) | Uint8Array | string | Blob;
 
 export interface PutOptions extends ChangeOptions {
   contentType?: string;
@@ -80,7 +122,7 @@ export interface ByteRange {
 }
 
 export interface GetOptions {
-  /** A `Range` header value (`bytes=0-99`) or a range object. */
+  /** A `Range` header value (`bytes=0-99`) or a range object; a broken download resumes within it. */
   range?: string | ByteRange;
   /** Read a kept revision instead of the current version. */
   version?: string;

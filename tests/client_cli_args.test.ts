@@ -77,13 +77,28 @@ test('connection: flags win over the environment', () => {
     nodes: ['http://b:2', 'http://c:3'], token: 'F',
   });
   assert.equal(resolveConnection(global, { NUVEM_NODES: 'http://b:2', NUVEM_TOKEN: '' }), { nodes: ['http://b:2'] });
-  assert.throws(() => resolveConnection(global, {}), (e: Error) => e instanceof UsageError && /NUVEM_NODES/.test(e.message));
   assert.throws(() => resolveConnection({ ...global, nodes: 'localhost' }, {}), (e: Error) => e instanceof UsageError);
+  assert.throws(() => resolveConnection({ ...global, nodes: ',' }, {}), (e: Error) => e instanceof UsageError && /--nodes/.test(e.message));
+});
+
+test('connection: without node URLs, the broker (flag, then NUVEM_BROKER, then the local default)', () => {
+  const global = { json: false, verbose: false };
+  assert.equal(resolveConnection(global, {}), { broker: 'mqtt://127.0.0.1:1883' });
+  assert.equal(resolveConnection(global, { NUVEM_BROKER: 'mqtt://b:1884', NUVEM_TOKEN: 'T' }), { broker: 'mqtt://b:1884', token: 'T' });
+  assert.equal(resolveConnection({ ...global, broker: 'mqtt://f:1' }, { NUVEM_BROKER: 'mqtt://b:1884' }), { broker: 'mqtt://f:1' });
+  // --broker beats NUVEM_NODES; --nodes beats everything.
+  assert.equal(resolveConnection({ ...global, broker: 'mqtt://f:1' }, { NUVEM_NODES: 'http://b:2' }), { broker: 'mqtt://f:1' });
+  assert.equal(resolveConnection({ ...global, nodes: 'http://a:1', broker: 'mqtt://f:1' }, {}), { nodes: ['http://a:1'] });
+  assert.throws(() => resolveConnection({ ...global, broker: 'localhost:1883' }, {}), (e: Error) => e instanceof UsageError && /broker/.test(e.message));
+  const parsed = parseCli(['--broker', 'mqtt://x:1', 'status']);
+  assert.equal(parsed.kind === 'command' && parsed.global.broker, 'mqtt://x:1');
+  assert.equal(parseCli(['watch', 'photos', '--json']).kind, 'command');
 });
 
 test('usage text names every command and flag', () => {
   const all = usage();
-  for (const c of ['put', 'get', 'rm', 'mv', 'mkdir', 'ls', 'stat', 'revisions', 'node']) assert.ok(all.includes(`nuvem ${c}`), c);
+  for (const c of ['put', 'get', 'rm', 'mv', 'mkdir', 'ls', 'stat', 'revisions', 'status', 'watch', 'node']) assert.ok(all.includes(`nuvem ${c}`), c);
+  assert.match(all, /--broker URL/);
   assert.match(usage('rm'), /-r, --recursive/);
   assert.match(usage('mv'), /--no-overwrite/);
   assert.match(usageHint('ls'), /^Usage: nuvem ls \[FOLDER\] \[-r\|--recursive\]\n/);

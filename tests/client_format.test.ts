@@ -1,9 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { describeError, errorJson } from '../client/cli_errors.ts';
-import { formatListing, formatRecord, formatRevisions, formatStored, formatTable, formatTimestamp } from '../client/cli_format.ts';
+import {
+  formatAge, formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored, formatTable, formatTimestamp,
+} from '../client/cli_format.ts';
 import { contentTypeFor } from '../client/content_type.ts';
 import { DigestMismatchError, httpErrorFrom, NuvemHttpError, NuvemNetworkError } from '../client/errors.ts';
+import { NoNodeAvailableError } from '../client/selection.ts';
 import { parseListPage, parseRevisions, recordFromHeaders, unquoteEtag } from '../client/records.ts';
 import type { NuvemEntry } from '../client/types.ts';
 
@@ -127,6 +130,38 @@ test('content types from extensions', () => {
   assert.is(contentTypeFor('PHOTO.JPG'), 'image/jpeg');
   assert.is(contentTypeFor('.bashrc'), 'application/octet-stream');
   assert.is(contentTypeFor('Makefile'), 'application/octet-stream');
+});
+
+test('status: a row per node by id, offline ones included, and how many are online', () => {
+  const text = formatStatus([
+    { id: 'node-2', url: 'http://127.0.0.1:7002', state: 'offline', heartbeatAgeMs: 12_300, heartbeatMs: 1000, lag: 0, files: 3, bytes: 2048, disk: { free: 5 * 2 ** 30, total: 20 * 2 ** 30 } },
+    { id: 'node-1', url: 'http://127.0.0.1:7001', state: 'online', heartbeatAgeMs: 420, heartbeatMs: 1000, lag: 2, latencyMs: 1.234, files: 3, bytes: 2048, disk: { free: 5 * 2 ** 30, total: 20 * 2 ** 30 } },
+    { id: 'http://127.0.0.1:7003', url: 'http://127.0.0.1:7003', state: 'unreachable', heartbeatMs: 5000, error: 'connect ECONNREFUSED' },
+  ]);
+  const lines = text.split('\n');
+  assert.match(lines[0], /^NODE\s+STATE\s+HEARTBEAT\s+LAG\s+LATENCY\s+FILES\s+DISK\s+URL$/);
+  assert.match(lines[1], /^http:\/\/127\.0\.0\.1:7003\s+unreachable\s+-\s+-\s+-\s+-\s+-\s+http/);
+  assert.match(lines[2], /^node-1\s+online\s+420 ms\s+2\s+1\.2 ms\s+3 \(2\.0 KiB\)\s+5\.00 GiB free of 20\.0 GiB/);
+  assert.match(lines[3], /^node-2\s+offline\s+12\.3 s\s+0\s+-/);
+  assert.is(lines[4], '1 of 3 nodes online');
+  assert.is(formatStatus([]), 'no nodes known');
+  assert.is(formatAge(undefined), '-');
+  assert.is(formatAge(90_000), '2 min');
+});
+
+test('watch: one line per change', () => {
+  const base = { type: 'file' as const, version: '0192f3a4b5c6-0000-n1', size: 2048, sha256: 'a'.repeat(64), modified: 1, contentType: 'x/y', deleted: false, origin: 'n1', seq: 7 };
+  const at = { at: T, ...UTC };
+  assert.is(formatChange({ ...base, path: 'a/b.txt', op: 'put' }, at), '15:58:01  put     a/b.txt  (2.0 KiB)  [n1 #7]');
+  assert.is(formatChange({ ...base, path: 'c.txt', from: 'a/b.txt', op: 'move' }, at), '15:58:01  move    a/b.txt -> c.txt  [n1 #7]');
+  assert.is(formatChange({ ...base, path: 'c.txt', op: 'delete', deleted: true }, at), '15:58:01  delete  c.txt  [n1 #7]');
+  assert.is(formatChange({ ...base, path: 'docs', type: 'folder', op: 'mkcol' }, at), '15:58:01  mkdir   docs/  [n1 #7]');
+});
+
+test('no node available: the message says why for each, JSON carries the list', () => {
+  const err = new NoNodeAvailableError('No Nuvem node can take the request (a: offline)', { excluded: [{ id: 'a', url: 'http://a:1', reason: 'offline' }] });
+  assert.is(describeError(err), 'No Nuvem node can take the request (a: offline)');
+  assert.equal(errorJson(err), { error: 'no_node', message: err.message, excluded: err.excluded });
 });
 
 test.run();

@@ -1,0 +1,111 @@
+/**
+ * The live change feed without a broker: long-polls one node's
+ * `GET /changes?since=&wait=`, starting at its end (found by a few
+ * `limit=1` probes: cursors only grow). When that node fails, the feed moves
+ * to another node, starting at that node's end; changes made during the
+ * switch may be missed, and `onGap` says so. Changes seen twice (the same
+ * origin and seq) are passed on once.
+ */
+import { parseChangeMessage, type ChangeMessage } from '../broker/messages.ts';
+import type { ClusterState } from './cluster_state.ts';
+import { errorFromResponse, NuvemNetworkError } from './errors.ts';
+import { selectNodes, type NodeView } from './selection.ts';
+import type { FetchLike } from './types.ts';
+
+export interface FeedOptions {
+  state: ClusterState;
+  fetch: FetchLike;
+  token?: string;
+  timeoutMs: number;
+  signal: AbortSignal;
+  onChange(change: ChangeMessage): void;
+  /** The feed moved to another node; changes in between may be missing. */
+  onGap?(info: { from: NodeView; reason: string }): void;
+  /** Seconds each long poll waits (default 25). */
+  waitSeconds?: number;
+}
+
+const REMEMBERED = 10_000;
+
+export async function followChanges(options: FeedOptions): Promise<void> {
+  const { state, signal } = options;
+  const seen = new Set<string>();
+  const wait = options.waitSeconds ?? 25;
+  const get = async (node: NodeView, query: string, ms: number): Promise<{ changes: unknown[]; cursor: string }> => {
+    let res: Response;
+    try {
+      res = await options.fetch(`${node.url}/changes?${query}`, {
+        headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
+        signal: AbortSignal.any([signal, AbortSignal.timeout(ms)]),
+      });
+    } catch (err) {
+      if (signal.aborted) throw signal.reason ?? err;
+      throw new NuvemNetworkError(node.url, { cause: err });
+    }
+    if (!res.ok) throw await errorFromResponse(res, node.url);
+    const body = (await res.json()) as { changes?: unknown; cursor?: unknown };
+    if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
+    return { changes: body.changes, cursor: body.cursor };
+  };
+  /** The node's newest cursor: the smallest `since` after which nothing follows. */
+  const endOf = async (node: NodeView): Promise<string> => {
+    const after = async (since: number) => (await get(node, `since=${since}&limit=1`, options.timeoutMs)).changes.length > 0;
+    if (!(await after(0))) return '0';
+    let lo = 0;
+    let hi = 1024;
+    while (await after(hi)) {
+      lo = hi;
+      hi *= 4;
+    }
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await after(mid)) lo = mid;
+      else hi = mid;
+    }
+    return String(hi);
+  };
+  const avoid = new Set<string>();
+  while (!signal.aborted) {
+    let node: NodeView;
+    try {
+      node = selectNodes(state.views(), { exclude: avoid }).nodes[0];
+    } catch (err) {
+      if (avoid.size === 0) throw err;
+      avoid.clear(); // every node failed once: try them all again, after a pause
+      await pause(1000, signal);
+      continue;
+    }
+    try {
+      let cursor = await endOf(node);
+      for (;;) {
+        const page = await get(node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        for (const raw of page.changes) {
+          const checked = parseChangeMessage(JSON.stringify(raw));
+          if (!checked.ok) continue;
+          const key = `${checked.value.origin}:${checked.value.seq}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          if (seen.size > REMEMBERED) seen.delete(seen.values().next().value!);
+          state.onChange(checked.value);
+          options.onChange(checked.value);
+        }
+        cursor = page.cursor;
+      }
+    } catch (err) {
+      if (signal.aborted) return;
+      state.onFailure(node.id);
+      avoid.add(node.id);
+      options.onGap?.({ from: node, reason: (err as Error).message });
+    }
+  }
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+}
