@@ -48,7 +48,14 @@ export function downloadApp(deps: Deps): Hono {
     }
     const version = c.req.query('version');
     const minVersion = c.req.query('min_version');
-    const readable = await deps.store.read(path, { version });
+    const readable = await deps.store.read(path, { version }).catch((err) => {
+      // Not here yet is not "absent" when the client knows a newer version exists.
+      const known = deps.store.get(path);
+      if (minVersion !== undefined && err instanceof NuvemError && err.code === 'not_found' && (!known || known.version < minVersion)) {
+        throw new NuvemError('unavailable', `This node does not have version "${minVersion}" of "${path}" yet`, { retryAfter: 1 });
+      }
+      throw err;
+    });
     let body: Uint8Array | ReadableStream<Uint8Array> | null = null;
     try {
       const r = readable.record;
@@ -61,7 +68,9 @@ export function downloadApp(deps: Deps): Hono {
       const headers = versionHeaders(r);
       const inm = parseEtagList(c.req.header('if-none-match'), 'If-None-Match');
       if (inm === '*' || inm?.includes(r.version)) return new Response(null, { status: 304, headers });
-      const range = parseRange(c.req.header('range'), r.size);
+      // If-Range naming another version: the client's partial copy is stale, send it all.
+      const ifRange = c.req.header('if-range');
+      const range = ifRange !== undefined && ifRange !== `"${r.version}"` ? undefined : parseRange(c.req.header('range'), r.size);
       const start = range?.start ?? 0;
       const end = range?.end ?? r.size - 1;
       headers['content-length'] = String(end + 1 - start);

@@ -274,6 +274,22 @@ download('?min_version= newer than held is 503 with Retry-After; held is 200', a
   assert.equal(await bytes(held), small);
 });
 
+download('?min_version= on a path this node has not received yet is 503, not 404', async () => {
+  const res = await dl.request('/files/not-here-yet.txt?min_version=ffffffffffff-ffff-zzzz');
+  await errorOf(res, 503, 'unavailable');
+});
+
+download('Range with an If-Range naming an older version sends the whole current version (200)', async () => {
+  const v1 = await (await put(dl, 'ifrange.txt', 'first version')).json();
+  await put(dl, 'ifrange.txt', 'second version, longer');
+  const stale = await dl.request('/files/ifrange.txt', { headers: { range: 'bytes=6-', 'if-range': `"${v1.version}"` } });
+  assert.is(stale.status, 200);
+  assert.is((await bytes(stale)).toString(), 'second version, longer');
+  const fresh = await dl.request('/files/ifrange.txt', { headers: { range: 'bytes=7-', 'if-range': stale.headers.get('etag')! } });
+  assert.is(fresh.status, 206);
+  assert.is((await bytes(fresh)).toString(), 'version, longer');
+});
+
 download('an absent path is 404 JSON; a folder is listed, not downloaded', async () => {
   await errorOf(await dl.request('/files/nothing/here.txt'), 404, 'not_found');
   await put(dl, 'dir/in.txt', 'x');
