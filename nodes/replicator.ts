@@ -97,8 +97,14 @@ export class Replicator {
       onConnect: () => this.catchUpAll(),
       log: this.#o.log,
     });
+    let statusSoon: ReturnType<typeof setTimeout> | undefined;
     this.#stopOwn = this.#store.onChange((changes) => {
       for (const c of changes) if (c.origin === this.#id) this.#publishChange(c);
+      // The status (seq, applied) promptly on change, at most every 100 ms.
+      statusSoon ??= setTimeout(() => {
+        statusSoon = undefined;
+        if (!this.#closed) this.publishStatus();
+      }, 100);
     });
   }
 
