@@ -54,6 +54,7 @@ export class Replicator {
   /** Notices waiting for their turn, per origin, by seq. */
   readonly #waiting = new Map<string, Map<number, Change>>();
   readonly #pumping = new Set<string>();
+  readonly #pumpAgain = new Set<string>();
   /** Acks received for this node's changes: seq → nodes. */
   readonly #acks = new Map<number, Set<string>>();
   readonly #ackWaiters = new Set<() => void>();
@@ -269,12 +270,19 @@ export class Replicator {
 
   /** Applies what can be applied for `origin`: queued notices in order, then the peers' logs for any gap. */
   #pump(origin: string): void {
-    if (this.#pumping.has(origin) || this.#closed) return;
+    if (this.#closed) return;
+    if (this.#pumping.has(origin)) {
+      // Something arrived while a drain runs: drain again when it ends, so
+      // nothing waits for the next heartbeat.
+      this.#pumpAgain.add(origin);
+      return;
+    }
     this.#pumping.add(origin);
     this.#drain(origin)
       .catch((err) => this.#o.log('warn', 'replication from a peer failed; will retry', { origin, error: String(err?.message ?? err) }))
       .finally(() => {
         this.#pumping.delete(origin);
+        if (this.#pumpAgain.delete(origin)) this.#pump(origin);
       });
   }
 
