@@ -9,6 +9,7 @@ import { writeFileSync } from "node:fs";
 import { Agent, request, type IncomingMessage } from "node:http";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
+import { WRK_DONE } from "./load.ts";
 
 export interface PutAnswer {
   status: number;
@@ -93,15 +94,6 @@ export async function putStream(url: string, size: number): Promise<PutAnswer & 
   const end = performance.now();
   return { status: res.statusCode!, json, text, start, headersAt, end, mbps: size / ((headersAt - start) / 1000) / 1e6 };
 }
-
-const WRK_DONE = `
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout, e.status))
-end
-`;
 
 /**
  * A wrk script (for `runWrk` in load.ts; same summary line) PUTting `bytes`

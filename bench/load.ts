@@ -113,7 +113,8 @@ export function findWrk(): string | undefined {
 
 export interface WrkResult { rps: number; p50ms: number; p99ms: number; requests: number; errors: number; non2xx: number }
 
-const DONE = `
+/** wrk's `done` hook printing one WRKJSON line that `runWrk` parses; shared by the cluster bench. */
+export const WRK_DONE = `
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d,"non2xx":%d}\\n',
@@ -139,7 +140,7 @@ request = function()
   counter = counter + 1
   return wrk.format("${method}", path, nil, body)
 end
-${DONE}`;
+${WRK_DONE}`;
   const file = join(dir, `${name}.lua`);
   writeFileSync(file, lua);
   return file;

@@ -11,9 +11,8 @@
  *   --log-level L     debug | info | warn | error (default info); refusals are logged at debug
  */
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { UsageError } from '../nodes/config.ts';
-import { createLog, isLevel, type Level } from '../nodes/log.ts';
+import { parseFlags, parseLevel, UsageError } from '../nodes/config.ts';
+import { createLog, type Level } from '../nodes/log.ts';
 import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker } from './mod.ts';
 
 export interface BrokerConfig {
@@ -26,26 +25,15 @@ export interface BrokerConfig {
 }
 
 export function parseBrokerArgs(argv: string[], env: Record<string, string | undefined>): BrokerConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        'ws-port': { type: 'string' },
-        host: { type: 'string' },
-        token: { type: 'string' },
-        'read-token': { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const level = values['log-level'] ?? 'info';
-  if (!isLevel(level)) throw new UsageError(`Cannot use --log-level "${level}": expected debug, info, warn or error`);
+  const values = parseFlags(argv, {
+    port: { type: 'string' },
+    'ws-port': { type: 'string' },
+    host: { type: 'string' },
+    token: { type: 'string' },
+    'read-token': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  const level = parseLevel(values['log-level']);
   const token = values.token ?? (env.NUVEM_TOKEN || undefined);
   if (values.token === '') throw new UsageError('Cannot use an empty --token');
   if (values['read-token'] === '') throw new UsageError('Cannot use an empty --read-token');

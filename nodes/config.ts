@@ -16,7 +16,7 @@
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
  */
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { NODE_ID } from './clock.ts';
 import { isLevel, type Level } from './log.ts';
 
@@ -41,32 +41,40 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
-  let values;
+type FlagSpecs = NonNullable<ParseArgsConfig['options']>;
+
+/** A command's flags (no positionals), parsed strictly; a bad flag is a UsageError. Shared by node, broker and up. */
+export function parseFlags<O extends FlagSpecs>(argv: string[], options: O) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        id: { type: 'string' },
-        port: { type: 'string' },
-        data: { type: 'string' },
-        host: { type: 'string' },
-        'public-url': { type: 'string' },
-        broker: { type: 'string' },
-        'embedded-broker': { type: 'boolean' },
-        'no-watch': { type: 'boolean' },
-        token: { type: 'string' },
-        'log-level': { type: 'string' },
-        revisions: { type: 'string' },
-        'heartbeat-ms': { type: 'string' },
-        'anti-entropy-ms': { type: 'string' },
-      },
-    }));
+    return parseArgs({ args: argv, strict: true as const, allowPositionals: false as const, options }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/** `--log-level`, default info. */
+export function parseLevel(value: string | undefined): Level {
+  const level = value ?? 'info';
+  if (!isLevel(level)) throw new UsageError(`Cannot use --log-level "${level}": expected debug, info, warn or error`);
+  return level;
+}
+
+export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
+  const values = parseFlags(argv, {
+    id: { type: 'string' },
+    port: { type: 'string' },
+    data: { type: 'string' },
+    host: { type: 'string' },
+    'public-url': { type: 'string' },
+    broker: { type: 'string' },
+    'embedded-broker': { type: 'boolean' },
+    'no-watch': { type: 'boolean' },
+    token: { type: 'string' },
+    'log-level': { type: 'string' },
+    revisions: { type: 'string' },
+    'heartbeat-ms': { type: 'string' },
+    'anti-entropy-ms': { type: 'string' },
+  });
   const config: NodeConfig = {
     id: values.id,
     host: values.host ?? '127.0.0.1',
@@ -77,14 +85,11 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     embeddedBroker: values['embedded-broker'] ?? false,
     watch: !values['no-watch'],
     token: values.token ?? (env.NUVEM_TOKEN || undefined),
-    logLevel: 'info',
+    logLevel: parseLevel(values['log-level']),
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
   };
-  const level = values['log-level'] ?? 'info';
-  if (!isLevel(level)) throw new UsageError(`Cannot use --log-level "${level}": expected debug, info, warn or error`);
-  config.logLevel = level;
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
   }

@@ -20,10 +20,9 @@
  * `"msg":"cluster ready"` line lists the URLs, and a short summary goes to stderr.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker, type RunningBroker } from '../broker/mod.ts';
-import { checkExposure, UsageError } from './config.ts';
-import { createLog, isLevel, type Level, type Log } from './log.ts';
+import { checkExposure, parseFlags, parseLevel, UsageError } from './config.ts';
+import { createLog, type Level, type Log } from './log.ts';
 import { nodeEntry, NodeStartError, spawnNodeChild, type NodeChild } from './node_child.ts';
 
 export const MAX_NODES = 16;
@@ -63,26 +62,16 @@ export interface UpConfig {
 }
 
 export function parseUpArgs(argv: string[], env: Record<string, string | undefined>): UpConfig {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        nodes: { type: 'string' },
-        data: { type: 'string' },
-        'base-port': { type: 'string' },
-        'mqtt-port': { type: 'string' },
-        'ws-port': { type: 'string' },
-        host: { type: 'string' },
-        token: { type: 'string' },
-        'log-level': { type: 'string' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const values = parseFlags(argv, {
+    nodes: { type: 'string' },
+    data: { type: 'string' },
+    'base-port': { type: 'string' },
+    'mqtt-port': { type: 'string' },
+    'ws-port': { type: 'string' },
+    host: { type: 'string' },
+    token: { type: 'string' },
+    'log-level': { type: 'string' },
+  });
   const nodes = intOption('--nodes', values.nodes ?? '3', 1, MAX_NODES);
   const basePort = intOption('--base-port', values['base-port'] ?? '7001', 1, 65536 - nodes);
   const config: UpConfig = {
@@ -97,8 +86,7 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
   };
   if (values.token === '') throw new UsageError('Cannot use an empty --token');
   if (values.data === '') throw new UsageError('Cannot use an empty --data');
-  const level = values['log-level'] ?? 'info';
-  if (!isLevel(level)) throw new UsageError(`Cannot use --log-level "${level}": expected debug, info, warn or error`);
+  const level = parseLevel(values['log-level']);
   config.logLevel = level;
   const last = basePort + nodes - 1;
   for (const [flag, port] of [['--mqtt-port', config.mqttPort], ['--ws-port', config.wsPort]] as const) {
