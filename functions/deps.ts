@@ -14,6 +14,8 @@ export interface Replication {
    * returns the node ids holding them, or throws a `write_concern` NuvemError.
    */
   awaitConcern(records: FileRecord[], w: WriteConcern): Promise<string[]>;
+  /** The upload body, also streamed to peers as it arrives when that helps (optional). */
+  streamToPeers?(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array>;
 }
 
 export interface Deps {

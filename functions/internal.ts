@@ -23,6 +23,17 @@ export function internalApp(deps: Deps): Hono {
     return new Response(content.body, { headers: { 'content-length': String(content.size), 'content-type': 'application/octet-stream' } });
   });
 
+  // A peer's upload, pushed here while it streams in (nodes/push.ts, nodes/staging.ts).
+  app.put('/internal/stage', async (c) => {
+    const origin = c.req.header('x-nuvem-origin') ?? '';
+    if (!NODE_ID.test(origin)) throw bad('Expected X-Nuvem-Origin: <node id>');
+    const size = Number(c.req.header('x-nuvem-size') ?? 'NaN');
+    if (!Number.isSafeInteger(size) || size < 0) throw bad('Expected X-Nuvem-Size: <bytes>');
+    const body = deps.requestBody?.(c) ?? (c.req.raw.body as AsyncIterable<Uint8Array> | null);
+    if (!body) throw bad('Expected a body');
+    return c.json(await deps.store.staging.receive(origin, size, body));
+  });
+
   app.get('/internal/log', (c) => {
     const origin = c.req.query('origin') ?? '';
     const after = Number(c.req.query('after') ?? '0');

@@ -17,7 +17,9 @@ export function uploadApp(deps: Deps): Hono {
       sha256: parseContentDigest(c.req.header('content-digest')),
       contentType: parseContentType(c.req.header('content-type')),
     };
-    const body = deps.requestBody?.(c) ?? (c.req.raw.body as AsyncIterable<Uint8Array> | null) ?? EMPTY;
+    const raw = deps.requestBody?.(c) ?? (c.req.raw.body as AsyncIterable<Uint8Array> | null) ?? EMPTY;
+    const length = c.req.header('content-length');
+    const body = deps.replication.streamToPeers?.(raw, length && /^\d+$/.test(length) ? Number(length) : undefined) ?? raw;
     const { record, created } = await deps.store.put(path, body, options);
     deps.metrics.counter('nuvem_bytes_received_total', 'File content bytes stored from uploads')({}, record.size);
     const replicas = await deps.replication.awaitConcern([record], w);

@@ -19,6 +19,12 @@ export interface TempFile {
 }
 
 const WRITE_BATCH = 1 << 20;
+/**
+ * While a big body streams in, the bytes written so far are flushed to disk
+ * (fdatasync) every this many bytes, one flush at a time, so the disk works
+ * during the transfer and the final fsync has only the tail left.
+ */
+const EARLY_SYNC_BYTES = 8 << 20;
 
 /**
  * Streams `body` into a new file in `tmpDir`, computing SHA-256 on the way, then
@@ -40,11 +46,19 @@ export async function writeTemp(
   let small: Uint8Array[] | undefined = keepSmall > 0 ? [] : undefined;
   // One write in flight while the next batch is read: network and disk overlap.
   let writing: Promise<unknown> = Promise.resolve();
+  let syncing: Promise<unknown> | undefined;
+  let unsynced = 0;
   const flush = async () => {
     await writing;
+    if (unsynced >= EARLY_SYNC_BYTES && !syncing) {
+      unsynced = 0;
+      syncing = handle.datasync().finally(() => (syncing = undefined));
+      syncing.catch(() => {}); // awaited at the end; handled there
+    }
     if (pendingBytes === 0) return;
     writing = handle.writev(pending);
     writing.catch(() => {}); // awaited before the next write; handled there
+    unsynced += pendingBytes;
     pending = [];
     pendingBytes = 0;
   };
@@ -65,12 +79,14 @@ export async function writeTemp(
     }
     await flush();
     await writing;
+    await syncing;
     await handle.sync();
     const st = await handle.stat();
     await handle.close();
     return { path, size, sha256: hash.digest('hex'), stat: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, small: small && concat(small, size) };
   } catch (err) {
     await writing.catch(() => {});
+    await syncing?.catch(() => {});
     await handle.close().catch(() => {});
     await fsp.rm(path, { force: true });
     throw diskError(err);

@@ -42,12 +42,13 @@ export interface RunningNode {
 export async function startNode(config: NodeConfig, runtime: Runtime): Promise<RunningNode> {
   const id = await resolveNodeId(config);
   const log = createLog({ level: config.logLevel, node: id });
-  const store = await Store.open({ dataDir: config.dataDir, nodeId: id, keepRevisions: config.keepRevisions });
+  const metrics = new Metrics();
+  const staged = metrics.counter('nuvem_staged_total', 'Uploads peers streamed here while arriving, by what became of them');
+  const store = await Store.open({ dataDir: config.dataDir, nodeId: id, keepRevisions: config.keepRevisions, onStaging: (outcome) => staged({ outcome }) });
   const recovered = await store.recover();
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
 
-  const metrics = new Metrics();
   const startedAt = Date.now();
   let state: 'online' | 'draining' = 'online';
   let url = '';

@@ -16,6 +16,7 @@ import { NuvemError } from './errors.ts';
 import type { Log } from './log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from './metrics.ts';
+import { pushing } from './push.ts';
 import type { Change, FileRecord } from './record.ts';
 import type { Store } from './store.ts';
 import { ackTimeoutMs, requiredAcks } from './write_concern.ts';
@@ -39,6 +40,9 @@ interface Via {
   sources: (Member | undefined)[];
   fromLog: boolean;
 }
+
+/** Uploads at least this big stream to the online peers as they come in (push.ts). */
+export const PUSH_MIN_BYTES = Number(process.env.NUVEM_PUSH_MIN ?? 1024 * 1024);
 
 /** Consecutive changes applied together, and how many at once. */
 const BATCH = 256;
@@ -140,6 +144,26 @@ export class Replicator {
     this.#closed = true;
     this.#stopOwn?.();
     await this.#bus?.close();
+  }
+
+  /**
+   * The body of an upload of `size` bytes (undefined: unknown), streamed on
+   * to every online peer while this node stores it when it is big enough to
+   * gain from it; else `body` itself.
+   */
+  streamToPeers(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array> {
+    if (size === undefined || size < PUSH_MIN_BYTES || this.#closed) return body;
+    const targets = this.membership.online(this.#now()).filter((m) => this.membership.isMemberUrl(m.url));
+    if (!targets.length) return body;
+    const pushed = this.#o.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
+    return pushing(body, size, targets, {
+      origin: this.#id,
+      token: this.#o.token,
+      onOutcome: (peer, outcome, error) => {
+        pushed({ outcome });
+        if (outcome === 'failed') this.#o.log('info', 'streaming an upload to a peer stopped; it will fetch the content instead', { peer, error: String((error as Error)?.message ?? error) });
+      },
+    });
   }
 
   // --- write concern

@@ -25,6 +25,7 @@ import { Locks } from './locks.ts';
 import { ancestorsOf, subtreeRange } from './paths.ts';
 import { type Change, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat } from './record.ts';
 import { SmallFileCache } from './small_cache.ts';
+import { Staging } from './staging.ts';
 import { planRecovery, scanDisk } from './recovery.ts';
 
 export interface StoreOptions {
@@ -36,6 +37,8 @@ export interface StoreOptions {
   /** Files up to this size are kept in memory for fast reads. */
   smallFileBytes?: number;
   cacheBytes?: number;
+  /** Told what became of each push received from a peer (staging.ts). */
+  onStaging?: (outcome: 'used' | 'expired' | 'failed' | 'refused') => void;
 }
 
 /** Preconditions of a change: `If-Match` versions (or '*') and `If-None-Match`. */
@@ -82,6 +85,8 @@ export class Store {
   readonly revsDir: string;
   readonly index: IndexDb;
   readonly clock: Clock;
+  /** Content peers pushed while their uploads streamed in, waiting for its change. */
+  readonly staging: Staging;
   readonly #now: () => number;
   readonly #locks = new Locks();
   readonly #folders = new Syncer();
@@ -108,6 +113,7 @@ export class Store {
       maxFileBytes: options.smallFileBytes ?? 64 * 1024,
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
+    this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
     this.#seq = index.maxSeq(options.nodeId);
     this.#applied = index.applied();
     this.#commits = new GroupCommit({
@@ -317,6 +323,7 @@ export class Store {
   }
 
   close(): void {
+    this.staging.close();
     this.index.close();
   }
 
@@ -413,10 +420,13 @@ export class Store {
   }
 
   /**
-   * Content for a remote change, in a temp file, verified: a local copy of the
-   * same SHA-256 when there is one (no transfer), else fetched.
+   * Content for a remote change, in a temp file, verified: the copy its
+   * origin pushed while the upload streamed in, or a local copy of the same
+   * SHA-256 when there is one (no transfer), else fetched.
    */
   async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
+    const staged = await this.staging.take(change.origin, change.sha256, change.size);
+    if (staged) return staged;
     const local = this.#localContent(change.sha256);
     const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
     if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);

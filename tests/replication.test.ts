@@ -9,6 +9,8 @@
  */
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -102,6 +104,50 @@ replication('a PUT answered 2xx with w=auto is readable with the same SHA-256 fr
     const head = await cluster.request(k, '/files/now/file-1.bin', { method: 'HEAD' });
     assert.is(head.headers.get('etag'), `"${res.json.version}"`, `${cluster.id(k)} has the new version`);
   }
+});
+
+/** The value of one labelled series in node k's /metrics (0 when absent). */
+async function series(k: number, name: string, labels: string): Promise<number> {
+  const text = (await cluster.request(k, '/metrics')).body.toString('utf8');
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}} `));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+}
+
+replication('a big PUT streams to the replicas while it arrives: each applies the copy pushed to it, no second transfer', async () => {
+  await ready();
+  const used = async () => Promise.all([1, 3].map((k) => series(k, 'nuvem_staged_total', 'outcome="used"')));
+  const usedBefore = await used();
+  const pushedBefore = await series(2, 'nuvem_push_total', 'outcome="ok"');
+  const body = randomBytesFrom(2024, 8 * 1024 * 1024 + 5);
+  const res = await cluster.put(2, 'big/streamed.bin', body, { w: 'auto' });
+  assert.is(res.status, 201, res.body.toString());
+  assert.equal([...res.json.replicas].sort(), ['node-1', 'node-2', 'node-3']);
+  await assertEverywhere('big/streamed.bin', sha256(body), 'a streamed 8 MiB PUT');
+  assert.equal(await used(), usedBefore.map((n) => n + 1), 'node-1 and node-3 each applied the staged copy');
+  assert.is(await series(2, 'nuvem_push_total', 'outcome="ok"'), pushedBefore + 2, 'node-2 pushed to both peers');
+});
+
+replication('a big upload cut off midway leaves nothing on any node: no file, no staged copy, no temp file', async () => {
+  await ready();
+  const failedBefore = await Promise.all([1, 3].map((k) => series(k, 'nuvem_staged_total', 'outcome="failed"')));
+  const size = 8 * 1024 * 1024;
+  await new Promise<void>((resolve) => {
+    const req = request(`${cluster.url(2)}/files/big/cut.bin`, { method: 'PUT', headers: { 'content-length': String(size) } });
+    req.on('error', () => resolve());
+    req.write(randomBytesFrom(2025, 3 * 1024 * 1024), () => setTimeout(() => {
+      req.destroy();
+      resolve();
+    }, 200));
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const failed = await Promise.all([1, 3].map((k) => series(k, 'nuvem_staged_total', 'outcome="failed"')));
+    const temps = cluster.ks.flatMap((k) => readdirSync(join(cluster.dataDir(k), '.nuvem', 'tmp')));
+    if (failed.every((n, i) => n === failedBefore[i] + 1) && temps.length === 0) break;
+    assert.ok(Date.now() < deadline, `after 10 s: staged failures ${failed} (before ${failedBefore}), temp files ${temps}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await assertGoneEverywhere('big/cut.bin', 'an upload cut off midway');
 });
 
 replication('a DELETE answered 204 with w=auto is 404 on every node at once', async () => {
