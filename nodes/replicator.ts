@@ -42,7 +42,7 @@ interface Via {
 }
 
 /** Uploads at least this big stream to the online peers as they come in (push.ts). */
-export const PUSH_MIN_BYTES = Number(process.env.NUVEM_PUSH_MIN ?? 1024 * 1024);
+export const PUSH_MIN_BYTES = 1024 * 1024;
 
 /** Consecutive changes applied together, and how many at once. */
 const BATCH = 256;
