@@ -4,7 +4,9 @@
  * reads. Everything durable in the store goes through these few functions.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { constants, createReadStream, promises as fsp } from 'node:fs';
+import {
+  closeSync, constants, createReadStream, fstatSync, fsync, open, openSync, promises as fsp, type Stats, writeSync, writevSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NuvemError } from './errors.ts';
 
@@ -37,18 +39,20 @@ export async function writeTemp(
   options: { maxSize?: number; keepSmall?: number } = {},
 ): Promise<TempFile> {
   const path = join(tmpDir, randomUUID());
-  const handle = await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
   const hash = createHash('sha256');
   const keepSmall = options.keepSmall ?? 0;
   let size = 0;
   let pending: Uint8Array[] = [];
   let pendingBytes = 0;
   let small: Uint8Array[] | undefined = keepSmall > 0 ? [] : undefined;
+  // Opened once the body outgrows one batch: a body that fits is written whole (writeWhole).
+  let handle: fsp.FileHandle | undefined;
   // One write in flight while the next batch is read: network and disk overlap.
   let writing: Promise<unknown> = Promise.resolve();
   let syncing: Promise<unknown> | undefined;
   let unsynced = 0;
   const flush = async () => {
+    handle ??= await fsp.open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
     await writing;
     if (unsynced >= EARLY_SYNC_BYTES && !syncing) {
       unsynced = 0;
@@ -77,20 +81,55 @@ export async function writeTemp(
       pendingBytes += chunk.byteLength;
       if (pendingBytes >= WRITE_BATCH) await flush();
     }
-    await flush();
-    await writing;
-    await syncing;
-    await handle.sync();
-    const st = await handle.stat();
-    await handle.close();
+    let st: { size: number; mtimeMs: number; ino: number };
+    if (handle) {
+      await flush();
+      await writing;
+      await syncing;
+      await handle.sync();
+      st = await handle.stat();
+      await handle.close();
+    } else {
+      st = await writeWhole(path, pending);
+    }
     return { path, size, sha256: hash.digest('hex'), stat: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino }, small: small && concat(small, size) };
   } catch (err) {
     await writing.catch(() => {});
     await syncing?.catch(() => {});
-    await handle.close().catch(() => {});
+    await handle?.close().catch(() => {});
     await fsp.rm(path, { force: true });
     throw diskError(err);
   }
+}
+
+/**
+ * Writes a body that fits in one batch as a new file and fsyncs it. The calls
+ * that do not wait for the disk (open, write into the page cache, stat, close)
+ * run in place; only the fsync goes to the thread pool. For small files that
+ * is most of the CPU a write costs, the hand-offs to and from the pool.
+ */
+async function writeWhole(path: string, chunks: Uint8Array[]): Promise<Stats> {
+  const fd = await openFd(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL);
+  try {
+    const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+    let written = writevSync(fd, chunks);
+    // A regular file takes the whole write unless the disk is full; finish a short one anyway.
+    while (written < total) written += writeSync(fd, concat(chunks, total).subarray(written));
+    await syncFd(fd);
+    return fstatSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** open(2) in the thread pool: creating a file can wait for the journal. */
+function openFd(path: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
+}
+
+/** fsync of an open descriptor, in the thread pool. */
+export function syncFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -138,12 +177,13 @@ export class Syncer {
   }
 }
 
+/** fsyncs a file or folder by path (open and close in place, the fsync in the thread pool). */
 export async function fsyncPath(path: string): Promise<void> {
-  const handle = await fsp.open(path, constants.O_RDONLY);
+  const fd = openSync(path, constants.O_RDONLY);
   try {
-    await handle.sync();
+    await syncFd(fd);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 

@@ -103,12 +103,15 @@ export class IndexDb {
   /** The write-ahead log: fsync it to make committed transactions durable. */
   readonly walPath: string;
   readonly #stmt: Record<string, Database.Statement>;
-  /** Recently used entries, least recent first. */
-  readonly #hot = new Map<string, Entry>();
+  /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
+  readonly #hot = new Map<string, Entry | null>();
 
   constructor(file: string, options: { keepRevisions: number }) {
     this.#keepRevisions = options.keepRevisions;
     this.#db = new Database(file);
+    // One connection, in this process: no file locks per transaction and the
+    // WAL index in heap memory instead of a shared-memory file (set before WAL mode).
+    this.#db.pragma('locking_mode = EXCLUSIVE');
     this.#db.pragma('journal_mode = WAL');
     // Commits write the WAL without fsync; the store fsyncs the WAL file
     // (`walPath`) off the event loop before it acknowledges a change. NORMAL
@@ -130,7 +133,7 @@ export class IndexDb {
       revision: p('SELECT record FROM revisions WHERE path = ? AND version = ?'),
       excessRevisions: p('SELECT version, sha256 FROM revisions WHERE path = ? ORDER BY version DESC LIMIT -1 OFFSET ?'),
       dropRevision: p('DELETE FROM revisions WHERE path = ? AND version = ?'),
-      addLog: p('INSERT INTO log (origin, seq, change) VALUES (?, ?, ?)'),
+      addLog: p('INSERT OR IGNORE INTO log (origin, seq, change) VALUES (?, ?, ?)'),
       logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
       lastLogId: p('SELECT max(id) AS id FROM log'),
       maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
@@ -149,19 +152,19 @@ export class IndexDb {
   /** The entry of a path; hot entries are served from memory (every write goes through `commit`). */
   get(path: string): Entry | undefined {
     const hit = this.#hot.get(path);
-    if (hit) {
+    if (hit !== undefined) {
       this.#hot.delete(path);
       this.#hot.set(path, hit);
-      return hit;
+      return hit ?? undefined;
     }
     const entry = toEntry(this.#stmt.get.get(path) as Row | undefined);
-    if (entry) this.#remember(entry);
+    this.#remember(path, entry ?? null);
     return entry;
   }
 
-  #remember(entry: Entry): void {
-    this.#hot.delete(entry.path);
-    this.#hot.set(entry.path, entry);
+  #remember(path: string, entry: Entry | null): void {
+    this.#hot.delete(path);
+    this.#hot.set(path, entry);
     if (this.#hot.size > HOT_ENTRIES) this.#hot.delete(this.#hot.keys().next().value!);
   }
 
@@ -253,7 +256,7 @@ export class IndexDb {
       this.#hot.clear();
       throw err;
     }
-    for (const m of batch) for (const { record, local } of m.put ?? []) this.#remember({ ...record, local });
+    for (const m of batch) for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
     return pruned;
   }
 
@@ -274,7 +277,7 @@ export class IndexDb {
       }
     }
     for (const c of m.log ?? []) {
-      if (s.hasLog.get(c.origin, c.seq) === undefined) s.addLog.run(c.origin, c.seq, JSON.stringify(c));
+      s.addLog.run(c.origin, c.seq, JSON.stringify(c)); // ignored when (origin, seq) is already logged
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     return pruned;

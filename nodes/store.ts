@@ -11,7 +11,7 @@
  * yet recorded.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { createReadStream, linkSync, promises as fsp, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
@@ -578,7 +578,8 @@ export class Store {
     const dest = this.#filePath(path);
     try {
       await this.#makeParent(dest, pending);
-      await fsp.rename(source, dest);
+      // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
+      renameSync(source, dest);
       (pending.syncDirs ??= []).push(dirname(dest));
       if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
     } catch (err) {
@@ -622,7 +623,7 @@ export class Store {
     const target = this.#revPath(live);
     try {
       await this.#makeParent(target, pending);
-      await fsp.link(this.#filePath(live.path), target);
+      linkSync(this.#filePath(live.path), target);
       (pending.syncDirs ??= []).push(dirname(target));
     } catch (err) {
       const code = (err as { code?: string }).code;
@@ -763,7 +764,7 @@ export class Store {
   async #commit(pending: Pending): Promise<void> {
     await Promise.all([...new Set(pending.syncDirs)].map((d) => this.#folders.sync(d)));
     const pruned = await this.#commits.submit(pending);
-    await Promise.all(pruned.map((p) => fsp.rm(this.#revPath(p), { force: true })));
+    for (const p of pruned) rmSync(this.#revPath(p), { force: true });
   }
 
   /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
