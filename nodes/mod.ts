@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
+import process from 'node:process';
 import type { Context, Hono } from 'hono';
 import { createApp, type Deps } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
@@ -87,6 +88,11 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   });
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
+  metrics.gauge('nuvem_process_memory_bytes', 'Memory of the node process, by kind (resident set, JS heap, buffers outside it)', () => {
+    const m = process.memoryUsage();
+    return Object.entries({ rss: m.rss, heap_total: m.heapTotal, heap_used: m.heapUsed, external: m.external, array_buffers: m.arrayBuffers })
+      .map(([kind, value]) => ({ labels: { kind }, value }));
+  });
   metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
 

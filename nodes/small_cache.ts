@@ -28,6 +28,8 @@ export class SmallFileCache {
 
   set(path: string, version: string, bytes: Uint8Array): void {
     if (bytes.byteLength > this.maxFileBytes || this.#maxBytes === 0) return;
+    // A view into a bigger buffer (a network read) would keep all of it alive: keep a copy.
+    if (bytes.byteLength !== bytes.buffer.byteLength) bytes = new Uint8Array(bytes);
     this.delete(path);
     this.#map.set(path, { version, bytes });
     this.#bytes += bytes.byteLength;
