@@ -1,14 +1,17 @@
 /**
- * Group commit: mutations submitted while a batch is pending are committed
- * together in one index transaction; then `durable()` (the fsync that makes
- * the transaction survive a crash) runs, shared by every commit made before it
- * started, and the submitters resume. Submission order is commit order.
+ * Group commit: mutations submitted while a batch is pending, or while the
+ * previous batch is being made durable, are committed together in one index
+ * transaction; then `durable()` (the fsync that makes the transaction survive
+ * a crash) runs and the submitters resume. A mutation that arrives during an
+ * fsync needs the next one anyway, so waiting for it to end costs no latency
+ * and turns many small transactions into one. Submission order is commit order.
  */
 import { setImmediate } from 'node:timers';
 
 export class GroupCommit<M, R> {
   #queue: { mutation: M; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
   #scheduled = false;
+  #syncing = false;
   readonly #commit: (batch: M[]) => R[];
   readonly #durable: () => Promise<void>;
 
@@ -20,11 +23,14 @@ export class GroupCommit<M, R> {
   submit(mutation: M): Promise<R> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ mutation, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#syncing || this.#queue.length === 0) return;
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
   }
 
   #flush(): void {
@@ -38,9 +44,15 @@ export class GroupCommit<M, R> {
       for (const b of batch) b.reject(err);
       return;
     }
-    this.#durable().then(
-      () => batch.forEach((b, i) => b.resolve(results[i])),
-      (err) => batch.forEach((b) => b.reject(err)),
-    );
+    this.#syncing = true;
+    this.#durable()
+      .then(
+        () => batch.forEach((b, i) => b.resolve(results[i])),
+        (err) => batch.forEach((b) => b.reject(err)),
+      )
+      .finally(() => {
+        this.#syncing = false;
+        this.#schedule();
+      });
   }
 }

@@ -1,0 +1,69 @@
+// Group commit (nodes/group_commit.ts) with a controllable fsync: one
+// transaction per event-loop turn, and everything submitted while an fsync
+// runs goes into the next single transaction once it ends.
+import { setImmediate as tick } from 'node:timers/promises';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { GroupCommit } from '../nodes/group_commit.ts';
+
+function harness(options: { failCommit?: (batch: number[]) => boolean } = {}) {
+  const commits: number[][] = [];
+  const syncs: { resolve: () => void; reject: (e: Error) => void }[] = [];
+  const group = new GroupCommit<number, string>({
+    commit: (batch) => {
+      if (options.failCommit?.(batch)) throw new Error('commit failed');
+      commits.push(batch);
+      return batch.map((m) => `r${m}`);
+    },
+    durable: () => new Promise<void>((resolve, reject) => syncs.push({ resolve, reject })),
+  });
+  return { group, commits, syncs };
+}
+
+test('submissions of one turn share one transaction and one fsync; each gets its own result', async () => {
+  const { group, commits, syncs } = harness();
+  const results = Promise.all([1, 2, 3].map((m) => group.submit(m)));
+  await tick();
+  assert.equal(commits, [[1, 2, 3]]);
+  assert.is(syncs.length, 1);
+  syncs[0].resolve();
+  assert.equal(await results, ['r1', 'r2', 'r3']);
+});
+
+test('submissions made while an fsync runs wait for it, then commit together', async () => {
+  const { group, commits, syncs } = harness();
+  const first = group.submit(1);
+  await tick();
+  const later = [2, 3, 4].map((m) => group.submit(m));
+  await tick();
+  await tick();
+  assert.equal(commits, [[1]], 'nothing more is committed while the fsync runs');
+  let done = false;
+  void Promise.all(later).then(() => (done = true));
+  syncs[0].resolve();
+  assert.is(await first, 'r1');
+  await tick();
+  await tick();
+  assert.equal(commits, [[1], [2, 3, 4]], 'one transaction for all that waited');
+  assert.is(done, false, 'not answered before their own fsync');
+  syncs[1].resolve();
+  assert.equal(await Promise.all(later), ['r2', 'r3', 'r4']);
+});
+
+test('a failed commit or fsync rejects only its batch; later submissions go on', async () => {
+  const { group, commits, syncs } = harness({ failCommit: (b) => b.includes(13) });
+  const bad = group.submit(13).catch((e) => e);
+  await tick();
+  assert.match(String(await bad), /commit failed/);
+  const a = group.submit(1).catch((e) => e);
+  await tick();
+  syncs[0].reject(new Error('fsync failed'));
+  assert.match(String(await a), /fsync failed/);
+  const b = group.submit(2);
+  await tick();
+  syncs[1].resolve();
+  assert.is(await b, 'r2');
+  assert.equal(commits, [[1], [2]]);
+});
+
+test.run();
