@@ -1,6 +1,7 @@
 /**
  * `nuvem broker`: the embedded MQTT broker on its own (DESIGN.md section 5).
- * Also runs directly: `npx tsx broker/main.ts --port 1883 --ws-port 8083`.
+ * Also runs directly: `npx tsx broker/main.ts --port 1883 --ws-port 8083`, and
+ * unchanged under Deno 2: `deno task broker --port 1883` (`--allow-net --allow-env`).
  *
  * Options:
  *   --port P          MQTT over TCP (default 1883; 0 = any free port)

@@ -17,6 +17,7 @@ import { checkExposure } from '../nodes/config.ts';
 import type { Log } from '../nodes/log.ts';
 import { createAuth } from './auth.ts';
 import { checkPrefix, DEFAULT_PREFIX } from './topics.ts';
+import { wholeReads } from './whole_reads.ts';
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_WS_PORT = 8083;
@@ -62,7 +63,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const tcp = createTcpServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
+    broker.handle(wholeReads(socket));
   });
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
@@ -93,7 +94,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
           },
         });
         stream.on('error', () => ws.terminate());
-        broker.handle(stream, req);
+        broker.handle(wholeReads(stream), req);
       });
       wsPort = await listen(http, { host, port: wsPortOption, flag: '--ws-port' });
     }

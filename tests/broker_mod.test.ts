@@ -3,10 +3,12 @@ import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import mqtt from 'mqtt';
 import { WebSocket } from 'ws';
 import { parseBrokerArgs } from '../broker/main.ts';
 import { startBroker } from '../broker/mod.ts';
+import { readReturnsWholeBuffer, wholeReads } from '../broker/whole_reads.ts';
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
   return promise.then(
@@ -140,6 +142,35 @@ test('`tsx broker/main.ts` logs one JSON line and stops on SIGTERM', async () =>
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
   }
+});
+
+test('wholeReads leaves a stream alone under Node and, where read() gives one chunk, returns them all', () => {
+  assert.ok(readReturnsWholeBuffer, 'Node returns the whole buffer');
+  const untouched = new Readable({ read() {} });
+  assert.is(wholeReads(untouched), untouched);
+  assert.is(untouched.read, Readable.prototype.read);
+
+  // A stream whose size-less read() hands out one chunk at a time, as Deno 2.9's does.
+  const oneAtATime = new Readable({ read() {} });
+  const sizes: number[] = [];
+  const push = (bytes: number[]) => {
+    sizes.push(bytes.length);
+    oneAtATime.push(Buffer.from(bytes));
+  };
+  oneAtATime.read = function (size?: number) {
+    if (size !== undefined) return Readable.prototype.read.call(this, size);
+    const first = sizes.shift();
+    return first === undefined ? Readable.prototype.read.call(this) : Readable.prototype.read.call(this, first);
+  };
+  push([1]);
+  push([2, 3]);
+  push([4, 5, 6]);
+  assert.equal([...oneAtATime.read()], [1], 'the stand-in really hands out one chunk');
+  wholeReads(oneAtATime, true);
+  assert.equal([...(oneAtATime.read() as Buffer)], [2, 3, 4, 5, 6]);
+  assert.is(oneAtATime.read(), null);
+  push([7, 8]);
+  assert.equal([...(oneAtATime.read(1) as Buffer)], [7], 'a read with a size is passed through');
 });
 
 test.run();
