@@ -17,7 +17,7 @@ import { watchTopics } from './_support/mqtt_watch.ts';
 import { REPO_ROOT, startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 
 function findDeno(): string | undefined {
-  const local = join(REPO_ROOT, 'node_modules', '.bin', 'deno');
+  const local = join(REPO_ROOT, 'node_modules', 'deno', 'deno'); // npm run deno:install
   if (existsSync(local)) return local;
   return spawnSync('deno', ['--version']).status === 0 ? 'deno' : undefined;
 }
@@ -40,7 +40,7 @@ test.after(() => {
 function denoMissing(): boolean {
   if (deno) return false;
   if (process.env.NUVEM_REQUIRE_DENO) assert.unreachable('NUVEM_REQUIRE_DENO is set but no Deno binary was found');
-  console.log('\n  (skipped: no Deno binary; `npm run deno:install` puts one in node_modules/.bin/deno)');
+  console.log('\n  (skipped: no Deno binary; `npm run deno:install` puts one in node_modules/deno/deno)');
   return true;
 }
 
