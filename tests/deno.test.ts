@@ -155,6 +155,52 @@ test('a node under Deno serves put, get and delete', async () => {
   assert.is(exit, 0, 'the Deno node exits 0 on SIGTERM');
 });
 
+test('`deno task node` with the npm-installed binary starts a node that answers', async () => {
+  if (denoMissing()) return;
+  const dir = tempDir('nuvem-deno-task-');
+  // Its own process group: deno task runs the node as a child, and both are stopped together.
+  const child = spawn(deno!, ['task', 'node', '--port', '0', '--data', dir, '--broker', 'mqtt://127.0.0.1:1'], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const output: string[] = [];
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" line within 60 s:\n${output.join('\n')}`)), 60_000);
+      const onLine = (line: string) => {
+        output.push(line);
+        const m = /"msg":"listening","url":"([^"]+)"/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      };
+      createInterface({ input: child.stdout! }).on('line', onLine);
+      createInterface({ input: child.stderr! }).on('line', onLine);
+      child.once('exit', (code) => reject(new Error(`deno task node exited (${code}):\n${output.join('\n')}`)));
+    });
+    const health = await fetch(`${url}/health`);
+    assert.is(health.status, 200);
+    await health.body?.cancel();
+    const status = await (await fetch(`${url}/status`)).json();
+    assert.match(String(status.runtime), /^deno /);
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // stopped
+    }
+  }
+});
+
 test('the broker under Deno speaks MQTT over TCP and over WebSocket at /mqtt', async () => {
   if (denoMissing()) return;
   const broker = await startDenoBroker();
