@@ -1,0 +1,116 @@
+/**
+ * Tombstone purge without sockets: which tombstones may go (nodes/purge.ts).
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { appliedByAll, PurgePlanner, type MemberApplied, type Tombstone } from '../nodes/purge.ts';
+
+const t = (origin: string, seq: number, path = `${origin}-${seq}`): Tombstone => ({ path, origin, seq, version: `v-${origin}-${seq}` });
+const m = (id: string, applied?: Record<string, number>): MemberApplied => ({ id, applied });
+const paths = (ts: Tombstone[]) => ts.map((x) => x.path).sort();
+
+// ---
+
+const rule = suite('purge: applied by every member');
+
+const cases: { name: string; tombstones: Tombstone[]; members: MemberApplied[]; purged: string[] }[] = [
+  {
+    name: 'all members ahead: purged',
+    tombstones: [t('a', 5), t('b', 2)],
+    members: [m('a', { a: 5, b: 2 }), m('b', { a: 7, b: 2 }), m('c', { a: 5, b: 3, c: 1 })],
+    purged: ['a-5', 'b-2'],
+  },
+  {
+    name: 'one member offline and behind: nothing',
+    tombstones: [t('a', 5)],
+    members: [m('a', { a: 5 }), m('b', { a: 5 }), m('c', { a: 4 })],
+    purged: [],
+  },
+  {
+    name: 'a member whose status is unknown: nothing, not even what the others all hold',
+    tombstones: [t('a', 1), t('a', 5)],
+    members: [m('a', { a: 5 }), m('b', { a: 5 }), m('c')],
+    purged: [],
+  },
+  {
+    name: 'a member that never heard of the origin: nothing',
+    tombstones: [t('a', 1)],
+    members: [m('a', { a: 1 }), m('b', {})],
+    purged: [],
+  },
+  {
+    name: 'the origin holds its own changes whatever its vector says',
+    tombstones: [t('a', 9)],
+    members: [m('a', {}), m('b', { a: 9 })],
+    purged: ['a-9'],
+  },
+  {
+    name: 'only the tombstones every member reached',
+    tombstones: [t('a', 3), t('a', 4), t('b', 1), t('b', 2)],
+    members: [m('a', { a: 4, b: 1 }), m('b', { a: 3, b: 2 })],
+    purged: ['a-3', 'b-1'],
+  },
+  {
+    name: 'no members but this node: its own applied vector decides',
+    tombstones: [t('a', 2), t('x', 4), t('x', 5)],
+    members: [m('a', { a: 2, x: 4 })],
+    purged: ['a-2', 'x-4'],
+  },
+];
+
+for (const c of cases) {
+  rule(c.name, () => {
+    assert.equal(paths(appliedByAll(c.tombstones, c.members)), c.purged);
+    // With settled vectors (every member holds what any other does), the planner agrees.
+    assert.equal(paths(new PurgePlanner().plan(c.tombstones, c.members)), settled(c.members) ? c.purged : []);
+  });
+}
+
+/** Does every member hold everything any member applied? */
+function settled(members: MemberApplied[]): boolean {
+  if (members.some((x) => !x.applied)) return false;
+  return members.every((a) => members.every((b) => Object.entries(b.applied!).every(([o, s]) => a.id === o || (a.applied![o] ?? 0) >= s)));
+}
+
+rule.run();
+
+// ---
+
+const planner = suite('purge: planner');
+
+planner('a member that lags on another origin blocks the purge: the deleted version could still reach it', () => {
+  // x wrote the version (x, 3); o applied it and deleted it as (o, 5); n holds
+  // the delete but not yet x's write, which would come back live if n forgot the tombstone.
+  const p = new PurgePlanner();
+  const tomb = t('o', 5, 'doc');
+  assert.equal(p.plan([tomb], [m('o', { o: 5, x: 3 }), m('x', { x: 3, o: 5 }), m('n', { o: 5, x: 2 })]), []);
+  assert.equal(p.plan([tomb], [m('o', { o: 5, x: 3 }), m('x', { x: 3, o: 5 }), m('n', { o: 5, x: 3 })]), [tomb]);
+});
+
+planner('while writes keep coming, a tombstone goes once every member holds what the previous pass saw', () => {
+  const p = new PurgePlanner();
+  const early = t('a', 9, 'early');
+  const late = t('a', 11, 'late');
+  // Pass 1: b holds a's seq 9 (and a lacks b's 8): nothing settled, nothing purged.
+  assert.equal(p.plan([early], [m('a', { a: 10, b: 7 }), m('b', { a: 9, b: 8 })]), []);
+  // Pass 2: still not settled now, but both hold pass 1's frontier {a: 10, b: 8}:
+  // what all held in pass 1 goes; the tombstone all hold only now waits.
+  assert.equal(p.plan([early, late], [m('a', { a: 12, b: 9 }), m('b', { a: 11, b: 10 })]), [early]);
+  // Pass 3: pass 2's frontier {a: 12, b: 10} is reached.
+  assert.equal(p.plan([late], [m('a', { a: 14, b: 10 }), m('b', { a: 12, b: 12 })]), [late]);
+});
+
+planner('a pass with an unknown member, or another set of members, is no basis for the next one', () => {
+  const tomb = t('a', 3);
+  const p = new PurgePlanner();
+  assert.equal(p.plan([tomb], [m('a', { a: 4, b: 1 }), m('b', { a: 3, b: 2 }), m('c')]), []);
+  assert.equal(p.plan([tomb], [m('a', { a: 5, b: 2 }), m('b', { a: 4, b: 2 }), m('c', { a: 3 })]), [], 'pass 1 knew no vector of c');
+  const q = new PurgePlanner();
+  assert.equal(q.plan([tomb], [m('a', { a: 4, b: 1 }), m('b', { a: 3, b: 2 })]), []);
+  assert.equal(q.plan([tomb], [m('a', { a: 5, b: 2 }), m('b', { a: 5, b: 2 }), m('c', { a: 5, b: 2 })]), [tomb], 'settled now');
+  const r = new PurgePlanner();
+  assert.equal(r.plan([tomb], [m('a', { a: 4, b: 1 }), m('b', { a: 3, b: 2 })]), []);
+  assert.equal(r.plan([tomb], [m('a', { a: 5, b: 2 }), m('b', { a: 4, b: 3 }), m('c', { a: 5, b: 2 })]), [], 'c joined since pass 1');
+});
+
+planner.run();
