@@ -74,6 +74,8 @@ interface Pending {
   syncDirs?: string[];
   /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
   advance?: { origin: string; seq: number };
+  /** Tombstones to forget (see `purge`). */
+  purge?: { path: string; version: string }[];
 }
 
 export class Store {
@@ -417,6 +419,28 @@ export class Store {
   advanceApplied(origin: string, seq: number): Promise<void> {
     if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
     return this.#commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+  }
+
+  /**
+   * Forgets tombstones every member has applied (purge.ts decides which),
+   * under their paths' locks, a few hundred per commit. A path whose record
+   * is no longer that tombstone (written again since) keeps its record; kept
+   * revisions stay. Returns how many were purged.
+   */
+  async purge(tombstones: { path: string; version: string }[]): Promise<number> {
+    let purged = 0;
+    for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
+      const chunk = tombstones.slice(i, i + PURGE_BATCH);
+      purged += await this.#locks.withPaths(chunk.map((t) => t.path), async () => {
+        const still = chunk.filter((t) => {
+          const e = this.index.get(t.path);
+          return e?.deleted === true && e.version === t.version;
+        });
+        if (still.length) await this.#commit({ changes: [], put: [], revisions: [], purge: still });
+        return still.length;
+      });
+    }
+    return purged;
   }
 
   /**
@@ -774,7 +798,7 @@ export class Store {
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
       return m;
     });
@@ -802,6 +826,8 @@ export type ApplyResult =
   | { outcome: 'duplicate' };
 
 export const BUCKETS = 64;
+/** Tombstones purged per index commit (each holds its path's lock meanwhile). */
+const PURGE_BATCH = 500;
 
 /** FNV-1a of the path, folded into BUCKETS slices. */
 export function bucketOf(path: string): number {

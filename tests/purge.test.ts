@@ -1,9 +1,13 @@
 /**
- * Tombstone purge without sockets: which tombstones may go (nodes/purge.ts).
+ * Tombstone purge without sockets: which tombstones may go (nodes/purge.ts),
+ * and how the store forgets them (only that version, revisions kept).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { NuvemError } from '../nodes/errors.ts';
 import { appliedByAll, PurgePlanner, type MemberApplied, type Tombstone } from '../nodes/purge.ts';
+import { Store } from '../nodes/store.ts';
+import { tempDir } from './_support/temp.ts';
 
 const t = (origin: string, seq: number, path = `${origin}-${seq}`): Tombstone => ({ path, origin, seq, version: `v-${origin}-${seq}` });
 const m = (id: string, applied?: Record<string, number>): MemberApplied => ({ id, applied });
@@ -114,3 +118,63 @@ planner('a pass with an unknown member, or another set of members, is no basis f
 });
 
 planner.run();
+
+// ---
+
+const store = suite('purge: store');
+const open: { store: Store; cleanup(): void }[] = [];
+
+async function newStore(id: string): Promise<Store> {
+  const dir = tempDir('purge');
+  const s = await Store.open({ dataDir: dir.path, nodeId: id });
+  open.push({ store: s, cleanup: dir.cleanup });
+  return s;
+}
+
+async function* bytes(text: string): AsyncIterable<Uint8Array> {
+  yield Buffer.from(text);
+}
+
+/** The content of a path (or of a kept version of it) as text. */
+async function text(s: Store, path: string, version?: string): Promise<string> {
+  const r = await s.read(path, { version });
+  return new Response((await r.open(0, r.record.size - 1)) as BodyInit).text();
+}
+
+store.after.each(() => {
+  for (const o of open.splice(0)) {
+    o.store.close();
+    o.cleanup();
+  }
+});
+
+store('a purged tombstone leaves no record, keeps the revisions, and the digest equals a store that never had the path', async () => {
+  const a = await newStore('node-a');
+  const { record: live } = await a.put('docs/a.txt', bytes('hello'));
+  const [tomb] = await a.remove('docs/a.txt');
+  assert.equal([...a.index.tombstones()], [{ path: 'docs/a.txt', origin: 'node-a', seq: tomb.seq, version: tomb.version }]);
+  assert.is(a.index.totals().tombstones, 1);
+  assert.is(await a.purge([{ path: 'docs/a.txt', version: tomb.version }]), 1);
+  assert.is(a.get('docs/a.txt'), undefined);
+  assert.equal([...a.index.tombstones()], []);
+  assert.is(a.index.totals().tombstones, 0);
+  assert.equal(a.revisions('docs/a.txt').map((r) => r.version), [live.version]);
+  assert.is(await text(a, 'docs/a.txt', live.version), 'hello');
+  assert.throws(() => a.stat('docs/a.txt'), (e: NuvemError) => e.code === 'not_found');
+});
+
+store('only that tombstone goes: a path written or deleted again since keeps its newer record', async () => {
+  const a = await newStore('node-a');
+  await a.put('f', bytes('1'));
+  const [t1] = await a.remove('f');
+  const { record: again } = await a.put('f', bytes('2'));
+  assert.is(await a.purge([{ path: 'f', version: t1.version }]), 0);
+  assert.is(a.get('f')?.version, again.version);
+  const [t2] = await a.remove('f');
+  assert.is(await a.purge([{ path: 'f', version: t1.version }, { path: 'nothing-here', version: t1.version }]), 0);
+  assert.equal(a.get('f'), t2);
+  assert.is(await a.purge([{ path: 'f', version: t2.version }]), 1);
+  assert.is(a.get('f'), undefined);
+});
+
+store.run();
