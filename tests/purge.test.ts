@@ -1,11 +1,13 @@
 /**
  * Tombstone purge without sockets: which tombstones may go (nodes/purge.ts),
- * and how the store forgets them (only that version, revisions kept).
+ * how the store forgets them (only that version, revisions kept), and that a
+ * node applying a move holds its tombstone (what the purge relies on).
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NuvemError } from '../nodes/errors.ts';
 import { appliedByAll, PurgePlanner, type MemberApplied, type Tombstone } from '../nodes/purge.ts';
+import type { Change, FileRecord } from '../nodes/record.ts';
 import { Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
 
@@ -135,10 +137,20 @@ async function* bytes(text: string): AsyncIterable<Uint8Array> {
   yield Buffer.from(text);
 }
 
+const noContent = async (): Promise<AsyncIterable<Uint8Array>> => {
+  throw new Error('no content should be fetched');
+};
+
 /** The content of a path (or of a kept version of it) as text. */
 async function text(s: Store, path: string, version?: string): Promise<string> {
   const r = await s.read(path, { version });
   return new Response((await r.open(0, r.record.size - 1)) as BodyInit).text();
+}
+
+/** Gives `to` the record `r` of `peer`: as anti-entropy would, or with `advance` as in its origin's order. */
+async function copy(to: Store, peer: Store, r: FileRecord, options = { advance: false }): Promise<void> {
+  const change: Change = { ...r, op: r.deleted ? 'delete' : 'put' };
+  await to.applyRemote(change, { ...options, fetchContent: async () => (await peer.openContent(r.sha256))!.body as unknown as AsyncIterable<Uint8Array> });
 }
 
 store.after.each(() => {
@@ -175,6 +187,48 @@ store('only that tombstone goes: a path written or deleted again since keeps its
   assert.equal(a.get('f'), t2);
   assert.is(await a.purge([{ path: 'f', version: t2.version }]), 1);
   assert.is(a.get('f'), undefined);
+});
+
+store('a node that applies a move holds its tombstone at `from`, even when the record at `to` is already there or loses', async () => {
+  const b = await newStore('node-b');
+  const moveOf = async (from: string, to: string): Promise<Change> => {
+    await b.put(from, bytes(`moved from ${from}`));
+    await b.move(from, to);
+    return b.logFor('node-b', 0, 1000).find((c) => c.op === 'move' && c.from === from)!;
+  };
+  const prepared = async (change: Change): Promise<Store> => {
+    const a = await newStore(`node-a${open.length}`);
+    await copy(a, b, b.logFor('node-b', 0, 1000).find((c) => c.path === change.from && c.op === 'put')!);
+    return a;
+  };
+  const assertMovedAway = (a: Store, change: Change, what: string) => {
+    const left = a.get(change.from!);
+    assert.ok(left?.deleted && left.version === change.version, `${what}: the tombstone at ${change.from}: ${JSON.stringify(left)}`);
+    assert.throws(() => a.stat(change.from!), (e: NuvemError) => e.code === 'not_found', `${what}: ${change.from} is gone`);
+  };
+
+  // The record at `to` came first, through anti-entropy: the move is a duplicate there.
+  const m1 = await moveOf('one/from', 'one/to');
+  const a1 = await prepared(m1);
+  await copy(a1, b, b.get('one/to')!);
+  assert.is((await a1.applyRemote(m1, { advance: true, fetchContent: noContent })).outcome, 'duplicate');
+  assertMovedAway(a1, m1, 'duplicate');
+
+  // A newer version is at `to`: the moved record loses there, and is kept as a revision.
+  const m2 = await moveOf('two/from', 'two/to');
+  const a2 = await prepared(m2);
+  a2.clock.observe(m2.version);
+  await a2.put('two/to', bytes('newer'));
+  assert.is((await a2.applyRemote(m2, { advance: true, fetchContent: noContent })).outcome, 'lost');
+  assertMovedAway(a2, m2, 'lost');
+  assert.is(await text(a2, 'two/to'), 'newer');
+
+  // The moved content is gone everywhere: the move still counts, and still deletes `from`.
+  const m3 = await moveOf('three/from', 'three/to');
+  const a3 = await prepared(m3);
+  await a3.markApplied(m3, { advance: true });
+  assertMovedAway(a3, m3, 'content gone');
+  assert.is(a3.applied()['node-b'], m3.seq);
 });
 
 store.run();
