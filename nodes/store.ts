@@ -524,12 +524,16 @@ export class Store {
   }
 
   /**
-   * Digest of all records for anti-entropy: a hash per bucket (a bucket is a
-   * fixed slice of the path space), or the records of one bucket.
+   * Digest for anti-entropy: a hash per bucket (a bucket is a fixed slice of
+   * the path space) of the live records only, so a node that purged a
+   * tombstone and one that still holds it compare equal; or the records of
+   * one bucket, tombstones included, so a live record meeting a tombstone is
+   * ranked and the winner kept (anti_entropy.ts).
    */
   digest(): Record<string, string> {
     const hashes = new Map<number, ReturnType<typeof createHash>>();
     for (const e of this.index.all()) {
+      if (e.deleted) continue;
       const b = bucketOf(e.path);
       let h = hashes.get(b);
       if (!h) hashes.set(b, (h = createHash('sha256')));

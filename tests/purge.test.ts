@@ -1,14 +1,19 @@
 /**
  * Tombstone purge without sockets: which tombstones may go (nodes/purge.ts),
- * how the store forgets them (only that version, revisions kept), and that a
- * node applying a move holds its tombstone (what the purge relies on).
+ * how the store forgets them (only that version, revisions kept), that a node
+ * applying a move holds its tombstone (what the purge relies on), and that
+ * anti-entropy between two stores neither brings a purged tombstone back nor
+ * stops a live record and a tombstone from converging on the higher rank.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { repairFrom } from '../nodes/anti_entropy.ts';
 import { NuvemError } from '../nodes/errors.ts';
+import type { Member } from '../nodes/membership.ts';
 import { appliedByAll, PurgePlanner, type MemberApplied, type Tombstone } from '../nodes/purge.ts';
 import type { Change, FileRecord } from '../nodes/record.ts';
-import { Store } from '../nodes/store.ts';
+import type { Replicator } from '../nodes/replicator.ts';
+import { bucketOf, Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
 
 const t = (origin: string, seq: number, path = `${origin}-${seq}`): Tombstone => ({ path, origin, seq, version: `v-${origin}-${seq}` });
@@ -166,6 +171,7 @@ store('a purged tombstone leaves no record, keeps the revisions, and the digest 
   const [tomb] = await a.remove('docs/a.txt');
   assert.equal([...a.index.tombstones()], [{ path: 'docs/a.txt', origin: 'node-a', seq: tomb.seq, version: tomb.version }]);
   assert.is(a.index.totals().tombstones, 1);
+  assert.equal(a.digest(), {}, 'a tombstone is not in the digest');
   assert.is(await a.purge([{ path: 'docs/a.txt', version: tomb.version }]), 1);
   assert.is(a.get('docs/a.txt'), undefined);
   assert.equal([...a.index.tombstones()], []);
@@ -232,3 +238,102 @@ store('a node that applies a move holds its tombstone at `from`, even when the r
 });
 
 store.run();
+
+// ---
+
+const repair = suite('purge: anti-entropy');
+
+/** A replicator that serves `peer`'s digests and content straight from its store. */
+function from(peer: Store): { replicator: Replicator; member: Member } {
+  const member: Member = { id: peer.nodeId, url: 'http://peer.invalid', receivedAt: 0, verified: true };
+  const replicator = {
+    connected: false,
+    isOnline: () => false,
+    peersForRepair: () => [],
+    get: async (_m: Member, target: string) =>
+      target === '/internal/digest'
+        ? Response.json({ buckets: peer.digest() })
+        : Response.json({ records: peer.bucketRecords(Number(target.split('/').pop())) }),
+    fetchContent: async (sha: string) => (await peer.openContent(sha))!.body as unknown as AsyncIterable<Uint8Array>,
+  } as unknown as Replicator;
+  return { replicator, member };
+}
+
+const pull = (to: Store, peer: Store) => {
+  const { replicator, member } = from(peer);
+  return repairFrom(to, replicator, member);
+};
+
+/** Another path in the same digest bucket as `path`. */
+function neighbour(path: string): string {
+  for (let i = 0; ; i++) if (`n${i}` !== path && bucketOf(`n${i}`) === bucketOf(path)) return `n${i}`;
+}
+
+repair('a node that purged a tombstone and one that holds it agree; a live difference in that bucket does not bring it back', async () => {
+  const a = await newStore('node-a');
+  const b = await newStore('node-b');
+  const { record } = await b.put('p', bytes('x'));
+  await copy(a, b, record);
+  const [tomb] = await b.remove('p');
+  await copy(a, b, tomb);
+  assert.is(await a.purge([{ path: 'p', version: tomb.version }]), 1);
+  assert.equal(a.digest(), b.digest(), 'equal digests');
+  assert.is(await pull(a, b), 0);
+  // Now a live record in the same bucket differs: the bucket's records are compared.
+  const { record: other } = await b.put(neighbour('p'), bytes('y'));
+  assert.is(await pull(a, b), 1, 'the live neighbour is repaired');
+  assert.equal(a.get(other.path), other);
+  assert.is(a.get('p'), undefined, 'the purged tombstone is not taken again');
+  assert.is(await pull(b, a), 0);
+  assert.equal(b.get('p'), tomb, 'the other node keeps its tombstone until it purges it');
+});
+
+repair('after a purge, the deleted version is not taken back from a node that still holds it live (one joining and catching up)', async () => {
+  const a = await newStore('node-a');
+  const b = await newStore('node-b');
+  const late = await newStore('node-c');
+  const { record } = await b.put('s', bytes('deleted later'));
+  const [tomb] = await b.remove('s');
+  // a applies both in b's order; the late node has only the first so far.
+  await copy(a, b, record, { advance: true });
+  await copy(a, b, tomb, { advance: true });
+  assert.is(a.applied()['node-b'], tomb.seq);
+  await copy(late, b, record);
+  assert.is(await a.purge([{ path: 's', version: tomb.version }]), 1);
+  assert.is(await pull(a, late), 0);
+  assert.is(a.get('s'), undefined, 'the deleted version stays deleted');
+  // A path this node never had a change of is still repaired.
+  const { record: fresh } = await late.put('t', bytes('new'));
+  assert.is(await pull(a, late), 1);
+  assert.equal(a.get('t'), fresh);
+});
+
+repair('a live record on one node and the tombstone that deleted it on another: the tombstone wins on both', async () => {
+  const a = await newStore('node-a');
+  const b = await newStore('node-b');
+  const { record } = await b.put('q', bytes('old'));
+  await copy(a, b, record);
+  const [tomb] = await b.remove('q');
+  // The bucket of 'q' holds no live record on b: its digest has no such bucket at all.
+  assert.is(b.digest()[String(bucketOf('q'))], undefined);
+  assert.is(await pull(b, a), 0, 'b does not take the version it deleted');
+  assert.is(await pull(a, b), 1);
+  assert.equal(a.get('q'), tomb);
+  assert.equal(a.digest(), b.digest());
+});
+
+repair('a modification concurrent with the delete wins over the tombstone on both nodes', async () => {
+  const a = await newStore('node-a');
+  const b = await newStore('node-b');
+  const { record } = await b.put('r', bytes('old'));
+  await copy(a, b, record);
+  const [tomb] = await b.remove('r');
+  const { record: modified } = await a.put('r', bytes('new'));
+  assert.is(await pull(a, b), 0, 'a keeps its modification');
+  assert.is(await pull(b, a), 1);
+  assert.equal(b.get('r'), modified);
+  assert.ok(modified.version > tomb.prev!, 'the modification is newer than the deleted version');
+  assert.is(await text(b, 'r'), 'new');
+});
+
+repair.run();
