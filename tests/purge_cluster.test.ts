@@ -62,7 +62,7 @@ purge('once all three nodes applied a DELETE, the tombstone leaves every index w
   const del = await cluster.remove(2, path, { w: 'auto' });
   assert.is(del.status, 204, del.body.toString());
   await assertGone(cluster.ks, path, 'right after the DELETE');
-  const ms = await until('the tombstone purged on every node', 6 * PASS_MS, async () => {
+  const ms = await until('the tombstone purged on every node', 10 * PASS_MS, async () => {
     await assertGone(cluster.ks, path, 'while purging');
     const records = await Promise.all(cluster.ks.map((k) => recordOn(k, path)));
     for (const r of records) if (r) assert.ok(r.deleted, `a live record came back: ${JSON.stringify(r)}`);
