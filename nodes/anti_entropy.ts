@@ -1,15 +1,18 @@
 /**
- * Anti-entropy: compares digests with each peer (per bucket of the path
- * space) and pulls every record where the peer's wins over this node's, with
- * its content. Runs at start and every `intervalMs`, with or without the
- * broker (peers are remembered in the index). Each node pulls; so a pair
- * converges once both have run.
+ * Anti-entropy: compares digests of live records with each peer (per bucket
+ * of the path space) and, where a bucket differs, pulls every record of it
+ * (tombstones included) where the peer's wins over this node's, with its
+ * content. Runs at start and every `intervalMs`, with or without the broker
+ * (peers are remembered in the index). Each node pulls; so a pair converges
+ * once both have run. Each pass ends by purging the tombstones every known
+ * member has applied (purge.ts).
  */
 import { parseChangeMessage } from '../broker/messages.ts';
 import { wins } from './conflict.ts';
 import type { Log } from './log.ts';
 import type { Member } from './membership.ts';
 import type { Metrics } from './metrics.ts';
+import { PurgePlanner } from './purge.ts';
 import type { Change, FileRecord } from './record.ts';
 import type { Replicator } from './replicator.ts';
 import type { Store } from './store.ts';
@@ -24,7 +27,8 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
   const mine = store.digest();
   let repaired = 0;
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
-    if (theirs[bucket] === mine[bucket] || theirs[bucket] === undefined) continue;
+    // A bucket missing from the peer's digest may still hold its tombstones.
+    if (theirs[bucket] === mine[bucket]) continue;
     const { records } = (await (await replicator.get(peer, `/internal/digest/${Number(bucket)}`)).json()) as { records: FileRecord[] };
     for (const raw of records) {
       const checked = parseChangeMessage(JSON.stringify(changeOf(raw)));
@@ -35,6 +39,12 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
       const inFlight = change.seq > (store.applied()[change.origin] ?? 0);
       if (inFlight && replicator.connected && replicator.isOnline(change.origin)) continue;
       const current = store.get(change.path);
+      // No record here, and the peer's is a tombstone (it changes nothing
+      // visible) or a change this node applied in its origin's order (so its
+      // record here ranked at least as high): this node purged that path's
+      // tombstone, and taking the record would bring it, or the deleted
+      // version, back.
+      if (!current && (raw.deleted || !inFlight)) continue;
       const incoming = { ...change, prev: raw.deleted ? raw.prev : undefined };
       if (current && (current.version === change.version || !wins(incoming, current))) continue;
       await store.applyRemote({ ...change, prev: incoming.prev }, {
@@ -55,6 +65,18 @@ export function startAntiEntropy(options: {
   metrics: Metrics;
 }): { runOnce(): Promise<number>; stop(): void } {
   const repairs = options.metrics.counter('nuvem_anti_entropy_repairs_total', 'Records repaired by anti-entropy');
+  const purged = options.metrics.counter('nuvem_tombstones_purged_total', 'Tombstones forgotten once every known member had applied them');
+  const planner = new PurgePlanner();
+  const purge = async () => {
+    const { store, replicator } = options;
+    const members = [
+      { id: store.nodeId, applied: store.applied() },
+      ...replicator.membership.known().map((m) => ({ id: m.id, applied: m.status?.applied })),
+    ];
+    const n = await store.purge(planner.plan(store.index.tombstones(), members));
+    purged({}, n);
+    if (n) options.log('debug', 'purged tombstones every member has applied', { count: n });
+  };
   let running: Promise<number> | undefined;
   const runOnce = () =>
     (running ??= (async () => {
@@ -70,6 +92,7 @@ export function startAntiEntropy(options: {
         }
       }
       if (total) options.replicator.catchUpAll();
+      await purge().catch((err) => options.log('warn', 'purging tombstones failed; the next pass tries again', { error: String((err as Error)?.message ?? err) }));
       return total;
     })().finally(() => (running = undefined)));
   const first = setTimeout(() => void runOnce(), 500);

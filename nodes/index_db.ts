@@ -4,6 +4,7 @@
  * goes through `commit()`, one transaction per batch (see `group_commit.ts`).
  */
 import Database from 'libsql';
+import type { Tombstone } from './purge.ts';
 import type { Change, FileRecord, LocalStat } from './record.ts';
 
 export interface Entry extends FileRecord {
@@ -20,6 +21,8 @@ export interface Mutation {
   log?: Change[];
   /** Highest contiguous seq applied, per origin. */
   applied?: Record<string, number>;
+  /** Tombstones to forget: each entry is deleted only if it is still that deleted version. */
+  purge?: { path: string; version: string }[];
 }
 
 type Row = Record<string, unknown>;
@@ -137,7 +140,11 @@ export class IndexDb {
       logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
       lastLogId: p('SELECT max(id) AS id FROM log'),
       maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
-      totals: p("SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE deleted = 0 AND type = 'file'"),
+      totals: p(`SELECT coalesce(sum(deleted = 0 AND type = 'file'), 0) AS files,
+        coalesce(sum(CASE WHEN deleted = 0 AND type = 'file' THEN size ELSE 0 END), 0) AS bytes,
+        coalesce(sum(deleted), 0) AS tombstones FROM entries`),
+      tombstones: p('SELECT path, origin, seq, version FROM entries WHERE deleted = 1'),
+      purge: p('DELETE FROM entries WHERE path = ? AND version = ? AND deleted = 1'),
       byShaLive: p('SELECT path FROM entries WHERE sha256 = ? AND deleted = 0 LIMIT 1'),
       byShaKept: p('SELECT record FROM revisions WHERE sha256 = ? LIMIT 1'),
       logFor: p('SELECT change FROM log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?'),
@@ -180,6 +187,13 @@ export class IndexDb {
 
   *all(): Generator<Entry> {
     for (const row of this.#stmt.all.iterate() as Iterable<Row>) yield toEntry(row)!;
+  }
+
+  /** Every tombstone (deleted entry); consume it before the next write. */
+  *tombstones(): Generator<Tombstone> {
+    for (const r of this.#stmt.tombstones.iterate() as Iterable<Row>) {
+      yield { path: r.path as string, origin: r.origin as string, seq: Number(r.seq), version: r.version as string };
+    }
   }
 
   revisions(path: string): FileRecord[] {
@@ -229,9 +243,10 @@ export class IndexDb {
     return Number((this.#stmt.maxSeq.get(origin) as Row).seq ?? 0);
   }
 
-  totals(): { files: number; bytes: number } {
+  /** Live files, their bytes, and tombstones: one scan of the entries. */
+  totals(): { files: number; bytes: number; tombstones: number } {
     const row = this.#stmt.totals.get() as Row;
-    return { files: Number(row.files), bytes: Number(row.bytes) };
+    return { files: Number(row.files), bytes: Number(row.bytes), tombstones: Number(row.tombstones) };
   }
 
   getMeta(key: string): string | undefined {
@@ -256,7 +271,10 @@ export class IndexDb {
       this.#hot.clear();
       throw err;
     }
-    for (const m of batch) for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
+    for (const m of batch) {
+      for (const { path } of m.purge ?? []) this.#hot.delete(path);
+      for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
+    }
     return pruned;
   }
 
@@ -280,6 +298,7 @@ export class IndexDb {
       s.addLog.run(c.origin, c.seq, JSON.stringify(c)); // ignored when (origin, seq) is already logged
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
+    for (const { path, version } of m.purge ?? []) s.purge.run(path, version);
     return pruned;
   }
 

@@ -74,6 +74,8 @@ interface Pending {
   syncDirs?: string[];
   /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
   advance?: { origin: string; seq: number };
+  /** Tombstones to forget (see `purge`). */
+  purge?: { path: string; version: string }[];
 }
 
 export class Store {
@@ -347,7 +349,9 @@ export class Store {
       const current = this.index.get(change.path);
       if (current?.version === change.version || this.index.revision(change.path, change.version)) {
         if (advance) pending.changes.push(change);
+        const away = await this.#leaveFrom(change, record, pending);
         await this.#commit(pending);
+        if (away) await this.#left(change.from!);
         return { outcome: 'duplicate' };
       }
       pending.changes.push(change);
@@ -360,14 +364,13 @@ export class Store {
           (pending.syncDirs ??= []).push(dirname(target));
           pending.revisions.push(record);
         }
+        const away = await this.#leaveFrom(change, record, pending);
         await this.#commit(pending);
+        if (away) await this.#left(change.from!);
         return { outcome: 'lost', winner: publicRecord(current) };
       }
       const fromEntry = change.op === 'move' && change.from ? this.index.get(change.from) : undefined;
-      const fromTombstone: FileRecord | undefined = change.op === 'move' && change.from
-        ? { ...record, path: change.from, deleted: true, size: 0, sha256: '', contentType: '', prev: change.fromPrev }
-        : undefined;
-      const fromLoses = fromTombstone && fromEntry && !fromEntry.deleted && wins(fromTombstone, fromEntry);
+      const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
       const live = current && !current.deleted ? current : undefined;
       if (live) await this.#retire(live, pending);
       const file = this.#filePath(change.path);
@@ -389,34 +392,86 @@ export class Store {
         const st = await fsp.stat(file);
         pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
       }
-      if (fromTombstone && (!fromEntry || wins(fromTombstone, fromEntry))) {
-        const fromFile = this.#filePath(change.from!);
-        if (fromLoses && fromEntry!.type === 'file' && (await exists(fromFile))) {
-          await this.#retire(fromEntry!, pending);
-          await fsp.rm(fromFile, { force: true });
-          (pending.syncDirs ??= []).push(dirname(fromFile));
-        }
-        pending.put.push({ record: fromTombstone });
-      }
+      const away = await this.#leaveFrom(change, record, pending);
       await this.#commit(pending);
       this.#cache.delete(change.path);
-      if (change.from) this.#cache.delete(change.from);
       if (record.deleted) await this.#prune(dirname(file));
-      if (change.from) await this.#prune(dirname(this.#filePath(change.from)));
+      if (away) await this.#left(change.from!);
       return { outcome: 'applied', loser: live && publicRecord(live) };
     });
   }
 
-  /** Counts a remote change as applied without applying it (its content is gone everywhere). */
+  /**
+   * The tombstone a move leaves at `from`, when it wins over what is there
+   * (a file still at `from`, not renamed to `to`, is kept as a revision and
+   * removed). Whatever becomes of the record at `to` (applied, already here,
+   * or losing), so a node that applied a move holds its tombstone too: the
+   * purge (purge.ts) relies on every node that applied a change ranking at
+   * least as high on its paths. True if `from` changed.
+   */
+  async #leaveFrom(change: Change, record: FileRecord, pending: Pending): Promise<boolean> {
+    const tombstone = fromTombstoneOf(change, record);
+    if (!tombstone) return false;
+    const entry = this.index.get(tombstone.path);
+    if (entry && !wins(tombstone, entry)) return false;
+    const file = this.#filePath(tombstone.path);
+    if (entry && !entry.deleted && entry.type === 'file' && (await exists(file))) {
+      await this.#retire(entry, pending);
+      await fsp.rm(file, { force: true });
+      (pending.syncDirs ??= []).push(dirname(file));
+    }
+    pending.put.push({ record: tombstone });
+    return true;
+  }
+
+  /** After a commit that removed `from`: forgets its cached bytes and the folders it left empty. */
+  async #left(from: string): Promise<void> {
+    this.#cache.delete(from);
+    await this.#prune(dirname(this.#filePath(from)));
+  }
+
+  /**
+   * Counts a remote change as applied without its content (gone everywhere);
+   * a move still leaves its tombstone at `from`.
+   */
   markApplied(change: Change, options: { advance: boolean }): Promise<void> {
     const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
-    return this.#locks.withPaths([change.path], () => this.#commit({ changes: [change], put: [], revisions: [], advance }));
+    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
+    return this.#locks.withPaths(paths, async () => {
+      this.clock.observe(change.version);
+      const pending: Pending = { changes: [change], put: [], revisions: [], advance };
+      const away = await this.#leaveFrom(change, recordOf(change), pending);
+      await this.#commit(pending);
+      if (away) await this.#left(change.from!);
+    });
   }
 
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
   advanceApplied(origin: string, seq: number): Promise<void> {
     if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
     return this.#commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+  }
+
+  /**
+   * Forgets tombstones every member has applied (purge.ts decides which),
+   * under their paths' locks, a few hundred per commit. A path whose record
+   * is no longer that tombstone (written again since) keeps its record; kept
+   * revisions stay. Returns how many were purged.
+   */
+  async purge(tombstones: { path: string; version: string }[]): Promise<number> {
+    let purged = 0;
+    for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
+      const chunk = tombstones.slice(i, i + PURGE_BATCH);
+      purged += await this.#locks.withPaths(chunk.map((t) => t.path), async () => {
+        const still = chunk.filter((t) => {
+          const e = this.index.get(t.path);
+          return e?.deleted === true && e.version === t.version;
+        });
+        if (still.length) await this.#commit({ changes: [], put: [], revisions: [], purge: still });
+        return still.length;
+      });
+    }
+    return purged;
   }
 
   /**
@@ -469,12 +524,16 @@ export class Store {
   }
 
   /**
-   * Digest of all records for anti-entropy: a hash per bucket (a bucket is a
-   * fixed slice of the path space), or the records of one bucket.
+   * Digest for anti-entropy: a hash per bucket (a bucket is a fixed slice of
+   * the path space) of the live records only, so a node that purged a
+   * tombstone and one that still holds it compare equal; or the records of
+   * one bucket, tombstones included, so a live record meeting a tombstone is
+   * ranked and the winner kept (anti_entropy.ts).
    */
   digest(): Record<string, string> {
     const hashes = new Map<number, ReturnType<typeof createHash>>();
     for (const e of this.index.all()) {
+      if (e.deleted) continue;
       const b = bucketOf(e.path);
       let h = hashes.get(b);
       if (!h) hashes.set(b, (h = createHash('sha256')));
@@ -775,7 +834,7 @@ export class Store {
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
       return m;
     });
@@ -803,6 +862,8 @@ export type ApplyResult =
   | { outcome: 'duplicate' };
 
 export const BUCKETS = 64;
+/** Tombstones purged per index commit (each holds its path's lock meanwhile). */
+const PURGE_BATCH = 500;
 
 /** FNV-1a of the path, folded into BUCKETS slices. */
 export function bucketOf(path: string): number {
@@ -821,6 +882,12 @@ export function recordOf(change: Change): FileRecord {
   if (change.deleted && prev !== undefined) record.prev = prev;
   else delete record.prev;
   return record;
+}
+
+/** The tombstone a move leaves at its `from` path (undefined for other changes). */
+function fromTombstoneOf(change: Change, record: FileRecord): FileRecord | undefined {
+  if (change.op !== 'move' || !change.from) return undefined;
+  return { ...record, path: change.from, deleted: true, size: 0, sha256: '', contentType: '', prev: change.fromPrev };
 }
 
 /** Throws 412 unless `live` (the current live record, if any) meets the conditions. */
