@@ -37,6 +37,8 @@ export interface Deps {
   rawTarget?(c: Context): string | undefined;
   /** True when the runtime adds `X-Nuvem-Node` to every answer itself. */
   stampsNodeHeader?: boolean;
+  /** A request header (lower-case name) read from the runtime's own request, where it has one (faster). */
+  requestHeader?(c: Context, name: string): string | undefined;
   /** The request body as chunks; runtimes can pass their native stream (faster). */
   requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
 }

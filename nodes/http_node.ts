@@ -21,7 +21,9 @@ export function nodeRuntime(): Runtime {
             headers: { 'content-type': 'application/json' },
           }),
       });
-      const server = createServer({ keepAliveTimeout: 30_000 }, (req, res) => {
+      // requestTimeout 0: Node's default (300 s for a whole request) would cut off
+      // any upload or download that takes longer, e.g. 10 GiB at 30 MB/s.
+      const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
         res.setHeader('x-nuvem-node', nodeId);
         listener(req, res);
       });
@@ -47,6 +49,12 @@ export function nodeRuntime(): Runtime {
       return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
     },
     rawTarget: (c) => (c.env as NodeEnv | undefined)?.incoming?.url,
+    requestHeader: (c, name) => {
+      const incoming = (c.env as NodeEnv | undefined)?.incoming;
+      if (!incoming) return c.req.header(name);
+      const value = incoming.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
     requestBody: (c) => (c.env as NodeEnv | undefined)?.incoming,
   };
 }

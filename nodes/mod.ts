@@ -27,6 +27,7 @@ export interface Runtime {
   stampsNodeHeader?: boolean;
   diskUsage(dir: string): Promise<{ free: number; total: number } | undefined>;
   rawTarget?(c: Context): string | undefined;
+  requestHeader?(c: Context, name: string): string | undefined;
   requestBody?(c: Context): AsyncIterable<Uint8Array> | undefined;
 }
 
@@ -115,6 +116,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     },
     log,
     rawTarget: runtime.rawTarget,
+    requestHeader: runtime.requestHeader,
     requestBody: runtime.requestBody,
     stampsNodeHeader: runtime.stampsNodeHeader,
   };
