@@ -7,7 +7,7 @@
  * replication throughput against a single node.
  *
  * Run: `npx tsx bench/cluster.ts` after `npm run build` (the nodes run from
- * dist/nuvem-node.mjs under plain node, as `npm start` does).
+ * dist/nuvem-node.cjs under plain node, as `npm start` does).
  * `BENCH_QUICK=1` shrinks the runs; `BENCH_ONLY=aedes` or `=mosquitto` picks
  * one broker; `BENCH_STEPS=catchup,consistency` (names as in the JSON's
  * `errors` keys) runs only some measurements; `BENCH_MOSQUITTO_NODELAY=1`
@@ -56,7 +56,7 @@ const NODES = 3;
 const CONVERGE_MS = 180_000;
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const RESULTS = fileURLToPath(new URL("results/", import.meta.url));
-const BUNDLE = join(REPO, "dist", "nuvem-node.mjs");
+const BUNDLE = join(REPO, "dist", "nuvem-node.cjs");
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const flushDisk = () => { try { execFileSync("sync"); } catch { /* no sync(1): noisier figures */ } };
@@ -506,7 +506,7 @@ async function main() {
       : mosq ? undefined : "mosquitto is not installed (apt-get install -y mosquitto)", mosq),
   };
   if (!existsSync(BUNDLE)) {
-    for (const b of [sys.aedes, sys.mosquitto]) if (b.status === "ok") { b.status = "skipped"; b.reason = "dist/nuvem-node.mjs is missing: run `npm run build`"; }
+    for (const b of [sys.aedes, sys.mosquitto]) if (b.status === "ok") { b.status = "skipped"; b.reason = "dist/nuvem-node.cjs is missing: run `npm run build`"; }
   }
   if (!wrk) log("wrk is not installed (apt-get install -y wrk): c=16 rows will be n/a");
   const tmp = mkdtempSync(join(tmpdir(), "nuvem-cluster-bench-"));

@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { NODE_FLAGS } from "../nodes/node_flags.ts";
+import { NODE_ENV, NODE_FLAGS } from "../nodes/node_flags.ts";
 import { stopChild, track } from "./server_proc.ts";
 
 export const MOSQUITTO = "/usr/sbin/mosquitto";
@@ -177,13 +177,13 @@ export interface NodeProc {
 let starts = 0;
 
 /**
- * `node <NODE_FLAGS> dist/nuvem-node.mjs --id … --port … --data … --broker … --log-level warn`;
+ * `node <NODE_FLAGS> dist/nuvem-node.cjs --id … --port … --data … --broker … --log-level warn`;
  * resolves at its `"msg":"listening"` line (printed whatever the log level).
  */
 export function startNode(spec: NodeSpec, o: { bundle: string; repo: string; book: LogBook; timeoutMs?: number }): Promise<NodeProc> {
   const args = [...NODE_FLAGS, o.bundle, "--id", spec.id, "--port", String(spec.port), "--data", spec.dataDir, "--broker", spec.brokerUrl, "--log-level", "warn"];
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...NODE_ENV } });
   track(child);
   const source = `${spec.id}#${++starts}`;
   return new Promise((resolve, reject) => {

@@ -59,10 +59,11 @@ export async function stopChild(child: ChildProcess, graceMs = 5000): Promise<vo
 export function startServer(
   name: string,
   args: string[],
-  opts: { cwd?: string; timeoutMs?: number; healthUrl?: string } = {},
+  opts: { cwd?: string; timeoutMs?: number; healthUrl?: string; env?: Record<string, string> } = {},
 ): Promise<ServerProc> {
   const child = spawn(process.execPath, args, {
     cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   track(child);

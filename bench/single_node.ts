@@ -7,7 +7,7 @@
  * `BENCH_QUICK=1` shrinks sizes for a smoke test; `BENCH_ONLY=nuvem,ref,nginx`
  * picks systems. Results: table on stdout, JSON in bench/results/.
  */
-import { NODE_FLAGS } from "../nodes/node_flags.ts";
+import { NODE_ENV, NODE_FLAGS } from "../nodes/node_flags.ts";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
@@ -164,10 +164,10 @@ async function main() {
   const nginxBin = findNginx();
   // The node runs as `npm start` runs it: the esbuild bundle of nodes/main.ts
   // (`npm run bench` builds it first), plain node, no tsx loader.
-  const nuvemMain = join(REPO, "dist", "nuvem-node.mjs");
+  const nuvemMain = join(REPO, "dist", "nuvem-node.cjs");
   const sys: Systems = {
     nuvem: blank("nuvem", !ONLY.has("nuvem") ? "not selected (BENCH_ONLY)"
-      : existsSync(nuvemMain) ? undefined : "dist/nuvem-node.mjs is missing: run `npm run build`"),
+      : existsSync(nuvemMain) ? undefined : "dist/nuvem-node.cjs is missing: run `npm run build`"),
     ref: blank("node_ref", ONLY.has("ref") ? undefined : "not selected (BENCH_ONLY)"),
     nginx: blank("nginx", !ONLY.has("nginx") ? "not selected (BENCH_ONLY)"
       : nginxBin ? undefined : "nginx is not installed (apt-get install -y nginx)"),
@@ -189,7 +189,7 @@ async function main() {
       return startServer("nuvem", [
         ...NODE_FLAGS, nuvemMain, "--port", String(port), "--data", dir("nuvem"), "--no-watch", "--log-level", "warn",
         "--broker", "mqtt://127.0.0.1:1", // nothing listens there: never join a broker someone else runs on 1883
-      ], { cwd: REPO, timeoutMs: 60_000, healthUrl: `http://127.0.0.1:${port}` });
+      ], { cwd: REPO, timeoutMs: 60_000, healthUrl: `http://127.0.0.1:${port}`, env: NODE_ENV });
     }, async (s) => {
       await measureBig(sys.nuvem, s.url);
       await measureSmall(sys.nuvem, s.url, { wrk, dir: tmp });

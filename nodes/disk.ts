@@ -38,7 +38,7 @@ const EARLY_SYNC_BYTES = 8 << 20;
  * 110 MiB instead of 125. Long reads (fileStream) do the same for the read
  * buffers they hand out.
  */
-const COLLECT_BYTES = 16 << 20;
+const COLLECT_BYTES = 8 << 20;
 const collectYoung = () => (globalThis as { gc?: (options: object) => void }).gc?.({ type: 'minor' });
 
 /**
@@ -105,6 +105,7 @@ export async function writeTemp(
       await handle.sync();
       st = await handle.stat();
       await handle.close();
+      if (size >= COLLECT_BYTES) collectYoung(); // the last chunks' buffers too, not at the next collection
     } else {
       st = await writeWhole(path, pending);
     }
@@ -251,6 +252,7 @@ export function fileStream(handle: fsp.FileHandle, start: number, end: number): 
       const want = Math.min(READ_CHUNK, end + 1 - position);
       if (want <= 0) {
         await handle.close();
+        if (end + 1 - start >= COLLECT_BYTES) collectYoung();
         controller.close();
         return;
       }

@@ -62,9 +62,13 @@ async function startEmbeddedBroker(config: NodeConfig): Promise<RunningBroker> {
   return broker;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  runNode(process.argv.slice(2)).catch((err) => {
+/** Runs a node from the command line: exits 2 on a usage error, 1 on any other failure. */
+export function main(argv: string[]): void {
+  runNode(argv).catch((err) => {
     console.error(`nuvem node: ${err instanceof Error ? err.message : err}`);
     process.exit(err instanceof UsageError ? 2 : 1);
   });
 }
+
+// Under tsx (`node --import tsx nodes/main.ts`); the bundle starts from bundle_entry.ts.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) main(process.argv.slice(2));

@@ -14,7 +14,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from './node_flags.ts';
+import { NODE_ENV, NODE_FLAGS } from './node_flags.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The folders the node bundle is built from: it is stale when any file in them is newer. */
@@ -28,12 +28,12 @@ export interface NodeEntry {
 }
 
 /**
- * How to start a node: the esbuild bundle `dist/nuvem-node.mjs` (`npm run build`)
+ * How to start a node: the esbuild bundle `dist/nuvem-node.cjs` (`npm run build`)
  * when it is newer than every source file it is built from, else `nodes/main.ts`
  * through tsx. Either way with the V8 flags of node_flags.ts.
  */
 export async function nodeEntry(root = REPO_ROOT): Promise<NodeEntry> {
-  const bundle = join(root, 'dist', 'nuvem-node.mjs');
+  const bundle = join(root, 'dist', 'nuvem-node.cjs');
   const built = await fsp.stat(bundle).catch(() => undefined);
   if (built) {
     const newest = Math.max(...(await Promise.all(SOURCE_DIRS.map((dir) => newestMtime(join(root, dir))))));
@@ -105,7 +105,7 @@ export function spawnNodeChild(options: NodeChildOptions): NodeChild {
   const writeErr = options.writeErr ?? ((line: string) => process.stderr.write(`${name}: ${line}\n`));
   const child = spawn(process.execPath, [...options.entry.args, ...options.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
+    env: { ...(options.env ?? process.env), ...NODE_ENV },
   });
   let exit: NodeExit | undefined;
   const exited = new Promise<NodeExit>((resolve) => {

@@ -6,3 +6,11 @@
  * the buffers of the bytes they have written (disk.ts: COLLECT_BYTES).
  */
 export const NODE_FLAGS = ['--max-semi-space-size=2', '--expose-gc'];
+
+/**
+ * Environment a node process is started with. With 16 thread-pool threads
+ * (process_settings.ts) glibc gives up to 16 malloc arenas, each keeping the
+ * memory it once held; two arenas keep a node about 8 MiB smaller under load
+ * at the same speed.
+ */
+export const NODE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
