@@ -41,8 +41,14 @@ interface Via {
   fromLog: boolean;
 }
 
-/** Uploads at least this big stream to the online peers as they come in (push.ts). */
-export const PUSH_MIN_BYTES = 1024 * 1024;
+/**
+ * Uploads with a body stream to the online peers as they come in (push.ts),
+ * small ones too: the push replaces the fetch a replica would make after the
+ * notice, and its temp-file fsync overlaps the origin's, so a w=auto write
+ * waits for one fsync stage less (4 KiB w=auto p50 15-17 ms → 10-13 ms on the
+ * 3-node loopback bench, c=16 throughput 237 → 318-345 req/s).
+ */
+export const PUSH_MIN_BYTES = 1;
 
 /** Consecutive changes applied together, and how many at once. */
 const BATCH = 256;
@@ -148,8 +154,8 @@ export class Replicator {
 
   /**
    * The body of an upload of `size` bytes (undefined: unknown), streamed on
-   * to every online peer while this node stores it when it is big enough to
-   * gain from it; else `body` itself.
+   * to every online peer while this node stores it (when it has a length and
+   * peers are online); else `body` itself.
    */
   streamToPeers(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array> {
     if (size === undefined || size < PUSH_MIN_BYTES || this.#closed) return body;
