@@ -21,12 +21,20 @@ function versionHeaders(r: FileRecord): Record<string, string> {
   };
 }
 
-export function downloadApp(deps: Deps): Hono {
-  const app = new Hono();
-  let sentBytes = 0;
-  deps.metrics.counterFrom('nuvem_bytes_sent_total', 'File content bytes sent in downloads', () => [{ labels: {}, value: sentBytes }]);
-  // Complete answers for small files held in memory, by path and version:
-  // the common read of a small file builds nothing per request.
+/** The complete answer to a plain read of a small file held in memory. */
+export interface SmallAnswer {
+  body: Uint8Array;
+  headers: Record<string, string>;
+}
+
+/**
+ * Plain reads of small files held in memory, by path: the answer (the
+ * bytes and headers memoised by path and version, so the common read builds
+ * nothing), or undefined when the file is not such a file. Shared by the
+ * GET handler and the runtime's fast path (mod.ts: `fastRead`).
+ */
+export function smallReads(deps: Deps): { read(path: string): SmallAnswer | undefined; sentBytes(): number } {
+  let sent = 0;
   const memo = new Map<string, { version: string; headers: Record<string, string> }>();
   const fullHeaders = (r: FileRecord) => {
     const hit = memo.get(r.path);
@@ -36,6 +44,21 @@ export function downloadApp(deps: Deps): Hono {
     memo.set(r.path, { version: r.version, headers });
     return headers;
   };
+  return {
+    read(path) {
+      const small = deps.store.readSmall(path);
+      if (!small) return undefined;
+      sent += small.bytes.byteLength;
+      return { body: small.bytes, headers: fullHeaders(small.record) };
+    },
+    sentBytes: () => sent,
+  };
+}
+
+export function downloadApp(deps: Deps, small = smallReads(deps)): Hono {
+  const app = new Hono();
+  let sentBytes = 0;
+  deps.metrics.counterFrom('nuvem_bytes_sent_total', 'File content bytes sent in downloads', () => [{ labels: {}, value: sentBytes + small.sentBytes() }]);
   const handler = async (c: Context) => {
     const rest = encodedRest(c, deps, '/files/');
     if (rest === '' || rest.endsWith('/')) return listFolderResponse(c, deps, rest);
@@ -44,11 +67,8 @@ export function downloadApp(deps: Deps): Hono {
     // Web Request's URL and Headers costs more than the rest of a cached read.
     const header = (name: string) => (deps.requestHeader ? deps.requestHeader(c, name) : c.req.header(name));
     const plain = c.req.method === 'GET' && !(deps.rawTarget?.(c) ?? c.req.url).includes('?') && !header('range') && !header('if-none-match');
-    const small = plain ? deps.store.readSmall(path) : undefined;
-    if (small) {
-      sentBytes += small.bytes.byteLength;
-      return new Response(small.bytes as BodyInit, { status: 200, headers: fullHeaders(small.record) });
-    }
+    const answer = plain ? small.read(path) : undefined;
+    if (answer) return new Response(answer.body as BodyInit, { status: 200, headers: answer.headers });
     const version = c.req.query('version');
     const minVersion = c.req.query('min_version');
     const readable = await deps.store.read(path, { version }).catch((err) => {

@@ -10,22 +10,37 @@ import { changesApp } from './changes.ts';
 import { dashboardApp } from './dashboard.ts';
 import { deleteApp } from './delete.ts';
 import type { Deps } from './deps.ts';
-import { downloadApp } from './download.ts';
+import { downloadApp, smallReads, type SmallAnswer } from './download.ts';
 import { onError } from './errors.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
 import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
+import { parseEncodedPath } from '../nodes/paths.ts';
 import { checkRawTarget } from './target.ts';
 import { uploadApp } from './upload.ts';
 
 export type { Deps, Replication } from './deps.ts';
+export type { SmallAnswer } from './download.ts';
+
+/**
+ * The plain read of a small file held in memory, answered before the
+ * framework sees the request (a runtime may call it first; `undefined` means
+ * "serve it through the app"). Only a GET of `/files/{path}` with no query,
+ * no Range, If-None-Match or If-Range, on a node without a token, of a path
+ * the app would accept: the answer is the one the GET handler gives, counted
+ * in the same metrics.
+ */
+export type FastRead = (method: string, target: string, header: (name: string) => string | undefined) => SmallAnswer | undefined;
+
+export type NodeApp = Hono & { fastRead: FastRead };
 
 const FILE_METHODS = 'GET, HEAD, PUT, DELETE, MOVE, MKCOL';
 
-export function createApp(deps: Deps): Hono {
+export function createApp(deps: Deps): NodeApp {
   const app = new Hono();
+  const small = smallReads(deps);
   const answered = new Map<string, number>(); // "METHOD STATUS" → count
   deps.metrics.counterFrom('nuvem_http_requests_total', 'HTTP requests answered, by method and status', () =>
     [...answered].map(([key, value]) => {
@@ -52,7 +67,7 @@ export function createApp(deps: Deps): Hono {
     if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();
   });
-  for (const sub of [uploadApp, downloadApp, deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
+  for (const sub of [uploadApp, (d: Deps) => downloadApp(d, small), deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
     app.route('/', sub(deps));
   }
   app.all('/files/*', () => {
@@ -60,5 +75,20 @@ export function createApp(deps: Deps): Hono {
   });
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError(onError(deps.log));
-  return app;
+  const fastRead: FastRead = (method, target, header) => {
+    if (checkToken || method !== 'GET' || !target.startsWith('/files/') || /[?#]/.test(target)) return undefined;
+    if (header('range') !== undefined || header('if-none-match') !== undefined || header('if-range') !== undefined) return undefined;
+    const rest = target.slice('/files/'.length);
+    if (rest === '' || rest.endsWith('/')) return undefined;
+    let answer;
+    try {
+      checkRawTarget(target);
+      answer = small.read(parseEncodedPath(rest));
+    } catch {
+      return undefined; // the app answers it, with its error
+    }
+    if (answer) answered.set('GET 200', (answered.get('GET 200') ?? 0) + 1);
+    return answer;
+  };
+  return Object.assign(app, { fastRead });
 }

@@ -7,11 +7,17 @@ import type { Runtime } from './mod.ts';
 
 type NodeEnv = { incoming?: IncomingMessage };
 
+/** A request header by lower-case name, as one string. */
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
 export function nodeRuntime(): Runtime {
   return {
     name: `node ${process.version}`,
     stampsNodeHeader: true,
-    async serve(app, { host, port, nodeId }) {
+    async serve(app, { host, port, nodeId, fastRead }) {
       // A target the URL parser refuses (e.g. a raw backslash) never reaches
       // the app: answer it here, in the app's error format.
       const listener = getRequestListener(app.fetch, {
@@ -25,6 +31,13 @@ export function nodeRuntime(): Runtime {
       // any upload or download that takes longer, e.g. 10 GiB at 30 MB/s.
       const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
         res.setHeader('x-nuvem-node', nodeId);
+        // A cached small file: answered here, without building Web Request and Response objects.
+        const fast = fastRead?.(req.method ?? '', req.url ?? '', (name) => headerOf(req, name));
+        if (fast) {
+          res.writeHead(200, fast.headers);
+          res.end(fast.body);
+          return;
+        }
         listener(req, res);
       });
       await new Promise<void>((resolve, reject) => {
@@ -51,9 +64,7 @@ export function nodeRuntime(): Runtime {
     rawTarget: (c) => (c.env as NodeEnv | undefined)?.incoming?.url,
     requestHeader: (c, name) => {
       const incoming = (c.env as NodeEnv | undefined)?.incoming;
-      if (!incoming) return c.req.header(name);
-      const value = incoming.headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
+      return incoming ? headerOf(incoming, name) : c.req.header(name);
     },
     requestBody: (c) => (c.env as NodeEnv | undefined)?.incoming,
   };
