@@ -21,6 +21,15 @@ function versionHeaders(r: FileRecord): Record<string, string> {
   };
 }
 
+/**
+ * A read whose answer depends on nothing but the current version: a GET with
+ * no query and no Range, If-None-Match or If-Range header (If-Range matters
+ * only with Range). The only reads a small file's memoised answer serves.
+ */
+export function isPlainRead(method: string, target: string, header: (name: string) => string | undefined): boolean {
+  return method === 'GET' && !/[?#]/.test(target) && header('range') === undefined && header('if-none-match') === undefined && header('if-range') === undefined;
+}
+
 /** The complete answer to a plain read of a small file held in memory. */
 export interface SmallAnswer {
   body: Uint8Array;
@@ -66,8 +75,7 @@ export function downloadApp(deps: Deps, small = smallReads(deps)): Hono {
     // The runtime's own view of the request where it gives one: building the
     // Web Request's URL and Headers costs more than the rest of a cached read.
     const header = (name: string) => (deps.requestHeader ? deps.requestHeader(c, name) : c.req.header(name));
-    const plain = c.req.method === 'GET' && !(deps.rawTarget?.(c) ?? c.req.url).includes('?') && !header('range') && !header('if-none-match');
-    const answer = plain ? small.read(path) : undefined;
+    const answer = isPlainRead(c.req.method, deps.rawTarget?.(c) ?? c.req.url, header) ? small.read(path) : undefined;
     if (answer) return new Response(answer.body as BodyInit, { status: 200, headers: answer.headers });
     const version = c.req.query('version');
     const minVersion = c.req.query('min_version');

@@ -10,7 +10,7 @@ import { changesApp } from './changes.ts';
 import { dashboardApp } from './dashboard.ts';
 import { deleteApp } from './delete.ts';
 import type { Deps } from './deps.ts';
-import { downloadApp, smallReads, type SmallAnswer } from './download.ts';
+import { downloadApp, isPlainRead, smallReads, type SmallAnswer } from './download.ts';
 import { onError } from './errors.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
@@ -76,8 +76,7 @@ export function createApp(deps: Deps): NodeApp {
   app.notFound((c) => c.json({ error: 'not_found', message: `No route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError(onError(deps.log));
   const fastRead: FastRead = (method, target, header) => {
-    if (checkToken || method !== 'GET' || !target.startsWith('/files/') || /[?#]/.test(target)) return undefined;
-    if (header('range') !== undefined || header('if-none-match') !== undefined || header('if-range') !== undefined) return undefined;
+    if (checkToken || !target.startsWith('/files/') || !isPlainRead(method, target, header)) return undefined;
     const rest = target.slice('/files/'.length);
     if (rest === '' || rest.endsWith('/')) return undefined;
     let answer;

@@ -70,6 +70,7 @@ export class Replicator {
   readonly #ackWaiters = new Set<() => void>();
   readonly #verifying = new Map<string, number>();
   readonly #count: (what: string) => void;
+  readonly #pushed: (labels: { outcome: string }) => void;
   #stopOwn?: () => void;
   #closed = false;
 
@@ -82,6 +83,7 @@ export class Replicator {
     this.membership = new Membership(this.#id, remembered);
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
     this.#count = (reason) => ignored({ reason });
+    this.#pushed = options.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
     options.metrics.gauge('nuvem_peer_heartbeat_age_seconds', 'Age of the last heartbeat per peer', () =>
       this.membership.known().map((m) => ({ labels: { peer: m.id }, value: m.receivedAt ? (this.#now() - m.receivedAt) / 1000 : -1 })));
   }
@@ -159,14 +161,14 @@ export class Replicator {
    */
   streamToPeers(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array> {
     if (size === undefined || size < PUSH_MIN_BYTES || this.#closed) return body;
-    const targets = this.membership.online(this.#now()).filter((m) => this.membership.isMemberUrl(m.url));
+    // Online members only: verified, so their URLs are the ones they announced.
+    const targets = this.membership.online(this.#now());
     if (!targets.length) return body;
-    const pushed = this.#o.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
     return pushing(body, size, targets, {
       origin: this.#id,
       token: this.#o.token,
       onOutcome: (peer, outcome, error) => {
-        pushed({ outcome });
+        this.#pushed({ outcome });
         if (outcome === 'failed') this.#o.log('info', 'streaming an upload to a peer stopped; it will fetch the content instead', { peer, error: String((error as Error)?.message ?? error) });
       },
     });
