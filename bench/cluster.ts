@@ -16,11 +16,12 @@
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:http";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeResult } from "./results_dir.ts";
 import { findWrk, runWrk } from "./load.ts";
 import { freePort } from "./nginx.ts";
 import { killAllChildren } from "./server_proc.ts";
@@ -55,7 +56,6 @@ const BIG_RUNS = 5;
 const NODES = 3;
 const CONVERGE_MS = 180_000;
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const RESULTS = fileURLToPath(new URL("results/", import.meta.url));
 const BUNDLE = join(REPO, "dist", "nuvem-node.cjs");
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
@@ -557,9 +557,6 @@ function report(sys: Brokers, tools: { wrk?: string; mosquitto?: string }) {
   const ts = targets(sys, CATCHUP_FILES);
   out.push(targetLines(ts));
   console.log(out.join("\n"));
-  mkdirSync(RESULTS, { recursive: true });
-  const gitignore = join(RESULTS, ".gitignore");
-  if (!existsSync(gitignore)) writeFileSync(gitignore, "*\n!.gitignore\n");
   const json = {
     bench: "cluster",
     date: new Date().toISOString(),
@@ -575,9 +572,9 @@ function report(sys: Brokers, tools: { wrk?: string; mosquitto?: string }) {
     logs: summary.map((g) => ({ ...g, first: g.first.slice(0, 1000), last: g.last.slice(0, 1000) })),
     notes,
   };
-  writeFileSync(join(RESULTS, "cluster.json"), JSON.stringify(json, null, 2) + "\n");
-  writeFileSync(join(RESULTS, "cluster.log"), book.lines.map((l) => `${l.at} [${l.source}] (${l.phase}) ${l.text}`).join("\n") + "\n");
-  log(`results written to ${join(RESULTS, "cluster.json")} (process output in cluster.log)`);
+  const file = writeResult("cluster.json", JSON.stringify(json, null, 2) + "\n");
+  writeResult("cluster.log", book.lines.map((l) => `${l.at} [${l.source}] (${l.phase}) ${l.text}`).join("\n") + "\n");
+  log(`results written to ${file} (process output in cluster.log)`);
 }
 
 process.on("exit", killAllChildren);

@@ -5,11 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { writeFileSync } from "node:fs";
 import { Agent, request, type IncomingMessage } from "node:http";
-import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
-import { WRK_DONE } from "./load.ts";
+import { saveWrkScript } from "./load.ts";
 
 export interface PutAnswer {
   status: number;
@@ -112,11 +110,8 @@ request = function()
   local body = string.format("${tag}%08d", counter) .. rest
   counter = counter + 1
   return wrk.format("PUT", path, nil, body)
-end
-${WRK_DONE}`;
-  const file = join(dir, `${name}.lua`);
-  writeFileSync(file, lua);
-  return file;
+end`;
+  return saveWrkScript(dir, name, lua);
 }
 
 // --- MQTT

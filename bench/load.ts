@@ -139,10 +139,14 @@ request = function()
   local path = string.format("${o.prefix}f%04d", counter % ${o.files})
   counter = counter + 1
   return wrk.format("${method}", path, nil, body)
-end
-${WRK_DONE}`;
+end`;
+  return saveWrkScript(dir, name, lua);
+}
+
+/** Writes a wrk Lua script (with WRK_DONE's summary hook appended) to `dir/name.lua`; returns its path. */
+export function saveWrkScript(dir: string, name: string, lua: string): string {
   const file = join(dir, `${name}.lua`);
-  writeFileSync(file, lua);
+  writeFileSync(file, `${lua}\n${WRK_DONE}`);
   return file;
 }
 

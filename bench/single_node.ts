@@ -9,10 +9,11 @@
  */
 import { NODE_ENV, NODE_FLAGS } from "../nodes/node_flags.ts";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeResult } from "./results_dir.ts";
 import { findWrk, preload, runWrk, streamGet, streamPut, wrkScript } from "./load.ts";
 import { findNginx, freePort, nginxVersion, startNginx } from "./nginx.ts";
 import { ratios, table, targetLines, targets, type SystemResult, type Systems } from "./report.ts";
@@ -33,7 +34,6 @@ const size = (n: number) => (n >= 1024 * MiB ? `${n / 1024 / MiB} GiB` : `${n / 
 const BIG_LABEL = size(BIG);
 const RSS_LABEL = size(RSS_SIZE);
 const REPO = fileURLToPath(new URL("..", import.meta.url));
-const RESULTS = fileURLToPath(new URL("results/", import.meta.url));
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -239,9 +239,6 @@ function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
   const ts = targets(sys, BIG_LABEL);
   out.push(targetLines(ts));
   console.log(out.join("\n"));
-  mkdirSync(RESULTS, { recursive: true });
-  const gitignore = join(RESULTS, ".gitignore");
-  if (!existsSync(gitignore)) writeFileSync(gitignore, "*\n!.gitignore\n");
   const json = {
     bench: "single_node",
     date: new Date().toISOString(),
@@ -253,8 +250,7 @@ function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
     targets: ts,
     notes,
   };
-  writeFileSync(join(RESULTS, "single_node.json"), JSON.stringify(json, null, 2) + "\n");
-  log(`results written to ${join(RESULTS, "single_node.json")}`);
+  log(`results written to ${writeResult("single_node.json", JSON.stringify(json, null, 2) + "\n")}`);
 }
 
 process.on("exit", killAllChildren);
