@@ -23,6 +23,7 @@ import { startBroker, type RunningBroker } from '../broker/mod.ts';
 import { saveToFile } from '../client/local_files.ts';
 import { createClient, NuvemHttpError, type FailoverInfo, type NuvemClient, type RequestInfo } from '../client/mod.ts';
 import { sha256File } from './_support/bytes.ts';
+import { freePort } from './_support/ports.ts';
 import { startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
 
@@ -124,17 +125,6 @@ async function startOne(id: string): Promise<NodeProcess> {
   const p = await startNodeProcess({ dataDir, args, timeoutMs: 30_000 });
   procs.set(id, p);
   return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {

@@ -7,19 +7,9 @@ import { createServer } from 'node:net';
 import mqtt from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { freePort } from './_support/ports.ts';
 import { startNodeProcess } from './_support/node_process.ts';
 import { tempDir } from './_support/temp.ts';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -20,9 +20,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startBroker as startEmbeddedBroker, type RunningBroker } from '../../broker/mod.ts';
+import { freePort } from './ports.ts';
 import { startNodeProcess, type NodeProcess } from './node_process.ts';
 import { tempDir, type TempDir } from './temp.ts';
 
@@ -119,18 +120,7 @@ export function filesTarget(path: string): string {
   return '/files/' + path.split('/').map(encodeURIComponent).join('/');
 }
 
-/** A TCP port that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.ts';
 
 /** The Mosquitto broker binary, or undefined when it is not installed. */
 export function findMosquitto(): string | undefined {
