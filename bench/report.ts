@@ -15,6 +15,10 @@ export interface SystemResult {
   put_small?: WrkResult;
   get_small?: WrkResult;
   get_small_memory?: WrkResult;
+  /** req/s of every round of the 4 KiB loads (the median round is the figure above). */
+  put_small_rounds_rps?: number[];
+  get_small_rounds_rps?: number[];
+  get_small_memory_rounds_rps?: number[];
   peak_rss_mib?: number;
   peak_rss_how?: string;
   peak_rss_since_start_mib?: number;

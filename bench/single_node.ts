@@ -14,7 +14,7 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResult } from "./results_dir.ts";
-import { findWrk, preload, runWrk, streamGet, streamPut, wrkScript } from "./load.ts";
+import { findWrk, preload, runWrk, streamGet, streamPut, wrkScript, type WrkResult } from "./load.ts";
 import { findNginx, freePort, nginxVersion, startNginx } from "./nginx.ts";
 import { ratios, table, targetLines, targets, type SystemResult, type Systems } from "./report.ts";
 import { killAllChildren, procStatusKiB, resetPeakRss, startServer, type ServerProc } from "./server_proc.ts";
@@ -26,6 +26,8 @@ const BIG = QUICK ? 64 * MiB : 1024 * MiB;
 const RSS_SIZE = QUICK ? 128 * MiB : 2048 * MiB;
 const WARM = 64 * MiB;
 const RUNS = 3;
+/** 4 KiB loads: rounds per system, the systems taking turns; the median round is reported. */
+const ROUNDS = QUICK ? 1 : 3;
 const WRK_SECONDS = QUICK ? 2 : 5;
 const SMALL = 4096;
 const FILES = 1000;
@@ -54,59 +56,97 @@ async function step(res: SystemResult, key: string, fn: () => Promise<void>): Pr
   }
 }
 
-async function wrkStep(res: SystemResult, url: string, script: string) {
-  await runWrk(url, { script, connections: CONNECTIONS, seconds: 1 }); // warm-up
+/** A started system: its results and its server process. */
+interface Live { res: SystemResult; server: ServerProc }
+
+/**
+ * Runs `fn` for every system, `rounds` times over, each round starting one
+ * system later: the systems take turns, so a slow minute of the machine (a
+ * VM's neighbours, writeback of an earlier test's bytes) falls on all of
+ * them alike instead of on whichever one ran then.
+ */
+async function interleaved<T>(items: T[], rounds: number, fn: (item: T, round: number) => Promise<void>): Promise<void> {
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < items.length; i++) await fn(items[(i + r) % items.length], r);
+  }
+}
+
+async function wrkStep(name: string, url: string, script: string, warmUp: boolean): Promise<WrkResult> {
+  if (warmUp) await runWrk(url, { script, connections: CONNECTIONS, seconds: 1 });
   const r = await runWrk(url, { script, connections: CONNECTIONS, seconds: WRK_SECONDS });
   const bad = r.non2xx + r.errors;
   if (r.requests === 0) throw new Error("wrk completed no request");
   if (bad > r.requests * 0.01) throw new Error(`${bad} of ${r.requests} requests failed (non-2xx ${r.non2xx}, socket ${r.errors})`);
-  log(`${res.name}: ${script.split("/").pop()} ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms.toFixed(2)} ms, p99 ${r.p99ms.toFixed(2)} ms`);
+  log(`${name}: ${script.split("/").pop()} ${r.rps.toFixed(0)} req/s, p50 ${r.p50ms.toFixed(2)} ms, p99 ${r.p99ms.toFixed(2)} ms`);
   return r;
 }
 
-async function measureBig(res: SystemResult, base: string) {
-  const url = `${base}/files/bench/big.bin`;
-  await step(res, "warm_up", async () => { // JIT of client and server; not timed
-    await streamPut(`${base}/files/bench/warm.bin`, WARM);
-    await streamGet(`${base}/files/bench/warm.bin`, WARM);
-  });
-  await step(res, "put_big", async () => {
-    const runs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      flushDisk();
-      runs.push((await streamPut(url, BIG)).mbps);
-      log(`${res.name}: ${BIG_LABEL} PUT run ${i + 1}/${RUNS}: ${runs[i].toFixed(0)} MB/s`);
-    }
-    res.put_big_runs_mbps = runs;
-    res.put_big_mbps = median(runs);
-  });
-  await step(res, "get_big", async () => {
-    const runs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      flushDisk();
-      runs.push((await streamGet(url, BIG)).mbps);
-      log(`${res.name}: ${BIG_LABEL} GET run ${i + 1}/${RUNS}: ${runs[i].toFixed(0)} MB/s`);
-    }
-    res.get_big_runs_mbps = runs;
-    res.get_big_mbps = median(runs);
-  });
+/** Big PUTs, then big GETs: RUNS of each per system, the systems taking turns; medians kept. */
+async function measureBig(live: Live[]) {
+  for (const { res, server } of live) {
+    await step(res, "warm_up", async () => { // JIT of client and server; not timed
+      await streamPut(`${server.url}/files/bench/warm.bin`, WARM);
+      await streamGet(`${server.url}/files/bench/warm.bin`, WARM);
+    });
+  }
+  const url = (l: Live) => `${l.server.url}/files/bench/big.bin`;
+  await interleaved(live, RUNS, ({ res, server }, i) => step(res, "put_big", async () => {
+    flushDisk();
+    const mbps = (await streamPut(url({ res, server }), BIG)).mbps;
+    (res.put_big_runs_mbps ??= []).push(mbps);
+    log(`${res.name}: ${BIG_LABEL} PUT run ${i + 1}/${RUNS}: ${mbps.toFixed(0)} MB/s`);
+  }));
+  await interleaved(live, RUNS, ({ res, server }, i) => step(res, "get_big", async () => {
+    flushDisk();
+    const mbps = (await streamGet(url({ res, server }), BIG)).mbps;
+    (res.get_big_runs_mbps ??= []).push(mbps);
+    log(`${res.name}: ${BIG_LABEL} GET run ${i + 1}/${RUNS}: ${mbps.toFixed(0)} MB/s`);
+  }));
+  for (const { res } of live) {
+    if (res.put_big_runs_mbps?.length === RUNS) res.put_big_mbps = median(res.put_big_runs_mbps);
+    if (res.get_big_runs_mbps?.length === RUNS) res.get_big_mbps = median(res.get_big_runs_mbps);
+  }
 }
 
-async function measureSmall(res: SystemResult, base: string, o: { wrk?: string; dir: string }) {
-  await step(res, "preload", async () => {
-    flushDisk();
-    await preload(base, { count: FILES, body: Buffer.alloc(SMALL, 7), concurrency: CONNECTIONS, pathOf: smallPath });
-    await streamGet(base + smallPath(FILES - 1), SMALL);
-  });
+type SmallKey = "get_small" | "put_small" | "get_small_memory";
+/** One 4 KiB load: which system, which figure of its results, which server and script. */
+interface SmallRun { res: SystemResult; key: SmallKey; name: string; url: string; script: string }
+
+/** Runs each load ROUNDS times, the systems taking turns; keeps the median round (by req/s) of each. */
+async function measureRounds(runs: SmallRun[]) {
+  const got = new Map<SmallRun, WrkResult[]>();
+  await interleaved(runs, ROUNDS, (run, round) => step(run.res, run.key, async () => {
+    if (round === 0) flushDisk();
+    const r = await wrkStep(run.name, run.url, run.script, round === 0);
+    got.set(run, [...(got.get(run) ?? []), r]);
+  }));
+  for (const run of runs) {
+    const rounds = got.get(run) ?? [];
+    if (rounds.length !== ROUNDS) continue; // a failed round is in res.errors
+    run.res[run.key] = [...rounds].sort((a, b) => a.rps - b.rps)[Math.floor(ROUNDS / 2)];
+    run.res[`${run.key}_rounds_rps`] = rounds.map((r) => r.rps);
+  }
+}
+
+async function measureSmall(live: Live[], o: { wrk?: string; dir: string; memory?: Live }) {
+  for (const { res, server } of live) {
+    await step(res, "preload", async () => {
+      flushDisk();
+      await preload(server.url, { count: FILES, body: Buffer.alloc(SMALL, 7), concurrency: CONNECTIONS, pathOf: smallPath });
+      await streamGet(server.url + smallPath(FILES - 1), SMALL);
+    });
+  }
   if (!o.wrk) {
-    res.errors.get_small = res.errors.put_small = "wrk is not installed";
+    for (const { res } of live) res.errors.get_small = res.errors.put_small = "wrk is not installed";
     return;
   }
   const getLua = wrkScript(o.dir, "get_4k", { prefix: "/files/bench/small/", files: FILES });
   const putLua = wrkScript(o.dir, "put_4k", { prefix: "/files/bench/put/", files: FILES, putBytes: SMALL });
-  await step(res, "get_small", async () => { res.get_small = await wrkStep(res, base, getLua); });
-  flushDisk();
-  await step(res, "put_small", async () => { res.put_small = await wrkStep(res, base, putLua); });
+  const gets: SmallRun[] = live.map(({ res, server }) => ({ res, key: "get_small", name: res.name, url: server.url, script: getLua }));
+  // The Node ref again, answering from memory: serves the files the ref preloaded (same folder).
+  if (o.memory) gets.push({ res: o.memory.res, key: "get_small_memory", name: "node_ref_memory", url: o.memory.server.url, script: getLua });
+  await measureRounds(gets);
+  await measureRounds(live.map(({ res, server }) => ({ res, key: "put_small", name: res.name, url: server.url, script: putLua })));
 }
 
 async function measureRss(res: SystemResult, server: ServerProc) {
@@ -132,28 +172,26 @@ async function measureRss(res: SystemResult, server: ServerProc) {
   });
 }
 
-/** Starts a system, measures it, always stops it; startup failure marks it failed. */
-async function runSystem(res: SystemResult, start: () => Promise<ServerProc>, body: (s: ServerProc) => Promise<void>) {
+/** Starts a system; a startup failure marks it failed (and it is left out). */
+async function launch(res: SystemResult, start: () => Promise<ServerProc>, rssAtStart = true): Promise<Live | undefined> {
   if (res.status === "skipped") {
     log(`${res.name}: skipped: ${res.reason}`);
-    return;
+    return undefined;
   }
-  let server: ServerProc | undefined;
   try {
-    server = await start();
+    const server = await start();
     log(`${res.name}: listening on ${server.url} (pid ${server.pid})`);
-    if (res.name !== "nginx") { // nginx's master PID is not the process doing the work
+    if (rssAtStart) {
       await new Promise((r) => setTimeout(r, 500));
       const rss = procStatusKiB(server.pid, "VmRSS");
       if (rss !== undefined) res.rss_start_mib = rss / 1024;
     }
-    await body(server);
+    return { res, server };
   } catch (err) {
     res.status = "failed";
     res.reason = (err as Error).message;
     log(`${res.name}: failed: ${res.reason}`);
-  } finally {
-    await server?.stop();
+    return undefined;
   }
 }
 
@@ -180,9 +218,11 @@ async function main() {
   loadAtStart = loadavg()[0];
   if (loadAtStart > 0.5) log(`warning: load average is ${loadAtStart.toFixed(2)} before starting; figures will be noisy`);
   log(`${QUICK ? "quick" : "full"} run: ${BIG_LABEL} transfers x${RUNS}, wrk ${WRK_SECONDS} s, temp ${tmp}`);
+  const started: Live[] = [];
   try {
     const dir = (name: string) => { const d = join(tmp, name); mkdirSync(d, { recursive: true }); return d; };
-    await runSystem(sys.nuvem, async () => {
+    // All systems run at once (each idle while another is measured) and take turns.
+    const nuvem = await launch(sys.nuvem, async () => {
       // A port chosen here (not 0) so /health can tell readiness even if the
       // "listening" line is filtered out by --log-level warn.
       const port = await freePort();
@@ -190,30 +230,21 @@ async function main() {
         ...NODE_FLAGS, nuvemMain, "--port", String(port), "--data", dir("nuvem"), "--no-watch", "--log-level", "warn",
         "--broker", "mqtt://127.0.0.1:1", // nothing listens there: never join a broker someone else runs on 1883
       ], { cwd: REPO, timeoutMs: 60_000, healthUrl: `http://127.0.0.1:${port}`, env: NODE_ENV });
-    }, async (s) => {
-      await measureBig(sys.nuvem, s.url);
-      await measureSmall(sys.nuvem, s.url, { wrk, dir: tmp });
-      await measureRss(sys.nuvem, s);
     });
-    rmSync(join(tmp, "nuvem"), { recursive: true, force: true });
     const refArgs = (...extra: string[]) => ["--import", "tsx", join(REPO, "bench", "reference_server.ts"), "--port", "0", "--dir", dir("ref"), ...extra];
-    await runSystem(sys.ref, () => startServer("node_ref", refArgs(), { cwd: REPO, timeoutMs: 30_000 }), async (s) => {
-      await measureBig(sys.ref, s.url);
-      await measureSmall(sys.ref, s.url, { wrk, dir: tmp });
-      await measureRss(sys.ref, s);
-    });
-    if (wrk && sys.ref.status === "ok") {
-      await runSystem(blank("node_ref_memory"), () => startServer("node_ref_memory", refArgs("--memory"), { cwd: REPO }), async (s) => {
-        const lua = wrkScript(tmp, "get_4k_memory", { prefix: "/files/bench/small/", files: FILES });
-        await step(sys.ref, "get_small_memory", async () => { sys.ref.get_small_memory = await wrkStep(sys.ref, s.url, lua); });
-      });
-    }
-    rmSync(join(tmp, "ref"), { recursive: true, force: true });
-    await runSystem(sys.nginx, () => startNginx({ bin: nginxBin!, prefix: dir("nginx_conf"), data: dir("nginx") }), async (s) => {
-      await measureBig(sys.nginx, s.url);
-      await measureSmall(sys.nginx, s.url, { wrk, dir: tmp });
-    });
+    const ref = await launch(sys.ref, () => startServer("node_ref", refArgs(), { cwd: REPO, timeoutMs: 30_000 }));
+    const memory = wrk && ref
+      ? await launch(blank("node_ref_memory"), () => startServer("node_ref_memory", refArgs("--memory"), { cwd: REPO }), false)
+      : undefined;
+    // nginx's master PID is not the process doing the work: no RSS figures.
+    const nginx = await launch(sys.nginx, () => startNginx({ bin: nginxBin!, prefix: dir("nginx_conf"), data: dir("nginx") }), false);
+    const live = [nuvem, ref, nginx].filter((l): l is Live => l !== undefined);
+    started.push(...live, ...(memory ? [memory] : []));
+    await measureBig(live);
+    await measureSmall(live, { wrk, dir: tmp, memory: memory && { res: sys.ref, server: memory.server } });
+    for (const l of [nuvem, ref]) if (l) await measureRss(l.res, l.server);
   } finally {
+    for (const l of started) await l.server.stop().catch(() => {});
     killAllChildren();
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -224,7 +255,7 @@ function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
   const notes = [
     `Ratios are Nuvem ÷ reference; for latency and RSS lower is better. MB = 10^6 bytes.`,
     `${BIG_LABEL} transfers: one stream from this process after an untimed 64 MiB PUT+GET, median of ${RUNS} runs, \`sync\` before each; GETs come from the page cache.`,
-    `4 KiB: wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s after a 1 s warm-up; PUTs cycle over ${FILES} paths, GETs over ${FILES} preloaded files.`,
+    `4 KiB: wrk -t1 -c${CONNECTIONS} -d${WRK_SECONDS}s, ${ROUNDS} rounds per system (a 1 s warm-up before the first), the systems taking turns; the median round is shown. PUTs cycle over ${FILES} paths, GETs over ${FILES} preloaded files.`,
     `nginx does NOT fsync uploads (Nuvem and the Node ref fsync before answering) and serves GETs with sendfile.`,
     `"ref from RAM": the Node ref answering 4 KiB GETs from a Map of Buffers, an upper bound for small reads.`,
     `1-min load average: ${loadAtStart.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at end (2 cores; other work on the machine skews figures).`,

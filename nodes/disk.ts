@@ -5,7 +5,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import {
-  closeSync, constants, createReadStream, fstatSync, fsync, open, openSync, promises as fsp, type Stats, writeSync, writevSync,
+  closeSync, constants, createReadStream, fdatasync, fstatSync, fsync, open, openSync, promises as fsp, type Stats, writeSync, writevSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { NuvemError } from './errors.ts';
@@ -145,9 +145,9 @@ function openFd(path: string, flags: number): Promise<number> {
   return new Promise((resolve, reject) => open(path, flags, 0o644, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-/** fsync of an open descriptor, in the thread pool. */
-export function syncFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+/** fsync (or fdatasync) of an open descriptor, in the thread pool. */
+export function syncFd(fd: number, dataOnly = false): Promise<void> {
+  return new Promise((resolve, reject) => (dataOnly ? fdatasync : fsync)(fd, (err) => (err ? reject(err) : resolve())));
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {
@@ -172,34 +172,38 @@ export function diskError(err: unknown): unknown {
  * fsyncs files and folders, coalescing concurrent requests for one path:
  * callers that arrive while a sync is queued share it; one that arrives while
  * it runs gets the next one (its write may have come after that sync started).
+ * `dataOnly` syncs with fdatasync(2): the bytes and what reading them needs
+ * (the size), not timestamps; for a file overwritten in place, such as
+ * SQLite's write-ahead log once it has reached its size, that spares a
+ * journal commit.
  */
 export class Syncer {
   #queued = new Map<string, Promise<void>>();
   #running = new Map<string, Promise<void>>();
 
-  sync(dir: string): Promise<void> {
-    const queued = this.#queued.get(dir);
+  sync(path: string, options: { dataOnly?: boolean } = {}): Promise<void> {
+    const queued = this.#queued.get(path);
     if (queued) return queued;
-    const before = this.#running.get(dir) ?? Promise.resolve();
+    const before = this.#running.get(path) ?? Promise.resolve();
     const next = before.then(async () => {
-      this.#queued.delete(dir);
-      this.#running.set(dir, next);
+      this.#queued.delete(path);
+      this.#running.set(path, next);
       try {
-        await fsyncPath(dir);
+        await fsyncPath(path, options);
       } finally {
-        if (this.#running.get(dir) === next) this.#running.delete(dir);
+        if (this.#running.get(path) === next) this.#running.delete(path);
       }
     });
-    this.#queued.set(dir, next);
+    this.#queued.set(path, next);
     return next;
   }
 }
 
-/** fsyncs a file or folder by path (open and close in place, the fsync in the thread pool). */
-export async function fsyncPath(path: string): Promise<void> {
+/** fsyncs (or fdatasyncs) a file or folder by path (open and close in place, the sync in the thread pool). */
+export async function fsyncPath(path: string, options: { dataOnly?: boolean } = {}): Promise<void> {
   const fd = openSync(path, constants.O_RDONLY);
   try {
-    await syncFd(fd);
+    await syncFd(fd, options.dataOnly);
   } finally {
     closeSync(fd);
   }

@@ -108,6 +108,7 @@ export class IndexDb {
   readonly #stmt: Record<string, Database.Statement>;
   /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
   readonly #hot = new Map<string, Entry | null>();
+  readonly #transaction: (batch: Mutation[]) => unknown;
 
   constructor(file: string, options: { keepRevisions: number }) {
     this.#keepRevisions = options.keepRevisions;
@@ -122,6 +123,7 @@ export class IndexDb {
     this.#db.pragma('synchronous = NORMAL');
     this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
+    this.#transaction = this.#db.transaction((batch: Mutation[]) => batch.map((m) => this.#apply(m)));
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmt = {
       get: p('SELECT * FROM entries WHERE path = ?'),
@@ -134,8 +136,9 @@ export class IndexDb {
       addRevision: p('INSERT OR REPLACE INTO revisions (path, version, sha256, record) VALUES (?, ?, ?, ?)'),
       revisions: p('SELECT record FROM revisions WHERE path = ? ORDER BY version DESC'),
       revision: p('SELECT record FROM revisions WHERE path = ? AND version = ?'),
-      excessRevisions: p('SELECT version, sha256 FROM revisions WHERE path = ? ORDER BY version DESC LIMIT -1 OFFSET ?'),
-      dropRevision: p('DELETE FROM revisions WHERE path = ? AND version = ?'),
+      // The revisions of a path beyond the newest N, dropped and returned in one statement.
+      pruneRevisions: p(`DELETE FROM revisions WHERE path = ?1 AND version IN
+        (SELECT version FROM revisions WHERE path = ?1 ORDER BY version DESC LIMIT -1 OFFSET ?2) RETURNING version, sha256`),
       addLog: p('INSERT OR IGNORE INTO log (origin, seq, change) VALUES (?, ?, ?)'),
       logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
       lastLogId: p('SELECT max(id) AS id FROM log'),
@@ -263,10 +266,9 @@ export class IndexDb {
    * the caller removes.
    */
   commit(batch: Mutation[]): Pruned[][] {
-    const run = this.#db.transaction(() => batch.map((m) => this.#apply(m)));
     let pruned: Pruned[][];
     try {
-      pruned = run() as Pruned[][];
+      pruned = this.#transaction(batch) as Pruned[][];
     } catch (err) {
       this.#hot.clear();
       throw err;
@@ -289,8 +291,7 @@ export class IndexDb {
     const pruned: Pruned[] = [];
     for (const r of m.revisions ?? []) {
       s.addRevision.run(r.path, r.version, r.sha256, JSON.stringify(r));
-      for (const old of s.excessRevisions.all(r.path, this.#keepRevisions) as Row[]) {
-        s.dropRevision.run(r.path, old.version);
+      for (const old of s.pruneRevisions.all(r.path, this.#keepRevisions) as Row[]) {
         pruned.push({ version: old.version as string, sha256: old.sha256 as string });
       }
     }

@@ -11,7 +11,7 @@
  * yet recorded.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, linkSync, promises as fsp, renameSync, rmSync } from 'node:fs';
+import { createReadStream, linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
@@ -120,7 +120,7 @@ export class Store {
     this.#applied = index.applied();
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
-      durable: () => this.#folders.sync(index.walPath),
+      durable: () => this.#folders.sync(index.walPath, { dataOnly: true }),
     });
   }
 
@@ -823,7 +823,7 @@ export class Store {
   async #commit(pending: Pending): Promise<void> {
     await Promise.all([...new Set(pending.syncDirs)].map((d) => this.#folders.sync(d)));
     const pruned = await this.#commits.submit(pending);
-    for (const p of pruned) rmSync(this.#revPath(p), { force: true });
+    for (const p of pruned) removeFile(this.#revPath(p));
   }
 
   /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
@@ -852,6 +852,17 @@ export class Store {
     });
     return pruned;
   }
+}
+
+/**
+ * Removes the content of a pruned revision: unlink(2) in place (rmSync would
+ * lstat first). Called after the index commit, so a failure must not fail the
+ * write: the file is only left behind, taking space.
+ */
+function removeFile(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch { /* gone already, or left behind */ }
 }
 
 export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
