@@ -5,6 +5,9 @@
  * a crash) runs and the submitters resume. A mutation that arrives during an
  * fsync needs the next one anyway, so waiting for it to end costs no latency
  * and turns many small transactions into one. Submission order is commit order.
+ * `onDurable` sees each batch once its fsync is done, before its submitters
+ * resume: what others may learn of a change (notices, published sequence
+ * numbers) must wait for that point, or a crash could take back what they learnt.
  */
 import { setImmediate } from 'node:timers';
 
@@ -14,10 +17,12 @@ export class GroupCommit<M, R> {
   #syncing = false;
   readonly #commit: (batch: M[]) => R[];
   readonly #durable: () => Promise<void>;
+  readonly #onDurable: (batch: M[]) => void;
 
-  constructor(options: { commit: (batch: M[]) => R[]; durable?: () => Promise<void> }) {
+  constructor(options: { commit: (batch: M[]) => R[]; durable?: () => Promise<void>; onDurable?: (batch: M[]) => void }) {
     this.#commit = options.commit;
     this.#durable = options.durable ?? (async () => {});
+    this.#onDurable = options.onDurable ?? (() => {});
   }
 
   submit(mutation: M): Promise<R> {
@@ -47,7 +52,10 @@ export class GroupCommit<M, R> {
     this.#syncing = true;
     this.#durable()
       .then(
-        () => batch.forEach((b, i) => b.resolve(results[i])),
+        () => {
+          this.#onDurable(batch.map((b) => b.mutation));
+          batch.forEach((b, i) => b.resolve(results[i]));
+        },
         (err) => batch.forEach((b) => b.reject(err)),
       )
       .finally(() => {

@@ -39,6 +39,8 @@ export interface StoreOptions {
   cacheBytes?: number;
   /** Told what became of each push received from a peer (staging.ts). */
   onStaging?: (outcome: 'used' | 'expired' | 'failed' | 'refused') => void;
+  /** Makes the index's write-ahead log durable (default: fdatasync of it); a seam for tests. */
+  syncWal?: (walPath: string) => Promise<void>;
 }
 
 /** Preconditions of a change: `If-Match` versions (or '*') and `If-None-Match`. */
@@ -97,9 +99,13 @@ export class Store {
   readonly #cache: SmallFileCache;
   readonly #commits: GroupCommit<Pending, Pruned[]>;
   readonly #listeners = new Set<(changes: Change[]) => void>();
+  /** The last seq given to a change of this node (committed; durable once in #durableSeq). */
   #seq: number;
-  /** Highest contiguous seq applied per remote origin. */
+  /** The last seq of this node whose commit is durable: the one others may learn of. */
+  #durableSeq: number;
+  /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
   readonly #applied: Record<string, number>;
+  readonly #durableApplied: Record<string, number>;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
@@ -116,11 +122,14 @@ export class Store {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
-    this.#seq = index.maxSeq(options.nodeId);
+    this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
     this.#applied = index.applied();
+    this.#durableApplied = { ...this.#applied };
+    const syncWal = options.syncWal ?? ((wal: string) => this.#folders.sync(wal, { dataOnly: true }));
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
-      durable: () => this.#folders.sync(index.walPath, { dataOnly: true }),
+      durable: () => syncWal(index.walPath),
+      onDurable: (batch) => this.#durableBatch(batch),
     });
   }
 
@@ -137,18 +146,24 @@ export class Store {
     return store;
   }
 
+  /** The last seq of this node's own changes that is durable. */
   get seq(): number {
-    return this.#seq;
+    return this.#durableSeq;
   }
 
-  /** The applied vector: highest contiguous seq held per origin, this node's own included. */
+  /**
+   * The applied vector: highest contiguous seq held durably per origin, this
+   * node's own included. What the node tells its peers: a seq committed but
+   * not yet fsynced is left out, since a crash could give it to another change.
+   */
   applied(): Record<string, number> {
-    return { ...this.#applied, [this.nodeId]: this.#seq };
+    return { ...this.#durableApplied, [this.nodeId]: this.#durableSeq };
   }
 
-  /** Changes from `origin` after `seq` that this node holds, in seq order. */
+  /** Changes from `origin` after `seq` that this node holds durably, in seq order. */
   logFor(origin: string, after: number, limit: number): Change[] {
-    return this.index.logFor(origin, after, limit);
+    const changes = this.index.logFor(origin, after, limit);
+    return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#durableSeq) : changes;
   }
 
   /** The current record of a path (tombstones included), or undefined. */
@@ -165,7 +180,7 @@ export class Store {
     throw notFound(path);
   }
 
-  /** Called with every committed batch of changes, in commit order. */
+  /** Called with every batch of changes once it is durable (fsynced), in commit order. */
   onChange(listener: (changes: Change[]) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -319,7 +334,11 @@ export class Store {
         resolve();
       };
       const timer = setTimeout(done, ms);
-      const off = this.onChange(done);
+      // Listeners hear of a batch once it is durable, which may be after a
+      // later reader began waiting: only a change after `since` ends the wait.
+      const off = this.onChange(() => {
+        if (this.index.lastChangeId() > since) done();
+      });
       signal?.addEventListener('abort', done);
     });
   }
@@ -846,11 +865,19 @@ export class Store {
       throw err;
     }
     for (const p of batch) if (p.advance) this.#applied[p.advance.origin] = p.advance.seq;
+    return pruned;
+  }
+
+  /** A committed batch is durable: its seqs may be told, and listeners hear of its changes. */
+  #durableBatch(batch: Pending[]): void {
+    for (const p of batch) {
+      for (const c of p.changes) if (c.origin === this.nodeId && c.seq > this.#durableSeq) this.#durableSeq = c.seq;
+      if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;
+    }
     const changes = batch.flatMap((p) => p.changes);
     setImmediate(() => {
       for (const listener of this.#listeners) listener(changes);
     });
-    return pruned;
   }
 }
 

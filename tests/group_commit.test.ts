@@ -8,6 +8,7 @@ import { GroupCommit } from '../nodes/group_commit.ts';
 
 function harness(options: { failCommit?: (batch: number[]) => boolean } = {}) {
   const commits: number[][] = [];
+  const durable: number[][] = [];
   const syncs: { resolve: () => void; reject: (e: Error) => void }[] = [];
   const group = new GroupCommit<number, string>({
     commit: (batch) => {
@@ -16,8 +17,9 @@ function harness(options: { failCommit?: (batch: number[]) => boolean } = {}) {
       return batch.map((m) => `r${m}`);
     },
     durable: () => new Promise<void>((resolve, reject) => syncs.push({ resolve, reject })),
+    onDurable: (batch) => durable.push(batch),
   });
-  return { group, commits, syncs };
+  return { group, commits, syncs, durable };
 }
 
 test('submissions of one turn share one transaction and one fsync; each gets its own result', async () => {
@@ -64,6 +66,22 @@ test('a failed commit or fsync rejects only its batch; later submissions go on',
   syncs[1].resolve();
   assert.is(await b, 'r2');
   assert.equal(commits, [[1], [2]]);
+});
+
+test('onDurable sees a batch only once its fsync is done, and never a batch whose fsync failed', async () => {
+  const { group, syncs, durable } = harness();
+  const a = group.submit(1);
+  await tick();
+  assert.equal(durable, [], 'committed, not yet durable: not told');
+  syncs[0].resolve();
+  await a;
+  assert.equal(durable, [[1]]);
+  const b = group.submit(2).catch((e) => e);
+  await tick();
+  await tick();
+  syncs[1].reject(new Error('fsync failed'));
+  await b;
+  assert.equal(durable, [[1]]);
 });
 
 test.run();
