@@ -48,7 +48,10 @@ export function smallReads(deps: Deps): { read(path: string): SmallAnswer | unde
   const fullHeaders = (r: FileRecord) => {
     const hit = memo.get(r.path);
     if (hit?.version === r.version) return hit.headers;
-    const headers = { ...versionHeaders(r), 'content-length': String(r.size), 'content-digest': formatContentDigest(r.sha256) };
+    // With X-Nuvem-Node (every answer has it): a runtime can send these as they are.
+    const headers = {
+      ...versionHeaders(r), 'content-length': String(r.size), 'content-digest': formatContentDigest(r.sha256), 'x-nuvem-node': deps.nodeId,
+    };
     if (memo.size >= 10_000) memo.clear();
     memo.set(r.path, { version: r.version, headers });
     return headers;

@@ -30,14 +30,16 @@ export function nodeRuntime(): Runtime {
       // requestTimeout 0: Node's default (300 s for a whole request) would cut off
       // any upload or download that takes longer, e.g. 10 GiB at 30 MB/s.
       const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
-        res.setHeader('x-nuvem-node', nodeId);
-        // A cached small file: answered here, without building Web Request and Response objects.
+        // A cached small file: answered here, without building Web Request and
+        // Response objects. Its headers (X-Nuvem-Node included) go to writeHead
+        // alone, which then skips setHeader's per-header checks and copies.
         const fast = fastRead?.(req.method ?? '', req.url ?? '', (name) => headerOf(req, name));
         if (fast) {
           res.writeHead(200, fast.headers);
           res.end(fast.body);
           return;
         }
+        res.setHeader('x-nuvem-node', nodeId);
         listener(req, res);
       });
       await new Promise<void>((resolve, reject) => {
