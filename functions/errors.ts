@@ -22,7 +22,14 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
 };
 
-export function errorResponse(err: NuvemError): Response {
+/** An error answer's parts, for a runtime that writes them itself (mod.ts: `fastWrite`). */
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function nuvemErrorAnswer(err: NuvemError): ErrorAnswer {
   const status = STATUS[err.code] ?? 500;
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (typeof err.extra.allow === 'string') headers.allow = err.extra.allow;
@@ -30,19 +37,32 @@ export function errorResponse(err: NuvemError): Response {
   if (status === 503) headers['retry-after'] = String(err.extra.retryAfter ?? 1);
   if (typeof err.extra.contentRange === 'string') headers['content-range'] = err.extra.contentRange;
   const { allow: _a, retryAfter: _r, contentRange: _c, ...extra } = err.extra;
-  return new Response(JSON.stringify({ error: err.code, message: err.message, ...extra }), { status, headers });
+  return { status, headers, body: JSON.stringify({ error: err.code, message: err.message, ...extra }) };
 }
 
-/** Hono `onError`: domain errors as they are; anything else is a 500 that says little. */
-export function onError(log: (level: 'error' | 'info', msg: string, fields: object) => void) {
+export function errorResponse(err: NuvemError): Response {
+  const a = nuvemErrorAnswer(err);
+  return new Response(a.body, { status: a.status, headers: a.headers });
+}
+
+type Log = (level: 'error' | 'info', msg: string, fields: object) => void;
+
+/** Any error as an answer: domain errors as they are; anything else is a 500 that says little (and is logged). */
+export function errorAnswer(err: unknown, log: Log, request: { method: string; path: string }): ErrorAnswer {
+  if (err instanceof NuvemError) return nuvemErrorAnswer(err);
+  if (isClientGone(err)) {
+    log('info', 'client went away mid-request', request);
+    return nuvemErrorAnswer(new NuvemError('bad_request', 'The request body ended early; nothing was stored'));
+  }
+  log('error', 'request failed', { ...request, error: String((err as Error)?.stack ?? err) });
+  return nuvemErrorAnswer(new NuvemError('internal', 'The node failed to handle this request; see its log'));
+}
+
+/** Hono `onError`: the answer of `errorAnswer`. */
+export function onError(log: Log) {
   return (err: Error, c: Context): Response => {
-    if (err instanceof NuvemError) return errorResponse(err);
-    if (isClientGone(err)) {
-      log('info', 'client went away mid-request', { method: c.req.method, path: c.req.path });
-      return errorResponse(new NuvemError('bad_request', 'The request body ended early; nothing was stored'));
-    }
-    log('error', 'request failed', { method: c.req.method, path: c.req.path, error: String(err?.stack ?? err) });
-    return errorResponse(new NuvemError('internal', 'The node failed to handle this request; see its log'));
+    const a = errorAnswer(err, log, { method: c.req.method, path: c.req.path });
+    return new Response(a.body, { status: a.status, headers: a.headers });
   };
 }
 

@@ -11,7 +11,7 @@ import { dashboardApp } from './dashboard.ts';
 import { deleteApp } from './delete.ts';
 import type { Deps } from './deps.ts';
 import { downloadApp, isPlainRead, smallReads, type SmallAnswer } from './download.ts';
-import { onError } from './errors.ts';
+import { errorAnswer, onError } from './errors.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
@@ -19,7 +19,8 @@ import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
 import { parseEncodedPath } from '../nodes/paths.ts';
 import { checkRawTarget } from './target.ts';
-import { uploadApp } from './upload.ts';
+import { uploadApp, uploader } from './upload.ts';
+import { parseWriteConcern } from './headers.ts';
 
 export type { Deps, Replication } from './deps.ts';
 export type { SmallAnswer } from './download.ts';
@@ -34,7 +35,35 @@ export type { SmallAnswer } from './download.ts';
  */
 export type FastRead = (method: string, target: string, header: (name: string) => string | undefined) => SmallAnswer | undefined;
 
-export type NodeApp = Hono & { fastRead: FastRead };
+/** A complete answer a runtime writes as it is (Content-Length included). */
+export interface FastAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Uint8Array;
+}
+
+/**
+ * A plain upload, handled before the framework sees the request (a runtime
+ * may call it first; `undefined` means "serve it through the app", decided
+ * before the body is touched). Only a PUT of `/files/{path}` with no query
+ * but `w=`, on a node without a token, of a path the app would accept; it
+ * runs the PUT handler's code (upload.ts: `uploader`) and answers what the
+ * app would, errors included, counted in the same metrics. The promise
+ * always resolves.
+ */
+export type FastWrite = (
+  method: string,
+  target: string,
+  header: (name: string) => string | undefined,
+  body: AsyncIterable<Uint8Array>,
+) => Promise<FastAnswer> | undefined;
+
+export type NodeApp = Hono & { fastRead: FastRead; fastWrite: FastWrite };
+
+const encoder = new TextEncoder();
+
+/** The only query a fast upload may carry: none, or the write concern. */
+const PLAIN_QUERY = /^(?:\?w=[A-Za-z0-9]*)?$/;
 
 const FILE_METHODS = 'GET, HEAD, PUT, DELETE, MOVE, MKCOL';
 
@@ -67,7 +96,8 @@ export function createApp(deps: Deps): NodeApp {
     if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();
   });
-  for (const sub of [uploadApp, (d: Deps) => downloadApp(d, small), deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
+  const upload = uploader(deps);
+  for (const sub of [(d: Deps) => uploadApp(d, upload), (d: Deps) => downloadApp(d, small), deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
     app.route('/', sub(deps));
   }
   app.all('/files/*', () => {
@@ -89,5 +119,36 @@ export function createApp(deps: Deps): NodeApp {
     if (answer) answered.set('GET 200', (answered.get('GET 200') ?? 0) + 1);
     return answer;
   };
-  return Object.assign(app, { fastRead });
+  const count = (key: string) => answered.set(key, (answered.get(key) ?? 0) + 1);
+  const fastWrite: FastWrite = (method, target, header, body) => {
+    if (method !== 'PUT' || checkToken || !target.startsWith('/files/')) return undefined;
+    const q = target.indexOf('?');
+    const path = q < 0 ? target : target.slice(0, q);
+    const query = q < 0 ? '' : target.slice(q);
+    const encodedPath = path.slice('/files/'.length);
+    if (!PLAIN_QUERY.test(query) || path.includes('#') || encodedPath === '' || encodedPath.endsWith('/')) return undefined;
+    const w = query === '' ? undefined : query.slice('?w='.length);
+    try {
+      checkRawTarget(target);
+      parseEncodedPath(encodedPath);
+      parseWriteConcern(w);
+    } catch {
+      return undefined; // the app answers it, with its error
+    }
+    inflight++;
+    const answer = (status: number, headers: Record<string, string>, json: string): FastAnswer => {
+      inflight--;
+      count(`PUT ${status}`);
+      const bytes = encoder.encode(json);
+      return { status, headers: { ...headers, 'content-length': String(bytes.byteLength), 'x-nuvem-node': deps.nodeId }, body: bytes };
+    };
+    return upload({ encodedPath, w, header, body }).then(
+      (a) => answer(a.status, { 'content-type': 'application/json', etag: a.etag }, JSON.stringify(a.record)),
+      (err) => {
+        const a = errorAnswer(err, deps.log, { method, path });
+        return answer(a.status, a.headers, a.body);
+      },
+    );
+  };
+  return Object.assign(app, { fastRead, fastWrite });
 }

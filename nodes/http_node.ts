@@ -17,7 +17,7 @@ export function nodeRuntime(): Runtime {
   return {
     name: `node ${process.version}`,
     stampsNodeHeader: true,
-    async serve(app, { host, port, nodeId, fastRead }) {
+    async serve(app, { host, port, nodeId, fastRead, fastWrite }) {
       // A target the URL parser refuses (e.g. a raw backslash) never reaches
       // the app: answer it here, in the app's error format.
       const listener = getRequestListener(app.fetch, {
@@ -37,6 +37,15 @@ export function nodeRuntime(): Runtime {
         if (fast) {
           res.writeHead(200, fast.headers);
           res.end(fast.body);
+          return;
+        }
+        // A plain upload: the PUT handler's code on Node's own request and response.
+        const write = fastWrite?.(req.method ?? '', req.url ?? '', (name) => headerOf(req, name), req);
+        if (write) {
+          void write.then((a) => {
+            res.writeHead(a.status, a.headers);
+            res.end(a.body);
+          });
           return;
         }
         res.setHeader('x-nuvem-node', nodeId);

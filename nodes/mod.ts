@@ -7,7 +7,7 @@ import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import type { Context, Hono } from 'hono';
-import { createApp, type Deps, type FastRead } from '../functions/mod.ts';
+import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
 import type { NodeConfig } from './config.ts';
 import { NuvemError } from './errors.ts';
@@ -23,8 +23,11 @@ const DISK_LOW_BYTES = 64 * 1024 * 1024;
 export interface Runtime {
   name: string;
   /** Listens; `nodeId` is for runtimes that stamp `X-Nuvem-Node` themselves (`stampsNodeHeader`). */
-  /** `fastRead`: plain small reads the runtime may answer before the app (functions/mod.ts). */
-  serve(app: Hono, options: { host: string; port: number; nodeId: string; fastRead?: FastRead }): Promise<{ port: number; close(): Promise<void> }>;
+  /** `fastRead`, `fastWrite`: plain small reads and plain uploads the runtime may answer before the app (functions/mod.ts). */
+  serve(
+    app: Hono,
+    options: { host: string; port: number; nodeId: string; fastRead?: FastRead; fastWrite?: FastWrite },
+  ): Promise<{ port: number; close(): Promise<void> }>;
   stampsNodeHeader?: boolean;
   diskUsage(dir: string): Promise<{ free: number; total: number } | undefined>;
   rawTarget?(c: Context): string | undefined;
@@ -122,7 +125,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     stampsNodeHeader: runtime.stampsNodeHeader,
   };
   const app = createApp(deps);
-  const server = await runtime.serve(app, { host: config.host, port: config.port, nodeId: id, fastRead: app.fastRead });
+  const server = await runtime.serve(app, { host: config.host, port: config.port, nodeId: id, fastRead: app.fastRead, fastWrite: app.fastWrite });
   url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
   // Always printed, whatever the log level: launchers read the URL from it.
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });

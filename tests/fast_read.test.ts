@@ -6,32 +6,13 @@
 import { request } from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { NodeApp } from '../functions/mod.ts';
-import { nodeRuntime } from '../nodes/http_node.ts';
-import { startNode, type RunningNode } from '../nodes/mod.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
-import { NO_BROKER } from './_support/node_process.ts';
-import { tempDir } from './_support/temp.ts';
-
-async function realNode(token?: string): Promise<{ node: RunningNode & { app: NodeApp }; close(): Promise<void> }> {
-  const dir = tempDir('fast');
-  const print = console.log;
-  console.log = () => {}; // the "listening" line
-  const node = await startNode({
-    host: '127.0.0.1', port: 0, dataDir: dir.path, broker: NO_BROKER, embeddedBroker: false, watch: false, token,
-    logLevel: 'error', antiEntropyMs: 30_000, keepRevisions: 10, heartbeatMs: 1000,
-  }, nodeRuntime()).finally(() => {
-    console.log = print;
-  });
-  return { node: node as RunningNode & { app: NodeApp }, close: async () => { await node.stop(); dir.cleanup(); } };
-}
+import { headersOf, realNode } from './_support/real_node.ts';
 
 const get200 = async (url: string) => {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/nuvem_http_requests_total\{method="GET",code="200"\} (\d+)/.exec(text)?.[1] ?? 0);
 };
-
-const headersOf = (res: Response) => Object.fromEntries([...res.headers].filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
 
 test('a cached small read over the socket equals the GET handler\'s answer, and is counted', async () => {
   const { node, close } = await realNode();
