@@ -103,6 +103,8 @@ export class Store {
   #seq: number;
   /** The last seq of this node whose commit is durable: the one others may learn of. */
   #durableSeq: number;
+  /** The id of the last change-log row whose commit is durable: how far the /changes feed reads. */
+  #durableChangeId: number;
   /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
   readonly #applied: Record<string, number>;
   readonly #durableApplied: Record<string, number>;
@@ -125,6 +127,7 @@ export class Store {
     this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
     this.#applied = index.applied();
     this.#durableApplied = { ...this.#applied };
+    this.#durableChangeId = index.lastChangeId();
     const syncWal = options.syncWal ?? ((wal: string) => this.#folders.sync(wal, { dataOnly: true }));
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
@@ -317,15 +320,15 @@ export class Store {
     return this.index.revisions(path);
   }
 
-  /** This node's change feed after `since` (a cursor from an earlier answer; 0 = the beginning). */
+  /** This node's change feed after `since` (a cursor from an earlier answer; 0 = the beginning), durable changes only. */
   changes(since: number, limit: number): { changes: Change[]; cursor: number } {
-    const rows = this.index.changesSince(since, limit);
+    const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#durableChangeId);
     return { changes: rows.map((r) => r.change), cursor: rows.length ? rows[rows.length - 1].id : since };
   }
 
   /** Resolves when a change after `since` exists, or after `ms`, or on abort. */
   waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.index.lastChangeId() > since || ms <= 0) return Promise.resolve();
+    if (this.#durableChangeId > since || ms <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -337,7 +340,7 @@ export class Store {
       // Listeners hear of a batch once it is durable, which may be after a
       // later reader began waiting: only a change after `since` ends the wait.
       const off = this.onChange(() => {
-        if (this.index.lastChangeId() > since) done();
+        if (this.#durableChangeId > since) done();
       });
       signal?.addEventListener('abort', done);
     });
@@ -870,6 +873,8 @@ export class Store {
 
   /** A committed batch is durable: its seqs may be told, and listeners hear of its changes. */
   #durableBatch(batch: Pending[]): void {
+    // No later batch is committed before this one is durable (group_commit.ts): the last row is this batch's.
+    this.#durableChangeId = this.index.lastChangeId();
     for (const p of batch) {
       for (const c of p.changes) if (c.origin === this.nodeId && c.seq > this.#durableSeq) this.#durableSeq = c.seq;
       if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;

@@ -1,7 +1,8 @@
 /**
  * What a store tells others waits for durability: its own seq, its applied
- * vector, its log as served to peers and its change listeners (which publish
- * MQTT notices) show a change only once the index commit is fsynced. Told
+ * vector, its log as served to peers, its /changes feed and its change
+ * listeners (which publish MQTT notices) show a change only once the index
+ * commit is fsynced. Told
  * earlier, a crash before that fsync would let the node give the same seq
  * to another change after restart while peers hold the first one under it.
  * The WAL fsync is held open here through the store's `syncWal` seam.
@@ -21,7 +22,7 @@ const until = async (cond: () => boolean, what: string) => {
   assert.ok(cond(), what);
 };
 
-test('a put is told (seq, applied, peer log, listeners) only after its WAL fsync', async () => {
+test('a put is told (seq, applied, peer log, /changes, listeners) only after its WAL fsync', async () => {
   const dir = tempDir('nuvem-durable-');
   const gates: (() => void)[] = [];
   const store = await Store.open({
@@ -39,6 +40,11 @@ test('a put is told (seq, applied, peer log, listeners) only after its WAL fsync
     assert.is(store.applied().n1, 0, 'applied vector not told before the fsync');
     assert.equal(store.logFor('n1', 0, 10), [], 'the log served to peers stops at the durable seq');
     assert.equal(heard, [], 'listeners (change notices) not called before the fsync');
+    assert.equal(store.changes(0, 10).changes, [], 'the /changes feed stops at the durable row');
+    let woke = false;
+    const waiting = store.waitForChange(0, 10_000).then(() => (woke = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(woke, false, 'a /changes long-poll is not woken before the fsync');
     assert.is(store.get('a.txt')?.size, 5, 'the commit itself is done: the node reads its own write');
 
     gates.shift()!();
@@ -48,6 +54,8 @@ test('a put is told (seq, applied, peer log, listeners) only after its WAL fsync
     assert.is(store.applied().n1, 1);
     assert.equal(store.logFor('n1', 0, 10).map((c) => c.seq), [1]);
     await until(() => heard.length === 1, 'listeners heard of the change');
+    await waiting;
+    assert.equal(store.changes(0, 10).changes.map((c) => c.path), ['a.txt']);
     assert.equal(heard[0].map((c) => [c.op, c.path, c.seq]), [['put', 'a.txt', 1]]);
   } finally {
     for (const open of gates) open();
