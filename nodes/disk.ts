@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   closeSync, constants, createReadStream, fdatasync, fstatSync, fsync, open, openSync, promises as fsp, type Stats, writeSync, writevSync,
 } from 'node:fs';
+import { Buffer } from 'node:buffer';
 import { dirname, join } from 'node:path';
 import { NuvemError } from './errors.ts';
 
@@ -261,7 +262,8 @@ export function fileStream(handle: fsp.FileHandle, start: number, end: number): 
         controller.close();
         return;
       }
-      const buf = new Uint8Array(want);
+      // Not zero-filled: the read overwrites it, and a short read is cut to what was read.
+      const buf = Buffer.allocUnsafeSlow(want);
       let bytesRead: number;
       try {
         ({ bytesRead } = await handle.read(buf, 0, want, position));
