@@ -19,7 +19,7 @@ import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
 import { parseEncodedPath } from '../nodes/paths.ts';
 import { checkRawTarget } from './target.ts';
-import { uploadApp, uploader } from './upload.ts';
+import { uploadApp, uploader, type UploadRequest } from './upload.ts';
 import { parseWriteConcern } from './headers.ts';
 
 export type { Deps, Replication } from './deps.ts';
@@ -71,6 +71,10 @@ export function createApp(deps: Deps): NodeApp {
   const app = new Hono();
   const small = smallReads(deps);
   const answered = new Map<string, number>(); // "METHOD STATUS" → count
+  const count = (method: string, status: number) => {
+    const key = `${method} ${status}`;
+    answered.set(key, (answered.get(key) ?? 0) + 1);
+  };
   deps.metrics.counterFrom('nuvem_http_requests_total', 'HTTP requests answered, by method and status', () =>
     [...answered].map(([key, value]) => {
       const [method, code] = key.split(' ');
@@ -86,8 +90,7 @@ export function createApp(deps: Deps): NodeApp {
       inflight--;
       // A runtime that stamps the header itself spares every answer a Headers copy.
       if (!deps.stampsNodeHeader) c.res.headers.set('x-nuvem-node', deps.nodeId);
-      const key = `${c.req.method} ${c.res.status}`;
-      answered.set(key, (answered.get(key) ?? 0) + 1);
+      count(c.req.method, c.res.status);
     }
   });
   const checkToken = deps.token === undefined ? undefined : bearerCheck(deps.token);
@@ -116,36 +119,34 @@ export function createApp(deps: Deps): NodeApp {
     } catch {
       return undefined; // the app answers it, with its error
     }
-    if (answer) answered.set('GET 200', (answered.get('GET 200') ?? 0) + 1);
+    if (answer) count('GET', 200);
     return answer;
   };
-  const count = (key: string) => answered.set(key, (answered.get(key) ?? 0) + 1);
   const fastWrite: FastWrite = (method, target, header, body) => {
     if (method !== 'PUT' || checkToken || !target.startsWith('/files/')) return undefined;
     const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
+    const rawPath = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q);
-    const encodedPath = path.slice('/files/'.length);
-    if (!PLAIN_QUERY.test(query) || path.includes('#') || encodedPath === '' || encodedPath.endsWith('/')) return undefined;
-    const w = query === '' ? undefined : query.slice('?w='.length);
+    const encodedPath = rawPath.slice('/files/'.length);
+    if (!PLAIN_QUERY.test(query) || rawPath.includes('#') || encodedPath === '' || encodedPath.endsWith('/')) return undefined;
+    let parsed: Pick<UploadRequest, 'path' | 'w'>;
     try {
       checkRawTarget(target);
-      parseEncodedPath(encodedPath);
-      parseWriteConcern(w);
+      parsed = { path: parseEncodedPath(encodedPath), w: parseWriteConcern(query === '' ? undefined : query.slice('?w='.length)) };
     } catch {
       return undefined; // the app answers it, with its error
     }
     inflight++;
     const answer = (status: number, headers: Record<string, string>, json: string): FastAnswer => {
       inflight--;
-      count(`PUT ${status}`);
+      count('PUT', status);
       const bytes = encoder.encode(json);
       return { status, headers: { ...headers, 'content-length': String(bytes.byteLength), 'x-nuvem-node': deps.nodeId }, body: bytes };
     };
-    return upload({ encodedPath, w, header, body }).then(
+    return upload({ ...parsed, header, body }).then(
       (a) => answer(a.status, { 'content-type': 'application/json', etag: a.etag }, JSON.stringify(a.record)),
       (err) => {
-        const a = errorAnswer(err, deps.log, { method, path });
+        const a = errorAnswer(err, deps.log, { method, path: rawPath });
         return answer(a.status, a.headers, a.body);
       },
     );
