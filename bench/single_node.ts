@@ -89,22 +89,21 @@ async function measureBig(live: Live[]) {
       await streamGet(`${server.url}/files/bench/warm.bin`, WARM);
     });
   }
-  const url = (l: Live) => `${l.server.url}/files/bench/big.bin`;
-  await interleaved(live, RUNS, ({ res, server }, i) => step(res, "put_big", async () => {
-    flushDisk();
-    const mbps = (await streamPut(url({ res, server }), BIG)).mbps;
-    (res.put_big_runs_mbps ??= []).push(mbps);
-    log(`${res.name}: ${BIG_LABEL} PUT run ${i + 1}/${RUNS}: ${mbps.toFixed(0)} MB/s`);
-  }));
-  await interleaved(live, RUNS, ({ res, server }, i) => step(res, "get_big", async () => {
-    flushDisk();
-    const mbps = (await streamGet(url({ res, server }), BIG)).mbps;
-    (res.get_big_runs_mbps ??= []).push(mbps);
-    log(`${res.name}: ${BIG_LABEL} GET run ${i + 1}/${RUNS}: ${mbps.toFixed(0)} MB/s`);
-  }));
-  for (const { res } of live) {
-    if (res.put_big_runs_mbps?.length === RUNS) res.put_big_mbps = median(res.put_big_runs_mbps);
-    if (res.get_big_runs_mbps?.length === RUNS) res.get_big_mbps = median(res.get_big_runs_mbps);
+  const kinds = [
+    { key: "put_big", label: "PUT", transfer: (url: string) => streamPut(url, BIG) },
+    { key: "get_big", label: "GET", transfer: (url: string) => streamGet(url, BIG) },
+  ] as const;
+  for (const { key, label, transfer } of kinds) {
+    await interleaved(live, RUNS, ({ res, server }, i) => step(res, key, async () => {
+      flushDisk();
+      const mbps = (await transfer(`${server.url}/files/bench/big.bin`)).mbps;
+      (res[`${key}_runs_mbps`] ??= []).push(mbps);
+      log(`${res.name}: ${BIG_LABEL} ${label} run ${i + 1}/${RUNS}: ${mbps.toFixed(0)} MB/s`);
+    }));
+    for (const { res } of live) {
+      const runs = res[`${key}_runs_mbps`];
+      if (runs?.length === RUNS) res[`${key}_mbps`] = median(runs);
+    }
   }
 }
 
