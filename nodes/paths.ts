@@ -12,7 +12,7 @@ import { invalidPath } from './errors.ts';
 export const MAX_PATH_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;
 const RESERVED = new Set(['.nuvem']);
-const encoder = new TextEncoder();
+const NOT_ASCII = /[^\u0000-\u007f]/;
 
 /** Validates an already-decoded path and returns its NFC form. */
 export function parsePath(raw: string): string {
@@ -20,20 +20,38 @@ export function parsePath(raw: string): string {
   if (raw.startsWith('/')) throw invalidPath(raw, 'a path must not start with "/"');
   if (raw.includes('\\')) throw invalidPath(raw, 'backslash is not allowed');
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw invalidPath(raw, 'control characters are not allowed');
-  if (/[\ud800-\udfff]/.test(raw) && !raw.isWellFormed?.()) throw invalidPath(raw, 'not valid UTF-8');
-  const path = raw.normalize('NFC');
-  if (encoder.encode(path).length > MAX_PATH_BYTES) {
+  // ASCII (most paths) is its own NFC form, one byte per character: no normalisation to run.
+  const ascii = !NOT_ASCII.test(raw);
+  if (!ascii && /[\ud800-\udfff]/.test(raw) && !raw.isWellFormed?.()) throw invalidPath(raw, 'not valid UTF-8');
+  const path = ascii ? raw : raw.normalize('NFC');
+  if (utf8Length(path, ascii) > MAX_PATH_BYTES) {
     throw invalidPath(raw, `longer than ${MAX_PATH_BYTES} bytes`);
   }
   for (const segment of path.split('/')) {
     if (segment === '') throw invalidPath(raw, 'empty segment');
     if (segment === '.' || segment === '..') throw invalidPath(raw, `"${segment}" segments are not allowed`);
-    if (encoder.encode(segment).length > MAX_SEGMENT_BYTES) {
+    if (utf8Length(segment, ascii) > MAX_SEGMENT_BYTES) {
       throw invalidPath(raw, `a segment is longer than ${MAX_SEGMENT_BYTES} bytes`);
     }
     if (RESERVED.has(segment.toLowerCase())) throw invalidPath(raw, `"${segment}" is reserved by the store`);
   }
   return path;
+}
+
+/** Bytes of a well-formed string in UTF-8, counted without encoding it. */
+export function utf8Length(s: string, ascii = false): number {
+  if (ascii) return s.length;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4; // a surrogate pair: one code point above U+FFFF
+      i++;
+    } else n += 3;
+  }
+  return n;
 }
 
 /** Decodes a percent-encoded path (as found in a URL) and validates it. */

@@ -489,7 +489,9 @@ export class Replicator {
   }
 
   #publishChange(change: Change): void {
-    this.#bus?.publish(fileTopic(change.path, { prefix: this.#o.prefix }), changeMessage(change));
+    // The bus drops what it cannot send now (peers catch up from the logs): no message to build.
+    if (!this.#bus?.connected) return;
+    this.#bus.publish(fileTopic(change.path, { prefix: this.#o.prefix }), changeMessage(change));
   }
 
   /** Starts a catch-up for every origin some peer is ahead on (at connect, and from anti-entropy). */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NuvemError } from '../nodes/errors.ts';
-import { ancestorsOf, parseEncodedPath, parseFolder, parsePath, subtreeRange } from '../nodes/paths.ts';
+import { ancestorsOf, parseEncodedPath, parseFolder, parsePath, subtreeRange, utf8Length } from '../nodes/paths.ts';
 
 const refused = (raw: string, encoded = false) => {
   try {
@@ -31,6 +31,20 @@ test('refuses every form the contract names', () => {
   assert.is(parsePath(('c'.repeat(200) + '/').repeat(4) + 'd'.repeat(220)).length, 1024);
   refused(('c'.repeat(200) + '/').repeat(4) + 'd'.repeat(221));
   refused('é'.repeat(128)); // 256 bytes in one segment
+  assert.is(parsePath('é'.repeat(127) + 'e'), 'é'.repeat(127) + 'e'); // 255 bytes
+  refused('名'.repeat(86)); // 258 bytes, 86 characters
+  refused('😀'.repeat(64)); // 256 bytes, 128 UTF-16 units
+  assert.is(parsePath('😀'.repeat(63) + 'abc'), '😀'.repeat(63) + 'abc'); // 255 bytes
+  refused(('😀'.repeat(50) + '/').repeat(5) + 'x'.repeat(20)); // 1,025 bytes
+  refused('a\ud800b'); // a lone surrogate has no UTF-8 form
+});
+
+test('counts UTF-8 bytes as an encoder does', () => {
+  const encoder = new TextEncoder();
+  for (const s of ['', 'abc', 'é', 'caf\u00e9/x', '名前.txt', '😀', 'a😀b€ß', '\u07ff\u0800\uffff', '\u{10ffff}']) {
+    assert.is(utf8Length(s), encoder.encode(s).length, JSON.stringify(s));
+  }
+  assert.is(utf8Length('abc', true), 3);
 });
 
 test('decodes percent-encoding and refuses invalid encodings', () => {
