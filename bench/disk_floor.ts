@@ -14,11 +14,13 @@
  *
  * Their ratio bounds what any implementation of the protocol can reach
  * against the reference on this disk at this concurrency.
- * Run: `npx tsx bench/disk_floor.ts` (`FLOOR_SECONDS`, `FLOOR_ROUNDS`, `FLOOR_CONCURRENCY`).
+ * Run: `npm run bench:disk` (`FLOOR_SECONDS`, `FLOOR_ROUNDS`, `FLOOR_CONCURRENCY`);
+ * `npm run bench` runs it too, after the servers, and prints it beside them.
  */
 import { closeSync, fdatasync, fsync, linkSync, mkdirSync, mkdtempSync, open, openSync, rename, rmSync, unlinkSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 
 const SECONDS = Number(process.env.FLOOR_SECONDS ?? 4);
@@ -56,7 +58,7 @@ function sharedSync(sync: () => Promise<void>): () => Promise<void> {
   };
 }
 
-async function run(kind: 'ref' | 'protocol', root: string): Promise<number> {
+async function run(kind: 'ref' | 'protocol', root: string, seconds: number): Promise<number> {
   const dir = join(root, kind);
   const tmp = join(root, `${kind}-tmp`);
   mkdirSync(dir, { recursive: true });
@@ -74,7 +76,7 @@ async function run(kind: 'ref' | 'protocol', root: string): Promise<number> {
   let logAt = 0;
   let done = 0;
   let counter = 0;
-  const end = performance.now() + SECONDS * 1000;
+  const end = performance.now() + seconds * 1000;
   const worker = async () => {
     while (performance.now() < end) {
       const n = counter++;
@@ -104,25 +106,51 @@ async function run(kind: 'ref' | 'protocol', root: string): Promise<number> {
   closeSync(dirFd);
   closeSync(revsFd);
   closeSync(logFd);
-  return done / SECONDS;
+  return done / seconds;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const root = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'nuvem-floor-'));
-try {
-  const rounds: Record<'ref' | 'protocol', number[]> = { ref: [], protocol: [] };
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const kind of i % 2 === 0 ? (['ref', 'protocol'] as const) : (['protocol', 'ref'] as const)) {
-      rounds[kind].push(await run(kind, root));
+export interface FloorResult {
+  concurrency: number;
+  seconds: number;
+  /** Writes per second, median round, and every round. */
+  ref: number;
+  protocol: number;
+  ref_rounds: number[];
+  protocol_rounds: number[];
+}
+
+/** Both chains, taking turns round by round, in a temp folder under `dir`. */
+export async function measureFloor(dir = tmpdir(), o: { rounds?: number; seconds?: number } = {}): Promise<FloorResult> {
+  const root = mkdtempSync(join(dir, 'nuvem-floor-'));
+  const rounds = o.rounds ?? ROUNDS;
+  try {
+    const got: Record<'ref' | 'protocol', number[]> = { ref: [], protocol: [] };
+    for (let i = 0; i < rounds; i++) {
+      for (const kind of i % 2 === 0 ? (['ref', 'protocol'] as const) : (['protocol', 'ref'] as const)) {
+        got[kind].push(await run(kind, root, o.seconds ?? SECONDS));
+      }
     }
+    return {
+      concurrency: CONCURRENCY, seconds: o.seconds ?? SECONDS,
+      ref: median(got.ref), protocol: median(got.protocol), ref_rounds: got.ref, protocol_rounds: got.protocol,
+    };
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
-  const ref = median(rounds.ref);
-  const protocol = median(rounds.protocol);
-  console.log(`4 KiB durable writes, concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds of ${SECONDS} s (median):`);
-  console.log(`  ref (write, fsync, rename)                              ${ref.toFixed(0).padStart(7)} /s   rounds ${rounds.ref.map((x) => x.toFixed(0)).join(', ')}`);
-  console.log(`  protocol (+ revision link, folder fsyncs, log sync)  ${protocol.toFixed(0).padStart(7)} /s   rounds ${rounds.protocol.map((x) => x.toFixed(0)).join(', ')}`);
-  console.log(`  protocol / ref                                          ${(protocol / ref).toFixed(2)}×`);
-} finally {
-  rmSync(root, { recursive: true, force: true });
+}
+
+export function floorLines(f: FloorResult): string[] {
+  const rounds = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+  return [
+    `4 KiB durable writes on the bare disk, no server, concurrency ${f.concurrency}, ${f.ref_rounds.length} alternating rounds of ${f.seconds} s (median):`,
+    `  ref chain (write, fsync, rename)                      ${f.ref.toFixed(0).padStart(7)} /s   rounds ${rounds(f.ref_rounds)}`,
+    `  protocol (+ revision link, folder fsyncs, log sync)   ${f.protocol.toFixed(0).padStart(7)} /s   rounds ${rounds(f.protocol_rounds)}`,
+    `  protocol / ref chain                                  ${(f.protocol / f.ref).toFixed(2)}×`,
+  ];
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(floorLines(await measureFloor(process.env.BENCH_DIR)).join('\n'));
 }

@@ -14,6 +14,7 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResult } from "./results_dir.ts";
+import { floorLines, measureFloor, type FloorResult } from "./disk_floor.ts";
 import { findWrk, preload, runWrk, streamGet, streamPut, wrkScript, type WrkResult } from "./load.ts";
 import { findNginx, freePort, nginxVersion, startNginx } from "./nginx.ts";
 import { ratios, table, targetLines, targets, type SystemResult, type Systems } from "./report.ts";
@@ -247,10 +248,12 @@ async function main() {
     killAllChildren();
     rmSync(tmp, { recursive: true, force: true });
   }
-  report(sys, { wrk, nginx: nginxBin ? nginxVersion(nginxBin) : undefined });
+  // The disk itself, once the servers are gone: what the write protocol allows at this concurrency.
+  const floor = wrk && ONLY.has("nuvem") && ONLY.has("ref") ? await measureFloor(tmpdir(), { rounds: ROUNDS, seconds: WRK_SECONDS }) : undefined;
+  report(sys, { wrk, nginx: nginxBin ? nginxVersion(nginxBin) : undefined }, floor);
 }
 
-function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
+function report(sys: Systems, tools: { wrk?: string; nginx?: string }, floor?: FloorResult) {
   const notes = [
     `Ratios are Nuvem ÷ reference; for latency and RSS lower is better. MB = 10^6 bytes.`,
     `${BIG_LABEL} transfers: one stream from this process after an untimed 64 MiB PUT+GET, median of ${RUNS} runs, \`sync\` before each; GETs come from the page cache.`,
@@ -265,6 +268,11 @@ function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
     if (s.status !== "ok") out.push(`${s.name}: n/a, ${s.status}: ${s.reason}`);
     for (const [k, v] of Object.entries(s.errors)) out.push(`${s.name}: ${k}: n/a: ${v}`);
   }
+  if (floor) {
+    const share = (rps: number | undefined, of: number) => (rps === undefined ? "n/a" : `${((100 * rps) / of).toFixed(0)}%`);
+    out.push(...floorLines(floor));
+    out.push(`  4 KiB PUT as a share of its chain: Nuvem ${share(sys.nuvem.put_small?.rps, floor.protocol)} of the protocol's, Node ref ${share(sys.ref.put_small?.rps, floor.ref)} of the ref chain's`, "");
+  }
   out.push(...notes.map((n) => `note: ${n}`), "", "Targets (Nuvem):");
   const ts = targets(sys, BIG_LABEL);
   out.push(targetLines(ts));
@@ -278,6 +286,7 @@ function report(sys: Systems, tools: { wrk?: string; nginx?: string }) {
     systems: sys,
     ratios: ratios(sys, BIG_LABEL, RSS_LABEL),
     targets: ts,
+    disk_floor: floor ?? null,
     notes,
   };
   log(`results written to ${writeResult("single_node.json", JSON.stringify(json, null, 2) + "\n")}`);
