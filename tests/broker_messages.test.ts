@@ -245,6 +245,18 @@ test('status validator rejects a table of bad payloads with reasons', () => {
   const r = parseStatusMessage(JSON.stringify(noApplied));
   assert.is(r.ok, false);
   assert.throws(() => statusMessage({ ...goodStatus(), state: 'asleep' as 'online' }), /Cannot build message: "state"/);
+  const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`node-${i}`, i]));
+  assert.throws(() => statusMessage({ ...goodStatus(), applied: many }), /Cannot build message: payload is larger than 65536 bytes/);
+});
+
+test('a message this node sends is checked as a receiver checks it', () => {
+  assert.throws(() => changeMessage({ ...goodChange(), path: 'a/../b' }), /Cannot build message: "path"/);
+  assert.throws(() => changeMessage({ ...goodChange(), op: 'move', from: goodChange().path }), /Cannot build message: a "move" change must have "from" differ/);
+  assert.throws(() => ackMessage({ ...goodAck, seq: -1 }), /Cannot build message: "seq"/);
+  // Absent optional fields stay absent: the JSON a receiver parses is the checked value.
+  const json = changeMessage({ ...goodChange(), prev: undefined });
+  assert.not.ok('prev' in JSON.parse(json));
+  assert.equal(parseChangeMessage(json), { ok: true, value: JSON.parse(json) });
 });
 
 test('change validator rejects a table of bad payloads with reasons', () => {
