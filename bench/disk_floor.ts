@@ -15,7 +15,7 @@
  * Their ratio bounds what any implementation of the protocol can reach
  * against the reference on this disk at this concurrency.
  * Run: `npm run bench:disk` (`FLOOR_SECONDS`, `FLOOR_ROUNDS`, `FLOOR_CONCURRENCY`);
- * `npm run bench` runs it too, after the servers, and prints it beside them.
+ * `npm run bench` runs it too, before the servers, and prints it beside them.
  */
 import { execFileSync } from 'node:child_process';
 import { closeSync, fdatasync, fsync, linkSync, mkdirSync, mkdtempSync, open, openSync, rename, rmSync, unlinkSync, write } from 'node:fs';

@@ -218,6 +218,9 @@ async function main() {
   loadAtStart = loadavg()[0];
   if (loadAtStart > 0.5) log(`warning: load average is ${loadAtStart.toFixed(2)} before starting; figures will be noisy`);
   log(`${QUICK ? "quick" : "full"} run: ${BIG_LABEL} transfers x${RUNS}, wrk ${WRK_SECONDS} s, temp ${tmp}`);
+  // The disk itself, before any server has left its big files to write back
+  // or to discard (deleting them afterwards slowed the disk for a minute).
+  const floor = wrk && ONLY.has("nuvem") && ONLY.has("ref") ? await measureFloor(tmpdir(), { rounds: ROUNDS, seconds: WRK_SECONDS }) : undefined;
   const started: Live[] = [];
   try {
     const dir = (name: string) => { const d = join(tmp, name); mkdirSync(d, { recursive: true }); return d; };
@@ -248,8 +251,6 @@ async function main() {
     killAllChildren();
     rmSync(tmp, { recursive: true, force: true });
   }
-  // The disk itself, once the servers are gone: what the write protocol allows at this concurrency.
-  const floor = wrk && ONLY.has("nuvem") && ONLY.has("ref") ? await measureFloor(tmpdir(), { rounds: ROUNDS, seconds: WRK_SECONDS }) : undefined;
   report(sys, { wrk, nginx: nginxBin ? nginxVersion(nginxBin) : undefined }, floor);
 }
 
