@@ -212,7 +212,7 @@ function validate<T>(payload: string | Uint8Array, check: (o: Json) => T): Resul
 function built(value: object, check: (o: Json) => unknown): string {
   const json = JSON.stringify(value);
   try {
-    if (json.length * 3 > MAX_PAYLOAD_BYTES && encoder.encode(json).length > MAX_PAYLOAD_BYTES) fail(`payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
+    checkTextSize(json);
     check({ ...value } as Json);
   } catch (err) {
     throw new TypeError(`Cannot build message: ${err instanceof Error ? err.message : String(err)}`);
@@ -223,12 +223,17 @@ function built(value: object, check: (o: Json) => unknown): string {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
+/** A payload given as text may take at most MAX_PAYLOAD_BYTES in UTF-8 (encoded only when it could be over). */
+function checkTextSize(text: string): void {
+  if (text.length > MAX_PAYLOAD_BYTES || (text.length * 3 > MAX_PAYLOAD_BYTES && encoder.encode(text).length > MAX_PAYLOAD_BYTES)) {
+    fail(`payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
+  }
+}
+
 function decode(payload: string | Uint8Array): Json {
   let text: string;
   if (typeof payload === 'string') {
-    if (payload.length > MAX_PAYLOAD_BYTES || (payload.length * 3 > MAX_PAYLOAD_BYTES && encoder.encode(payload).length > MAX_PAYLOAD_BYTES)) {
-      fail(`payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
-    }
+    checkTextSize(payload);
     text = payload;
   } else if (payload instanceof Uint8Array) {
     if (payload.length > MAX_PAYLOAD_BYTES) fail(`payload is larger than ${MAX_PAYLOAD_BYTES} bytes`);
