@@ -14,7 +14,6 @@
  * adds `set_tcp_nodelay true` to Mosquitto's config (stock: Nagle on). Results: table on stdout, JSON in bench/results/cluster.json,
  * every line the nodes and brokers printed in bench/results/cluster.log.
  */
-import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { Agent } from "node:http";
@@ -22,6 +21,7 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResult } from "./results_dir.ts";
+import { flushDisk } from "./measure.ts";
 import { findWrk, runWrk } from "./load.ts";
 import { freePort } from "./nginx.ts";
 import { killAllChildren } from "./server_proc.ts";
@@ -59,7 +59,6 @@ const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BUNDLE = join(REPO, "dist", "nuvem-node.cjs");
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const flushDisk = () => { try { execFileSync("sync"); } catch { /* no sync(1): noisier figures */ } };
 const pad = (i: number, n = 5) => String(i).padStart(n, "0");
 const load1 = () => loadavg()[0];
 const book = new LogBook();

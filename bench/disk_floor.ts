@@ -17,12 +17,12 @@
  * Run: `npm run bench:disk` (`FLOOR_SECONDS`, `FLOOR_ROUNDS`, `FLOOR_CONCURRENCY`);
  * `npm run bench` runs it too, before the servers, and prints it beside them.
  */
-import { execFileSync } from 'node:child_process';
 import { closeSync, fdatasync, fsync, linkSync, mkdirSync, mkdtempSync, open, openSync, rename, rmSync, unlinkSync, write } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import { flushDisk, median } from './measure.ts';
 
 const SECONDS = Number(process.env.FLOOR_SECONDS ?? 4);
 const ROUNDS = Number(process.env.FLOOR_ROUNDS ?? 3);
@@ -110,14 +110,6 @@ async function run(kind: 'ref' | 'protocol', root: string, seconds: number): Pro
   return done / seconds;
 }
 
-/** Writes back what earlier work left dirty (the servers' uploads), so that no round pays for it. */
-function flushDisk(): void {
-  try {
-    execFileSync('sync');
-  } catch { /* no sync(1): noisier figures */ }
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export interface FloorResult {
   concurrency: number;

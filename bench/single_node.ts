@@ -8,12 +8,12 @@
  * picks systems. Results: table on stdout, JSON in bench/results/.
  */
 import { NODE_ENV, NODE_FLAGS } from "../nodes/node_flags.ts";
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResult } from "./results_dir.ts";
+import { flushDisk, median } from "./measure.ts";
 import { floorLines, measureFloor, type FloorResult } from "./disk_floor.ts";
 import { findWrk, preload, runWrk, streamGet, streamPut, wrkScript, type WrkResult } from "./load.ts";
 import { findNginx, freePort, nginxVersion, startNginx } from "./nginx.ts";
@@ -39,9 +39,7 @@ const RSS_LABEL = size(RSS_SIZE);
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const smallPath = (i: number) => `/files/bench/small/f${String(i).padStart(4, "0")}`;
-const flushDisk = () => { try { execFileSync("sync"); } catch { /* no sync(1): figures just get noisier */ } };
 
 function blank(name: string, reason?: string): SystemResult {
   return reason ? { name, status: "skipped", reason, errors: {} } : { name, status: "ok", errors: {} };
