@@ -40,7 +40,12 @@ export async function* pushing(
   let complete = false;
   try {
     for await (const chunk of body) {
-      await Promise.all(pushes.map((p) => p.write(chunk)));
+      let waits: Promise<void>[] | undefined;
+      for (const p of pushes) {
+        const wait = p.write(chunk);
+        if (wait) (waits ??= []).push(wait);
+      }
+      if (waits) await Promise.all(waits);
       yield chunk;
     }
     complete = true;
@@ -82,8 +87,12 @@ class PeerPush {
     this.#request.on('error', (err) => this.#fail(err));
   }
 
-  /** Sends a chunk; waits while the peer's socket is full, dropping the peer after `stallMs`. */
-  async write(chunk: Uint8Array): Promise<void> {
+  /**
+   * Sends a chunk. Returns a promise only when the peer's socket is full, to
+   * wait on until it drains (dropping the peer after `stallMs`): most chunks
+   * cost no promise at all.
+   */
+  write(chunk: Uint8Array): Promise<void> | undefined {
     if (this.#dead) return;
     if (this.#corked === 0) this.#request.cork();
     const ok = this.#request.write(chunk);
@@ -92,6 +101,10 @@ class PeerPush {
     this.#request.uncork();
     this.#corked = 0;
     if (ok && !this.#request.writableNeedDrain) return;
+    return this.#drained();
+  }
+
+  async #drained(): Promise<void> {
     const stallMs = this.#options.stallMs ?? 5000;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let onDrain: (() => void) | undefined;

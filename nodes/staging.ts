@@ -136,17 +136,39 @@ function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
   return Promise.race([p, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
 
-/** Chunks of `body`, failing when none comes for `ms` (a pusher that vanished without a reset). */
+/**
+ * Chunks of `body`, failing when none comes for `ms` (a pusher that vanished
+ * without a reset); time the consumer takes with a chunk does not count. One
+ * timer for the whole body, which checks when the wait began: a timer per
+ * chunk cost a replica more CPU than the check is worth.
+ */
 export async function* withIdleTimeout(body: AsyncIterable<Uint8Array>, ms: number): AsyncIterable<Uint8Array> {
   const it = body[Symbol.asyncIterator]();
   let finished = false;
+  // The wait in progress: when it began, and how to end it. (Not a race
+  // against one long-lived promise: every race would leave a reaction on it,
+  // holding that chunk until the body ends.)
+  let waitingSince: number | undefined;
+  let fail: ((err: unknown) => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const now = performance.now();
+    if (waitingSince !== undefined && now - waitingSince >= ms) {
+      fail?.(new NuvemError('bad_request', `No bytes for ${ms} ms; the push was abandoned`));
+      return;
+    }
+    timer = setTimeout(check, (waitingSince ?? now) + ms - now);
+  };
+  timer = setTimeout(check, ms);
   try {
     for (;;) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      waitingSince = performance.now();
       const next = await new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-        timer = setTimeout(() => reject(new NuvemError('bad_request', `No bytes for ${ms} ms; the push was abandoned`)), ms);
+        fail = reject;
         it.next().then(resolve, reject);
-      }).finally(() => clearTimeout(timer));
+      });
+      waitingSince = undefined;
+      fail = undefined;
       if (next.done) {
         finished = true;
         return;
@@ -154,6 +176,7 @@ export async function* withIdleTimeout(body: AsyncIterable<Uint8Array>, ms: numb
       yield next.value;
     }
   } finally {
+    clearTimeout(timer);
     // Not awaited: a source stuck in an await would never finish returning.
     if (!finished) it.return?.()?.catch(() => {});
   }

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NuvemError } from '../nodes/errors.ts';
-import { Staging } from '../nodes/staging.ts';
+import { Staging, withIdleTimeout } from '../nodes/staging.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
 import { tempDir } from './_support/temp.ts';
 
@@ -148,6 +148,33 @@ test('a push that stops sending is abandoned after idleMs, and a change waiting 
   } finally {
     staging.close();
     dir.cleanup();
+  }
+});
+
+test('the idle limit is per wait: a slow but steady push, and a slow consumer, are not abandoned', async () => {
+  async function* trickle(): AsyncIterable<Uint8Array> {
+    for (let i = 0; i < 6; i++) {
+      await sleep(40);
+      yield new Uint8Array([i]);
+    }
+  }
+  const got: number[] = [];
+  for await (const c of withIdleTimeout(trickle(), 100)) got.push(c[0]); // 240 ms in all, never 100 ms between chunks
+  assert.equal(got, [0, 1, 2, 3, 4, 5]);
+  const slow: number[] = [];
+  for await (const c of withIdleTimeout(chunks(new Uint8Array([7, 8]), 1), 50)) {
+    await sleep(120); // the consumer's time is not the source's
+    slow.push(c[0]);
+  }
+  assert.equal(slow, [7, 8]);
+  const err = await (async () => {
+    for await (const _ of withIdleTimeout(trickleThenStall(), 100)) { /* drain */ }
+  })().catch((e) => e);
+  assert.instance(err, NuvemError);
+  assert.match(err.message, /No bytes for 100 ms/);
+  async function* trickleThenStall(): AsyncIterable<Uint8Array> {
+    yield* trickle();
+    yield* stalls(new Uint8Array(1));
   }
 });
 
