@@ -21,7 +21,7 @@ import { cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeResult } from "./results_dir.ts";
-import { flushDisk } from "./measure.ts";
+import { flushDisk, processCpuMs } from "./measure.ts";
 import { findWrk, runWrk } from "./load.ts";
 import { freePort } from "./nginx.ts";
 import { killAllChildren } from "./server_proc.ts";
@@ -238,6 +238,10 @@ async function bigPuts(c: Cluster, res: BrokerResult, dir: string) {
   const spec: NodeSpec = { id: "single", port: await freePort(), dataDir: join(dir, "single"), brokerUrl: "mqtt://127.0.0.1:1" };
   const single = kinds.includes("single_big") ? await startOne(spec) : undefined;
   const runs: Record<(typeof kinds)[number], number[]> = { repl_big: [], single_big: [] };
+  const cpu: Record<(typeof kinds)[number], { nodes: number[]; client: number[]; wall: number[] }> = {
+    repl_big: { nodes: [], client: [], wall: [] },
+    single_big: { nodes: [], client: [], wall: [] },
+  };
   try {
     await step(res, kinds[0], async () => {
       for (let i = 0; i < BIG_WARM; i++) {
@@ -252,18 +256,38 @@ async function bigPuts(c: Cluster, res: BrokerResult, dir: string) {
           if (kind === "repl_big") await converge(c, res, "a 64 MiB PUT");
           flushDisk();
           const url = kind === "repl_big" ? `${node(c, 1).url}/files/bench/repl/r${i}.bin?w=auto` : `${single!.url}/files/bench/single/r${i}.bin?w=1`;
+          const pids = kind === "repl_big" ? c.nodes.map((n) => n.pid) : [single!.pid];
+          const nodesCpu = () => pids.reduce<number | undefined>((sum, pid) => {
+            const ms = processCpuMs(pid);
+            return sum === undefined || ms === undefined ? undefined : sum + ms;
+          }, 0);
+          const cpuBefore = nodesCpu();
+          const clientBefore = process.cpuUsage();
           const r = await putStream(url, BIG);
+          const client = process.cpuUsage(clientBefore);
+          const cpuAfter = nodesCpu();
           if (r.status >= 300) throw new Error(`${kind === "repl_big" ? "cluster" : "single-node"} 64 MiB PUT answered ${r.status}: ${r.text.slice(0, 300)}`);
+          if (cpuBefore !== undefined && cpuAfter !== undefined) {
+            cpu[kind].nodes.push(cpuAfter - cpuBefore);
+            cpu[kind].client.push((client.user + client.system) / 1000);
+            cpu[kind].wall.push(r.headersAt - r.start);
+          }
           if (kind === "repl_big") {
             const holders = (r.json?.replicas as string[] | undefined) ?? [];
             if (holders.length !== NODES) note(res, `64 MiB PUT w=auto answered ${r.status} with replicas ${JSON.stringify(holders)}, expected all ${NODES}`);
           }
           runs[kind].push(r.mbps);
-          log(`${res.name}: ${kind === "repl_big" ? "cluster 64 MiB PUT w=auto" : "single-node 64 MiB PUT w=1"} run ${i + 1}/${BIG_RUNS}: ${r.mbps.toFixed(0)} MB/s`);
+          log(`${res.name}: ${kind === "repl_big" ? "cluster 64 MiB PUT w=auto" : "single-node 64 MiB PUT w=1"} run ${i + 1}/${BIG_RUNS}: ${r.mbps.toFixed(0)} MB/s` +
+            (cpu[kind].nodes.length ? `, CPU ${cpu[kind].nodes.at(-1)} ms in the node(s) + ${cpu[kind].client.at(-1)!.toFixed(0)} ms in this client` : ""));
         });
       }
     }
-    for (const kind of kinds) if (runs[kind].length === BIG_RUNS) res[kind] = { runs_mbps: runs[kind], mbps: median(runs[kind]) };
+    for (const kind of kinds) {
+      if (runs[kind].length !== BIG_RUNS) continue;
+      const k = cpu[kind];
+      res[kind] = { runs_mbps: runs[kind], mbps: median(runs[kind]) };
+      if (k.nodes.length === BIG_RUNS) Object.assign(res[kind]!, { nodes_cpu_ms: median(k.nodes), client_cpu_ms: median(k.client), wall_ms: median(k.wall) });
+    }
   } finally {
     await single?.stop();
     rmSync(spec.dataDir, { recursive: true, force: true });
@@ -540,7 +564,8 @@ function report(sys: Brokers, tools: { wrk?: string; mosquitto?: string }) {
     `2xx → last ack: PUT ?w=1 to node-1, response headers → arrival of the second replica's ack on nuvem/acks/node-1 at this process's MQTT client (QoS 1); 4 KiB median of ${ACK_SMALL}, 64 MiB median of ${ACK_BIG} (unique content, cluster idle before each). Split: arrival here of node-1's change notice on nuvem/files/… (negative = before the 2xx) and notice → last ack.`,
     `Failure detection: kill -9 of node-3 → its retained "offline" status (Last Will) arriving on nuvem/nodes/+/status; median of ${FAIL_RUNS}, node restarted and cluster converged between runs. Also: → node-1's /status listing it offline (polled every 20 ms).`,
     `Catch-up: node-3 stopped (SIGTERM), ${CATCHUP_FILES.toLocaleString("en-US")} 4 KiB files PUT with w=1 (c=16) to node-1, node-2 left to finish applying, then node-3 started; time from spawn (and from its "listening" line) until its /status shows lag 0 and applied[node-1] = node-1's seq (polled every 100 ms).`,
-    `64 MiB: streamed from this process, unique content, \`sync\` before each, median of ${BIG_RUNS} after ${BIG_WARM} untimed ones; MB/s from request start to 2xx. Cluster with w=auto (answers after both replicas applied); single node = a standalone 4th node (no broker) on the same disk with w=1; the two take turns run by run.`,
+    `64 MiB: streamed from this process, unique content, \`sync\` before each, median of ${BIG_RUNS} after ${BIG_WARM} untimed ones; MB/s from request start to 2xx. Cluster with w=auto (answers after both replicas applied); single node = a standalone 4th node (no broker) on the same disk with w=1; the two take turns run by run. ` +
+    `CPU per PUT: user + system time of the node processes (all threads, /proc, 10 ms ticks) over request start → 2xx, median; "ceiling with every core busy" = single node's wall time ÷ ((cluster nodes' + this client's CPU) ÷ cores), the ratio the cluster would reach if it kept every core busy.`,
     `Mosquitto runs with stock limits (max_queued_messages 1000, max_inflight_messages 20), no persistence, set_tcp_nodelay ${process.env.BENCH_MOSQUITTO_NODELAY === "1" ? "true" : "false (stock)"}; Aedes is broker/main.ts under node --import tsx (TCP_NODELAY on its sockets).`,
     `1-min load average: ${loadAtStart.toFixed(2)} at start, ${load1().toFixed(2)} at end (${cpus().length} cores; other work on the machine skews figures). Per broker: ` +
       [sys.aedes, sys.mosquitto].filter((b) => b.load_start !== undefined).map((b) => `${b.name} ${b.load_start!.toFixed(2)} → ${b.load_end!.toFixed(2)}`).join(", ") + ".",

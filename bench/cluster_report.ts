@@ -2,6 +2,7 @@
  * The cluster benchmark's results, table (one column per broker, then
  * Aedes ÷ Mosquitto) and target checks (printed, never failures).
  */
+import { cpus } from "node:os";
 import type { WrkResult } from "./load.ts";
 
 export interface LatencyResult { requests: number; p50ms: number; p99ms: number; meanms: number; maxms: number; non2xx: number; firstError?: string }
@@ -47,7 +48,14 @@ export interface CatchupResult {
   progress: [number, number][];
   files_equal?: boolean;
 }
-export interface BigResult { runs_mbps: number[]; mbps: number }
+export interface BigResult {
+  runs_mbps: number[];
+  mbps: number;
+  /** CPU per PUT (median), of the nodes and of this bench's client, and the PUT's wall time (median), in ms. */
+  nodes_cpu_ms?: number;
+  client_cpu_ms?: number;
+  wall_ms?: number;
+}
 
 export interface BrokerResult {
   name: "aedes" | "mosquitto";
@@ -102,7 +110,21 @@ export function rows(files: number): Row[] {
     { label: "64 MiB PUT w=auto, 3 nodes, MB/s", pick: (b) => b.repl_big?.mbps, digits: 0 },
     { label: "64 MiB PUT w=1, single node, MB/s", pick: (b) => b.single_big?.mbps, digits: 0 },
     { label: "  replicated ÷ single node", pick: (b) => replRatio(b), digits: 2 },
+    { label: "  CPU per PUT, cluster nodes, ms", pick: (b) => b.repl_big?.nodes_cpu_ms, digits: 0 },
+    { label: "  CPU per PUT, single node, ms", pick: (b) => b.single_big?.nodes_cpu_ms, digits: 0 },
+    { label: "  ceiling with every core busy", pick: (b) => replCeiling(b, cpus().length), digits: 2 },
   ];
+}
+
+/**
+ * The best the replicated PUT could do against the single node on this
+ * machine, if the cluster kept every core busy: its CPU (nodes and client)
+ * spread over `cores`, against the single node's wall time.
+ */
+export function replCeiling(b: BrokerResult, cores: number): number | undefined {
+  const r = b.repl_big, s = b.single_big;
+  if (r?.nodes_cpu_ms === undefined || r.client_cpu_ms === undefined || s?.wall_ms === undefined) return undefined;
+  return s.wall_ms / ((r.nodes_cpu_ms + r.client_cpu_ms) / cores);
 }
 
 export function replRatio(b: BrokerResult): number | undefined {
