@@ -16,6 +16,7 @@ import { NuvemError } from './errors.ts';
 import type { Log } from './log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from './metrics.ts';
+import { PeerGets } from './peer_get.ts';
 import { pushing } from './push.ts';
 import type { Change, FileRecord } from './record.ts';
 import type { Store } from './store.ts';
@@ -73,12 +74,14 @@ export class Replicator {
   readonly #pushed: (labels: { outcome: string }) => void;
   #stopOwn?: () => void;
   #closed = false;
+  readonly #gets: PeerGets;
 
   constructor(options: ReplicatorOptions) {
     this.#o = options;
     this.#store = options.store;
     this.#id = options.store.nodeId;
     this.#now = options.now ?? Date.now;
+    this.#gets = new PeerGets({ token: options.token });
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
     this.membership = new Membership(this.#id, remembered);
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
@@ -151,6 +154,7 @@ export class Replicator {
   async close(): Promise<void> {
     this.#closed = true;
     this.#stopOwn?.();
+    this.#gets.close();
     await this.#bus?.close();
   }
 
@@ -466,8 +470,8 @@ export class Replicator {
     let gone = false;
     for (const m of members) {
       try {
-        const res = await this.#get(m, `/internal/content/${sha256}`);
-        if (res.body) return res.body as unknown as AsyncIterable<Uint8Array>;
+        if (!this.membership.isMemberUrl(m.url)) throw new Error(`not a member URL: ${m.url}`);
+        return await this.#gets.body(`${m.url}/internal/content/${sha256}`);
       } catch (err) {
         if (m.id === origin && (err as { status?: number }).status === 404) gone = true;
       }

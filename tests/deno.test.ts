@@ -311,6 +311,19 @@ test('a broker and a node under Deno replicate both ways with a node under Node'
     assert.is(getA.headers.get('etag'), `"${recordB.version}"`);
     assert.is(sha256(new Uint8Array(await getA.arrayBuffer())), sha256(fromDeno));
 
+    // A body without a length is not pushed while it arrives: the other node
+    // fetches the content after the notice (peer_get.ts), each way.
+    for (const [from, to, seed] of [[urlA, urlB, 5], [urlB, urlA, 6]] as const) {
+      const bytes = pattern(150_000, seed);
+      const chunked = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(bytes.subarray(0, 70_000)); c.enqueue(bytes.subarray(70_000)); c.close(); } });
+      const put = await fetch(`${from}/files/fetched-${seed}.bin`, { method: 'PUT', body: chunked, duplex: 'half' } as RequestInit);
+      assert.is(put.status, 201);
+      assert.is((await put.json()).replicas.length, 2);
+      const got = await fetch(`${to}/files/fetched-${seed}.bin`);
+      assert.is(got.status, 200);
+      assert.is(sha256(new Uint8Array(await got.arrayBuffer())), sha256(bytes));
+    }
+
     // Deletes wait for every online peer's ack (w=auto), so the other node has it at once.
     assert.is((await fetch(`${urlB}/files/from-node.bin`, { method: 'DELETE' })).status, 204);
     const goneA = await fetch(`${urlA}/files/from-node.bin`);
