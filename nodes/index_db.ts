@@ -29,6 +29,12 @@ type Row = Record<string, unknown>;
 
 const HOT_ENTRIES = 100_000;
 
+export interface Totals {
+  files: number;
+  bytes: number;
+  tombstones: number;
+}
+
 export interface Pruned {
   version: string;
   sha256: string;
@@ -109,6 +115,8 @@ export class IndexDb {
   /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
   readonly #hot = new Map<string, Entry | null>();
   readonly #transaction: (batch: Mutation[]) => unknown;
+  /** Counted once when opened, then moved by each commit (#totalsAfter). */
+  #totals: Totals;
 
   constructor(file: string, options: { keepRevisions: number }) {
     this.#keepRevisions = options.keepRevisions;
@@ -143,7 +151,7 @@ export class IndexDb {
       logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
       lastLogId: p('SELECT max(id) AS id FROM log'),
       maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
-      totals: p(`SELECT coalesce(sum(deleted = 0 AND type = 'file'), 0) AS files,
+      countTotals: p(`SELECT coalesce(sum(deleted = 0 AND type = 'file'), 0) AS files,
         coalesce(sum(CASE WHEN deleted = 0 AND type = 'file' THEN size ELSE 0 END), 0) AS bytes,
         coalesce(sum(deleted), 0) AS tombstones FROM entries`),
       tombstones: p('SELECT path, origin, seq, version FROM entries WHERE deleted = 1'),
@@ -157,6 +165,8 @@ export class IndexDb {
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
     };
+    const counted = this.#stmt.countTotals.get() as Row;
+    this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
   }
 
   /** The entry of a path; hot entries are served from memory (every write goes through `commit`). */
@@ -246,10 +256,15 @@ export class IndexDb {
     return Number((this.#stmt.maxSeq.get(origin) as Row).seq ?? 0);
   }
 
-  /** Live files, their bytes, and tombstones: one scan of the entries. */
-  totals(): { files: number; bytes: number; tombstones: number } {
-    const row = this.#stmt.totals.get() as Row;
-    return { files: Number(row.files), bytes: Number(row.bytes), tombstones: Number(row.tombstones) };
+  /**
+   * Live files, their bytes, and tombstones (every heartbeat reports them).
+   * Kept in memory: counting them scans every entry, 18 ms at 100,000 files
+   * and 180 ms at 1,000,000, on the main thread. SQL triggers could keep
+   * them in the index instead, but made an upsert 4× dearer (~37 µs more
+   * per transaction with INSERT OR REPLACE, which needs recursive triggers).
+   */
+  totals(): Totals {
+    return { ...this.#totals };
   }
 
   getMeta(key: string): string | undefined {
@@ -266,6 +281,7 @@ export class IndexDb {
    * the caller removes.
    */
   commit(batch: Mutation[]): Pruned[][] {
+    const totals = this.#totalsAfter(batch);
     let pruned: Pruned[][];
     try {
       pruned = this.#transaction(batch) as Pruned[][];
@@ -273,11 +289,46 @@ export class IndexDb {
       this.#hot.clear();
       throw err;
     }
+    this.#totals = totals;
     for (const m of batch) {
       for (const { path } of m.purge ?? []) this.#hot.delete(path);
       for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
     }
     return pruned;
+  }
+
+  /**
+   * The totals once `batch` is committed, from the entries it replaces: read
+   * before the transaction, following #apply (puts, then purges, which drop
+   * a tombstone only at its version).
+   */
+  #totalsAfter(batch: Mutation[]): Totals {
+    const t = { ...this.#totals };
+    const written = new Map<string, FileRecord | undefined>();
+    const at = (path: string) => (written.has(path) ? written.get(path) : this.get(path));
+    const count = (e: FileRecord | undefined, sign: 1 | -1) => {
+      if (!e) return;
+      if (e.deleted) t.tombstones += sign;
+      else if (e.type === 'file') {
+        t.files += sign;
+        t.bytes += sign * e.size;
+      }
+    };
+    for (const m of batch) {
+      for (const { record } of m.put ?? []) {
+        count(at(record.path), -1);
+        count(record, 1);
+        written.set(record.path, record);
+      }
+      for (const { path, version } of m.purge ?? []) {
+        const e = at(path);
+        if (e?.deleted && e.version === version) {
+          count(e, -1);
+          written.set(path, undefined);
+        }
+      }
+    }
+    return t;
   }
 
   #apply(m: Mutation): Pruned[] {
