@@ -64,13 +64,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   };
   await refreshDisk();
   const diskTimer = setInterval(refreshDisk, 5000);
-  let totals = { at: 0, files: 0, bytes: 0, tombstones: 0 };
-  const counts = () => {
-    if (Date.now() - totals.at > 1000) totals = { at: Date.now(), ...store.index.totals() };
-    return totals;
-  };
   const nodeStatus = () => {
-    counts();
+    const totals = store.index.totals(); // kept by the index, no scan (index_db.ts)
     return {
       id,
       url,
@@ -103,7 +98,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       .map(([kind, value]) => ({ labels: { kind }, value }));
   });
   metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
-  metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => counts().tombstones);
+  metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
 
   const deps: Deps = {
