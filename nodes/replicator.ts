@@ -470,8 +470,7 @@ export class Replicator {
     let gone = false;
     for (const m of members) {
       try {
-        if (!this.membership.isMemberUrl(m.url)) throw new Error(`not a member URL: ${m.url}`);
-        return await this.#gets.body(`${m.url}/internal/content/${sha256}`);
+        return await this.#gets.body(this.#memberUrl(m, `/internal/content/${sha256}`));
       } catch (err) {
         if (m.id === origin && (err as { status?: number }).status === 404) gone = true;
       }
@@ -479,9 +478,14 @@ export class Replicator {
     throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
   }
 
-  async #get(member: Member, path: string): Promise<Response> {
+  /** `path` on `member`, refused unless its URL is one a member announced. */
+  #memberUrl(member: Member, path: string): string {
     if (!this.membership.isMemberUrl(member.url)) throw new Error(`not a member URL: ${member.url}`);
-    const res = await fetch(member.url + path, {
+    return member.url + path;
+  }
+
+  async #get(member: Member, path: string): Promise<Response> {
+    const res = await fetch(this.#memberUrl(member, path), {
       headers: this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {},
       signal: AbortSignal.timeout(30_000),
     });
