@@ -25,10 +25,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
-import { NODE_ID } from '../nodes/clock.ts';
-import { UsageError } from '../nodes/config.ts';
-import type { Log } from '../nodes/log.ts';
-import { DEFAULT_PREFIX } from './topics.ts';
+import type { Log } from '../protocol/log.ts';
+import { DEFAULT_PREFIX } from '../protocol/topics.ts';
+import { NODE_ID } from '../protocol/version.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 /** Client ids starting with this belong to nodes (nodes/bus.ts); readers may not take them over. */
 export const NODE_CLIENT_ID_PREFIX = 'nuvem-node-';

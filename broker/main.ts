@@ -12,9 +12,10 @@
  *   --log-level L     debug | info | warn | error (default info); refusals are logged at debug
  */
 import { pathToFileURL } from 'node:url';
-import { parseFlags, parseLevel, UsageError } from '../nodes/config.ts';
-import { createLog, type Level } from '../nodes/log.ts';
+import { createLog, type Level } from '../protocol/log.ts';
 import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker } from './mod.ts';
+import { parseFlags, parseLevel } from '../protocol/flags.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 export interface BrokerConfig {
   host: string;

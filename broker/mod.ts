@@ -13,11 +13,11 @@ import { createServer as createHttpServer, type IncomingMessage, type Server as 
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { checkExposure } from '../nodes/config.ts';
-import type { Log } from '../nodes/log.ts';
+import type { Log } from '../protocol/log.ts';
 import { createAuth } from './auth.ts';
-import { checkPrefix, DEFAULT_PREFIX } from './topics.ts';
+import { checkPrefix, DEFAULT_PREFIX } from '../protocol/topics.ts';
 import { wholeReads } from './whole_reads.ts';
+import { checkExposure } from '../protocol/flags.ts';
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_WS_PORT = 8083;

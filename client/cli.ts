@@ -28,7 +28,7 @@ async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }
     await run(parsed.argv);
   } catch (err) {
     // Their own usage errors (bad flags) exit 2 like ours.
-    const usageMistake = err instanceof Error && err.name === 'UsageError';
+    const usageMistake = err instanceof UsageError;
     process.stderr.write(`nuvem ${parsed.command}: ${describeError(err)}\n`);
     return usageMistake ? 2 : 1;
   }

@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { parseNodeList } from './paths.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 type OptionSpec = { type: 'boolean' | 'string'; short?: string; help?: string };
 
@@ -75,15 +76,7 @@ export type ParsedCli =
   | { kind: 'passthrough'; command: PassthroughName; argv: string[] }
   | { kind: 'command'; command: CommandName; args: string[]; options: Record<string, string | boolean>; global: GlobalFlags };
 
-/** Bad command line: the CLI prints the message and the usage, and exits 2. */
-export class UsageError extends Error {
-  readonly command?: CommandName;
-  constructor(message: string, options: { command?: CommandName } = {}) {
-    super(message);
-    this.name = 'UsageError';
-    this.command = options.command;
-  }
-}
+export { UsageError };
 
 export function isCommand(name: string): name is CommandName {
   return Object.hasOwn(COMMANDS, name);

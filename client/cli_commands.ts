@@ -9,7 +9,7 @@ import { UsageError, type CommandName } from './cli_args.ts';
 import { withHint } from './cli_errors.ts';
 import { formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored } from './cli_format.ts';
 import { contentTypeFor } from './content_type.ts';
-import { parseContentDigest } from './digest.ts';
+import { readContentDigest } from '../protocol/content_digest.ts';
 import { NuvemHttpError } from './errors.ts';
 import { fileStream, hashFile, saveToFile, stdinStream, writeToStdout } from './local_files.ts';
 import type { NuvemClient } from './mod.ts';
@@ -133,7 +133,7 @@ const get: Runner = async (ctx, { args, options }) => {
   const record = recordFromHeaders(remote, res.headers);
   const length = res.headers.get('content-length');
   // The digest covers the whole file as sent; a compressed or partial body cannot be checked against it.
-  const sha256 = res.status === 200 && !res.headers.get('content-encoding') ? parseContentDigest(res.headers.get('content-digest')) : null;
+  const sha256 = res.status === 200 && !res.headers.get('content-encoding') ? readContentDigest(res.headers.get('content-digest')) : null;
   const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   const progress = createProgress(`get ${remote}`, { total: length ? Number(length) : undefined, stream: ctx.progressStream });
   const copy = { sha256, signal: ctx.signal, onProgress: (n: number) => progress.update(n) };

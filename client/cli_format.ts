@@ -9,7 +9,7 @@
  */
 import { formatBytes } from './progress_format.ts';
 import { relativeTo } from './paths.ts';
-import type { ChangeMessage } from '../broker/messages.ts';
+import type { ChangeMessage } from '../protocol/messages.ts';
 import type { NodeReport } from './cluster_state.ts';
 import type { NuvemEntry, NuvemRecord } from './types.ts';
 

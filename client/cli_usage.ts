@@ -1,7 +1,7 @@
 /**
  * Usage text of the `nuvem` command line. Pure.
  */
-import { COMMANDS, type CommandName, type CommandSpec } from './cli_args.ts';
+import { COMMANDS, isCommand, type CommandName, type CommandSpec } from './cli_args.ts';
 
 const GLOBAL_HELP = `Global flags:
   --nodes URL[,URL…]  nodes to talk to (env NUVEM_NODES); without it the nodes are
@@ -29,8 +29,8 @@ export function commandLine(name: CommandName): string {
 }
 
 /** What follows a usage error: the command's synopsis, or the full usage. */
-export function usageHint(command?: CommandName): string {
-  if (!command) return usage();
+export function usageHint(command?: string): string {
+  if (!command || !isCommand(command)) return usage();
   return `Usage: ${commandLine(command)}\nRun "nuvem help ${command}" for details.\n`;
 }
 

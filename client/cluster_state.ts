@@ -18,7 +18,7 @@
  * track.finished();
  * selectNodes(state.views(), { needs: state.needsFor('a.txt') });
  */
-import type { AckMessage, ChangeMessage, StatusMessage } from '../broker/messages.ts';
+import type { AckMessage, ChangeMessage, StatusMessage } from '../protocol/messages.ts';
 import type { Need, NodeState, NodeView } from './selection.ts';
 
 export interface ClusterStateOptions {

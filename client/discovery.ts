@@ -15,8 +15,8 @@
  * The MQTT username is `client`: MQTT.js sends no password without one.
  */
 import type { MqttClient } from 'mqtt';
-import { parseAckMessage, parseChangeMessage, parseStatusMessage, type ChangeMessage } from '../broker/messages.ts';
-import { parseTopic } from '../broker/topics.ts';
+import { parseAckMessage, parseChangeMessage, parseStatusMessage, type ChangeMessage } from '../protocol/messages.ts';
+import { parseTopic } from '../protocol/topics.ts';
 import type { ClusterState } from './cluster_state.ts';
 import { NuvemBrokerError } from './errors.ts';
 import { unavailability } from './selection.ts';

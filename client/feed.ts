@@ -6,7 +6,7 @@
  * switch may be missed, and `onGap` says so. Changes seen twice (the same
  * origin and seq) are passed on once.
  */
-import { parseChangeMessage, type ChangeMessage } from '../broker/messages.ts';
+import { parseChangeMessage, type ChangeMessage } from '../protocol/messages.ts';
 import type { ClusterState } from './cluster_state.ts';
 import { errorFromResponse, NuvemNetworkError } from './errors.ts';
 import { selectNodes, type NodeView } from './selection.ts';

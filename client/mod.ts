@@ -26,7 +26,7 @@
  * change means the change *is stored* but not yet on as many replicas as
  * asked: treat it as stored; the client never sends it again elsewhere.
  */
-import type { ChangeMessage } from '../broker/messages.ts';
+import type { ChangeMessage } from '../protocol/messages.ts';
 import { ClusterState, type NodeReport } from './cluster_state.ts';
 import { connectBroker, pollStatus, probeLatency, type BrokerLink } from './discovery.ts';
 import { NuvemHttpError } from './errors.ts';
@@ -48,7 +48,7 @@ import type {
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 export { NoNodeAvailableError } from './selection.ts';
 export type { NodeReport } from './cluster_state.ts';
-export type { ChangeMessage } from '../broker/messages.ts';
+export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
 
 export interface NuvemClient {

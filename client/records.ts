@@ -1,7 +1,7 @@
 /**
  * Reading records from what a node sends. Pure: no I/O.
  */
-import { parseContentDigest } from './digest.ts';
+import { readContentDigest } from '../protocol/content_digest.ts';
 import type { NuvemEntry, NuvemRecord } from './types.ts';
 
 /** `"v1"` or `W/"v1"` → `v1`. */
@@ -32,7 +32,7 @@ export function recordFromHeaders(path: string, headers: Headers): NuvemEntry {
     type: 'file',
     version: unquoteEtag(headers.get('x-nuvem-version') ?? headers.get('etag')),
     size: numberHeader(headers, 'x-nuvem-size') ?? numberHeader(headers, 'content-length') ?? 0,
-    sha256: headers.get('x-nuvem-sha256') ?? parseContentDigest(headers.get('content-digest')) ?? '',
+    sha256: headers.get('x-nuvem-sha256') ?? readContentDigest(headers.get('content-digest')) ?? '',
     modified: Number.isFinite(modified) ? modified : 0,
   };
   const contentType = headers.get('content-type');

@@ -8,7 +8,7 @@
  * // { method: 'MOVE', target: '/files/a.txt',
  * //   headers: { destination: '/files/b/a.txt', overwrite: 'F' } }
  */
-import { contentDigestHeader } from './digest.ts';
+import { contentDigestHeader } from '../protocol/content_digest.ts';
 import { fileTarget, folderTarget, revisionsTarget } from './paths.ts';
 import type { ByteRange, ChangeOptions, GetOptions, MoveOptions, PutOptions, RemoveOptions } from './types.ts';
 

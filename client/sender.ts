@@ -19,6 +19,7 @@
  * node's ack timeout (5 s + 1 s per 64 MiB) for the answer.
  */
 import type { ClusterState } from './cluster_state.ts';
+import { ackTimeoutMs } from '../protocol/write_concern.ts';
 import { errorFromResponse, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 import { joinUrl } from './paths.ts';
 import type { NuvemRequest } from './requests.ts';
@@ -87,9 +88,9 @@ export function afterUnknownOutcome(err: unknown): boolean {
   return typeof err === 'object' && err !== null && unknownOutcome.has(err);
 }
 
-/** The node's ack timeout for `bytes` of content (DESIGN.md section 3), plus slack. */
+/** The node's ack timeout for `bytes` of content (DESIGN.md section 3). */
 export function answerAllowanceMs(bytes: number | undefined): number {
-  return 5000 + Math.ceil((bytes ?? 0) / (64 * 1024 * 1024)) * 1000;
+  return ackTimeoutMs(bytes ?? 0);
 }
 
 export async function send(ctx: SendContext, request: NuvemRequest, opts: SendOptions): Promise<Sent> {

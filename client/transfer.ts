@@ -6,7 +6,7 @@
  * that can be sent again when their node fails before answering.
  */
 import { DigestMismatchError } from './errors.ts';
-import { parseContentDigest } from './digest.ts';
+import { readContentDigest } from '../protocol/content_digest.ts';
 import { unquoteEtag } from './records.ts';
 import type { BodySource } from './sender.ts';
 import { createSha256 } from './sha256.ts';
@@ -124,7 +124,7 @@ export function describedBy(res: Response): { version: string; sha256: string | 
   return {
     version: unquoteEtag(res.headers.get('etag')),
     // A range or compressed answer's digest (if any) does not cover the whole file.
-    sha256: res.status === 200 && !res.headers.get('content-encoding') ? parseContentDigest(res.headers.get('content-digest')) : null,
+    sha256: res.status === 200 && !res.headers.get('content-encoding') ? readContentDigest(res.headers.get('content-digest')) : null,
     length: length === null || !/^\d+$/.test(length) ? undefined : Number(length),
   };
 }

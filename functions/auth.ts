@@ -2,7 +2,7 @@
  * Bearer-token check (the app applies it to every route except /health). Tokens are compared as
  * SHA-256 digests in constant time, so timing tells nothing about the token.
  */
-import { NuvemError } from '../nodes/errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 
 const encoder = new TextEncoder();
 

@@ -1,6 +1,6 @@
 /** `GET /changes?since=&limit=&wait=`: this node's change feed, with long-poll. */
 import { Hono } from 'hono';
-import { NuvemError } from '../nodes/errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import type { Deps } from './deps.ts';
 import { clampInt } from './headers.ts';
 

@@ -1,9 +1,10 @@
 /** `DELETE /files/{path}`: a tombstone; folders need `?recursive=true`. */
 import { Hono } from 'hono';
-import { parseEncodedPath } from '../nodes/paths.ts';
+import { parseEncodedPath } from '../protocol/paths.ts';
 import type { Deps } from './deps.ts';
-import { isTrue, parseConditions, parseWriteConcern } from './headers.ts';
+import { isTrue, parseConditions } from './headers.ts';
 import { encodedRest } from './target.ts';
+import { parseWriteConcern } from '../protocol/write_concern.ts';
 
 export function deleteApp(deps: Deps): Hono {
   const app = new Hono();

@@ -3,10 +3,60 @@
  * any runtime and in tests without sockets.
  */
 import type { Context } from 'hono';
-import type { Store } from '../nodes/store.ts';
-import type { FileRecord } from '../nodes/record.ts';
-import type { Metrics } from '../nodes/metrics.ts';
-import type { WriteConcern } from './headers.ts';
+import type { Log } from '../protocol/log.ts';
+import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
+import type { Metrics } from '../protocol/metrics.ts';
+import { type WriteConcern } from '../protocol/write_concern.ts';
+
+/** A listing page: entries in path order and the cursor of the next page ('' at the end). */
+export interface Page {
+  entries: ListEntry[];
+  nextCursor: string;
+}
+
+export type ListEntry = (FileRecord & { type: 'file' | 'folder' }) | { path: string; type: 'folder' };
+
+export interface PutOptions extends Conditions {
+  contentType?: string;
+  /** Expected SHA-256 (hex) of the body; a mismatch stores nothing. */
+  sha256?: string;
+}
+
+/**
+ * A version of a file ready to be read: the content is held open from the
+ * lookup on, so it is the version the record describes. Call `open` once, or
+ * `close` when no body is sent.
+ */
+export interface Readable {
+  record: FileRecord;
+  /** Bytes [start, end] inclusive: in memory for small files, else a stream (which closes the file). */
+  open(start: number, end: number): Promise<Uint8Array | ReadableStream<Uint8Array>>;
+  close(): Promise<void>;
+}
+
+/** What the HTTP functions ask of the node's store (nodes/store.ts implements it). */
+export interface StorePort {
+  get(path: string): FileRecord | undefined;
+  put(path: string, body: AsyncIterable<Uint8Array>, options?: PutOptions): Promise<{ record: FileRecord; created: boolean }>;
+  mkcol(path: string): Promise<FileRecord>;
+  remove(path: string, options?: Conditions & { recursive?: boolean }): Promise<FileRecord[]>;
+  move(from: string, to: string, options?: Conditions & { overwrite?: boolean }): Promise<FileRecord[]>;
+  read(path: string, options?: { version?: string }): Promise<Readable>;
+  /** A small current file's bytes from memory, when cached. */
+  readSmall(path: string): { record: FileRecord; bytes: Uint8Array } | undefined;
+  list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page;
+  revisions(path: string): FileRecord[];
+  changes(since: number, limit: number): { changes: Change[]; cursor: number };
+  waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void>;
+  /** Node-to-node: content by SHA-256, this node's log for an origin, digests. */
+  openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
+  logFor(origin: string, after: number, limit: number): Change[];
+  applied(): Record<string, number>;
+  digest(): Record<string, string>;
+  bucketRecords(bucket: number): FileRecord[];
+  /** Pushes of uploads received from peers, kept until their change arrives. */
+  staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
+}
 
 export interface Replication {
   /**
@@ -20,7 +70,7 @@ export interface Replication {
 
 export interface Deps {
   nodeId: string;
-  store: Store;
+  store: StorePort;
   replication: Replication;
   metrics: Metrics;
   /** Bearer token every route but /health needs; undefined for none. */
@@ -29,7 +79,7 @@ export interface Deps {
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */
   unhealthy(): string | undefined;
-  log(level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: object): void;
+  log: Log;
   /**
    * The request target exactly as received, where the runtime gives it (Node:
    * `req.url`), checked before URL parsing removes `.`/`..` segments.

@@ -1,12 +1,13 @@
 /** `GET` and `HEAD /files/{path}`: the current or a kept version, with ranges and conditions. */
 import { Hono, type Context } from 'hono';
-import { NuvemError } from '../nodes/errors.ts';
-import { parseEncodedPath } from '../nodes/paths.ts';
-import type { FileRecord } from '../nodes/record.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import { parseEncodedPath } from '../protocol/paths.ts';
+import type { FileRecord } from '../protocol/record.ts';
 import type { Deps } from './deps.ts';
-import { formatContentDigest, parseEtagList, parseRange } from './headers.ts';
+import { parseEtagList, parseRange } from './headers.ts';
 import { listFolderResponse } from './listing.ts';
 import { encodedRest } from './target.ts';
+import { contentDigestHeader } from '../protocol/content_digest.ts';
 
 /** Headers describing a version; the same for every answer about it. */
 function versionHeaders(r: FileRecord): Record<string, string> {
@@ -50,7 +51,7 @@ export function smallReads(deps: Deps): { read(path: string): SmallAnswer | unde
     if (hit?.version === r.version) return hit.headers;
     // With X-Nuvem-Node (every answer has it): a runtime can send these as they are.
     const headers = {
-      ...versionHeaders(r), 'content-length': String(r.size), 'content-digest': formatContentDigest(r.sha256), 'x-nuvem-node': deps.nodeId,
+      ...versionHeaders(r), 'content-length': String(r.size), 'content-digest': contentDigestHeader(r.sha256), 'x-nuvem-node': deps.nodeId,
     };
     if (memo.size >= 10_000) memo.clear();
     memo.set(r.path, { version: r.version, headers });
@@ -109,7 +110,7 @@ export function downloadApp(deps: Deps, small = smallReads(deps)): Hono {
       const end = range?.end ?? r.size - 1;
       headers['content-length'] = String(end + 1 - start);
       if (range) headers['content-range'] = `bytes ${start}-${end}/${r.size}`;
-      else headers['content-digest'] = formatContentDigest(r.sha256);
+      else headers['content-digest'] = contentDigestHeader(r.sha256);
       const status = range ? 206 : 200;
       if (c.req.method === 'HEAD' || r.size === 0) return new Response(c.req.method === 'HEAD' ? null : new Uint8Array(0), { status, headers });
       sentBytes += end + 1 - start;

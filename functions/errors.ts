@@ -3,7 +3,8 @@
  * with the status that fits the code.
  */
 import type { Context } from 'hono';
-import { NuvemError, type ErrorCode } from '../nodes/errors.ts';
+import type { Log } from '../protocol/log.ts';
+import { NuvemError, type ErrorCode } from '../protocol/errors.ts';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_path: 400,
@@ -39,13 +40,6 @@ function nuvemErrorAnswer(err: NuvemError): ErrorAnswer {
   const { allow: _a, retryAfter: _r, contentRange: _c, ...extra } = err.extra;
   return { status, headers, body: JSON.stringify({ error: err.code, message: err.message, ...extra }) };
 }
-
-export function errorResponse(err: NuvemError): Response {
-  const a = nuvemErrorAnswer(err);
-  return new Response(a.body, { status: a.status, headers: a.headers });
-}
-
-type Log = (level: 'error' | 'info', msg: string, fields: object) => void;
 
 /** Any error as an answer: domain errors as they are; anything else is a 500 that says little (and is logged). */
 export function errorAnswer(err: unknown, log: Log, request: { method: string; path: string }): ErrorAnswer {

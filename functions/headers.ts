@@ -1,10 +1,10 @@
 /**
  * Parsing of request headers and parameters (pure): conditions, ranges,
- * digests, write concern, destinations. Each refuses bad input with a
+ * destinations (write concern and Content-Digest are in protocol/). Each refuses bad input with a
  * NuvemError that says what was wrong.
  */
-import { NuvemError } from '../nodes/errors.ts';
-import type { Conditions } from '../nodes/store.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import type { Conditions } from '../protocol/record.ts';
 
 const bad = (message: string) => new NuvemError('bad_request', message);
 
@@ -29,33 +29,6 @@ export function parseConditions(get: (name: string) => string | undefined): Cond
     ifMatch: parseEtagList(get('if-match'), 'If-Match'),
     ifNoneMatch: parseEtagList(get('if-none-match'), 'If-None-Match'),
   };
-}
-
-/**
- * RFC 9530 `Content-Digest`: returns the sha-256 value as hex, or undefined
- * when the header is absent or names only other algorithms.
- */
-export function parseContentDigest(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  for (const member of header.split(',')) {
-    const m = /^\s*([a-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]*):\s*$/.exec(member);
-    if (!m) throw bad(`Cannot parse Content-Digest "${header.slice(0, 100)}": expected sha-256=:<base64>:`);
-    if (m[1] !== 'sha-256') continue;
-    let bytes: string;
-    try {
-      bytes = atob(m[2]);
-    } catch {
-      throw bad('Content-Digest sha-256 is not valid base64');
-    }
-    if (bytes.length !== 32) throw bad('Content-Digest sha-256 must be 32 bytes');
-    return [...bytes].map((ch) => ch.charCodeAt(0).toString(16).padStart(2, '0')).join('');
-  }
-  return undefined;
-}
-
-export function formatContentDigest(sha256Hex: string): string {
-  const bytes = sha256Hex.match(/../g)!.map((h) => String.fromCharCode(parseInt(h, 16))).join('');
-  return `sha-256=:${btoa(bytes)}:`;
 }
 
 export type ByteRange = { start: number; end: number };
@@ -83,15 +56,6 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   if (m[2] !== '' && Number(m[2]) < start) return undefined;
   if (start >= size) throw unsatisfiable();
   return { start, end };
-}
-
-export type WriteConcern = 'auto' | 'majority' | 'all' | number;
-
-export function parseWriteConcern(value: string | undefined): WriteConcern {
-  if (value === undefined || value === '' || value === 'auto') return 'auto';
-  if (value === 'majority' || value === 'all') return value;
-  if (/^[1-9][0-9]{0,3}$/.test(value)) return Number(value);
-  throw bad(`Cannot use w="${value.slice(0, 40)}": expected auto, majority, all or a count of nodes from 1`);
 }
 
 /** The encoded path inside `/files/` named by a Destination header (absolute URL or path). */

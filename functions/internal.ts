@@ -4,11 +4,11 @@
  * anti-entropy.
  */
 import { Hono } from 'hono';
-import { NODE_ID } from '../nodes/clock.ts';
-import { NuvemError } from '../nodes/errors.ts';
-import { BUCKETS } from '../nodes/store.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import type { Deps } from './deps.ts';
 import { clampInt } from './headers.ts';
+import { NODE_ID } from '../protocol/version.ts';
+import { BUCKETS } from '../protocol/digest_buckets.ts';
 
 const bad = (message: string) => new NuvemError('bad_request', message);
 

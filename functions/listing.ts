@@ -1,7 +1,7 @@
 /** Folder listings (`GET /files/{folder}/`) and kept revisions (`GET /revisions/{path}`). */
 import { Hono, type Context } from 'hono';
-import { notFound } from '../nodes/errors.ts';
-import { parseEncodedPath, parseFolder } from '../nodes/paths.ts';
+import { notFound } from '../protocol/errors.ts';
+import { parseEncodedPath, parseFolder } from '../protocol/paths.ts';
 import type { Deps } from './deps.ts';
 import { clampInt, isTrue } from './headers.ts';
 import { encodedRest } from './target.ts';

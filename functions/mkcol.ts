@@ -1,10 +1,10 @@
 /** `MKCOL /files/{path}`: an empty folder. */
 import { Hono } from 'hono';
-import { NuvemError } from '../nodes/errors.ts';
-import { parseEncodedPath } from '../nodes/paths.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import { parseEncodedPath } from '../protocol/paths.ts';
 import type { Deps } from './deps.ts';
-import { parseWriteConcern } from './headers.ts';
 import { encodedRest } from './target.ts';
+import { parseWriteConcern } from '../protocol/write_concern.ts';
 
 export function mkcolApp(deps: Deps): Hono {
   const app = new Hono();

@@ -1,9 +1,10 @@
 /** `MOVE /files/{path}` with `Destination`: a server-side rename, no bytes copied. */
 import { Hono } from 'hono';
-import { parseEncodedPath } from '../nodes/paths.ts';
+import { parseEncodedPath } from '../protocol/paths.ts';
 import type { Deps } from './deps.ts';
-import { parseConditions, parseDestination, parseOverwrite, parseWriteConcern } from './headers.ts';
+import { parseConditions, parseDestination, parseOverwrite } from './headers.ts';
 import { encodedRest } from './target.ts';
+import { parseWriteConcern } from '../protocol/write_concern.ts';
 
 export function moveApp(deps: Deps): Hono {
   const app = new Hono();

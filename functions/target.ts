@@ -1,6 +1,6 @@
 /** Finds the file path a request names, from the raw target where the runtime gives it. */
 import type { Context } from 'hono';
-import { invalidPath } from '../nodes/errors.ts';
+import { invalidPath } from '../protocol/errors.ts';
 import type { Deps } from './deps.ts';
 
 /** A `.` or `..` segment, plain or percent-encoded, anywhere in a target (may also match in the query; then the exact check runs). */

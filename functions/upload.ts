@@ -1,10 +1,12 @@
 /** `PUT /files/{path}`: stores a streamed body. */
 import { Hono } from 'hono';
-import { parseEncodedPath } from '../nodes/paths.ts';
-import type { FileRecord } from '../nodes/record.ts';
+import { parseEncodedPath } from '../protocol/paths.ts';
+import type { FileRecord } from '../protocol/record.ts';
 import type { Deps } from './deps.ts';
-import { parseConditions, parseContentDigest, parseContentType, parseWriteConcern, type WriteConcern } from './headers.ts';
+import { parseConditions, parseContentType } from './headers.ts';
 import { encodedRest } from './target.ts';
+import { parseContentDigest } from '../protocol/content_digest.ts';
+import { parseWriteConcern, type WriteConcern } from '../protocol/write_concern.ts';
 
 const EMPTY: AsyncIterable<Uint8Array> = { async *[Symbol.asyncIterator]() {} };
 

@@ -7,13 +7,13 @@
  * once both have run. Each pass ends by purging the tombstones every known
  * member has applied (purge.ts).
  */
-import { parseChangeMessage } from '../broker/messages.ts';
+import { checkedChange } from '../protocol/messages.ts';
 import { wins } from './conflict.ts';
-import type { Log } from './log.ts';
+import type { Log } from '../protocol/log.ts';
 import type { Member } from './membership.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../protocol/metrics.ts';
 import { PurgePlanner } from './purge.ts';
-import type { Change, FileRecord } from './record.ts';
+import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Replicator } from './replicator.ts';
 import type { Store } from './store.ts';
 
@@ -31,7 +31,7 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
     if (theirs[bucket] === mine[bucket]) continue;
     const { records } = (await (await replicator.get(peer, `/internal/digest/${Number(bucket)}`)).json()) as { records: FileRecord[] };
     for (const raw of records) {
-      const checked = parseChangeMessage(JSON.stringify(changeOf(raw)));
+      const checked = checkedChange(changeOf(raw));
       if (!checked.ok) continue;
       const change = checked.value;
       // With the broker up and the origin online, a change this node has not

@@ -5,8 +5,9 @@
  * says so once. Any MQTT 3.1.1 broker will do.
  */
 import mqtt from 'mqtt';
-import { statusTopic } from '../broker/topics.ts';
-import type { Log } from './log.ts';
+import { statusMessage, type StatusMessage } from '../protocol/messages.ts';
+import { statusTopic } from '../protocol/topics.ts';
+import type { Log } from '../protocol/log.ts';
 
 export interface Bus {
   readonly connected: boolean;
@@ -29,7 +30,21 @@ export function connectBus(options: {
   log: Log;
 }): Bus {
   const topic = statusTopic(options.nodeId, { prefix: options.prefix });
-  const offline = () => JSON.stringify({ ...options.status(), state: 'offline', ts: Date.now() });
+  // What we send is what we accept: the heartbeat goes through the same
+  // builder and checks as every receiver's parser. One that fails them is
+  // not sent (logged once per reason), never thrown into a timer.
+  let refusedReason = '';
+  const build = (status: Record<string, unknown>): string | undefined => {
+    try {
+      return statusMessage(status as StatusMessage & Record<string, unknown>);
+    } catch (err) {
+      const reason = (err as Error).message;
+      if (reason !== refusedReason) options.log('error', 'status message refused by its own checks; not sent', { reason });
+      refusedReason = reason;
+      return undefined;
+    }
+  };
+  const offline = () => build({ ...options.status(), state: 'offline', ts: Date.now() }) ?? '';
   const client = mqtt.connect(options.url, {
     clientId: `nuvem-node-${options.nodeId}`,
     username: options.nodeId,
@@ -66,7 +81,9 @@ export function connectBus(options: {
     saidUnreachable = true;
   });
   const publishStatus = () => {
-    if (client.connected) client.publish(topic, JSON.stringify(options.status()), { qos: 1, retain: true });
+    if (!client.connected) return;
+    const payload = build(options.status());
+    if (payload !== undefined) client.publish(topic, payload, { qos: 1, retain: true });
   };
   const timer = setInterval(publishStatus, options.heartbeatMs);
   return {

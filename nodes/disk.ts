@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { dirname, join } from 'node:path';
-import { NuvemError } from './errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 
 export interface TempFile {
   path: string;

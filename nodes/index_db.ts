@@ -5,7 +5,7 @@
  */
 import Database from 'libsql';
 import type { Tombstone } from './purge.ts';
-import type { Change, FileRecord, LocalStat } from './record.ts';
+import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
 
 export interface Entry extends FileRecord {
   local?: LocalStat;

@@ -3,17 +3,10 @@
  * shows each subfolder once, skipping over its subtree with one indexed lookup
  * ("skip scan"), so a page costs O(limit) lookups whatever the folder holds.
  */
-import { NuvemError } from './errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import { publicRecord, type Entry, type IndexDb } from './index_db.ts';
-import { subtreeRange } from './paths.ts';
-import type { FileRecord } from './record.ts';
-
-export type ListEntry = (FileRecord & { type: 'file' | 'folder' }) | { path: string; type: 'folder' };
-
-export interface Page {
-  entries: ListEntry[];
-  nextCursor: string;
-}
+import { subtreeRange } from '../protocol/paths.ts';
+import type { ListEntry, Page } from '../functions/deps.ts';
 
 interface Cursor {
   /** The index key the page ended at: the next page starts after it. */

@@ -7,10 +7,11 @@
 import './process_settings.ts';
 import { pathToFileURL } from 'node:url';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
-import { parseNodeArgs, UsageError, type NodeConfig } from './config.ts';
+import { parseNodeArgs, type NodeConfig } from './config.ts';
 import { nodeRuntime } from './http_node.ts';
-import { createLog } from './log.ts';
+import { createLog } from '../protocol/log.ts';
 import { startNode } from './mod.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 /** Runs a node until SIGINT or SIGTERM. */
 export async function runNode(argv: string[]): Promise<void> {

@@ -2,8 +2,9 @@
  * Deno entry point of a storage node: `deno task node -- --port P --data DIR …`.
  * Same options and API as the Node entry (main.ts); serves with `Deno.serve`.
  */
-import { parseNodeArgs, UsageError } from './config.ts';
+import { parseNodeArgs } from './config.ts';
 import { startNode, type Runtime } from './mod.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 // deno-lint-ignore no-explicit-any
 declare const Deno: any;

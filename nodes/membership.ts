@@ -2,7 +2,7 @@
  * The cluster as this node sees it, from status heartbeats. Pure: time is
  * passed in.
  */
-import type { StatusMessage } from '../broker/messages.ts';
+import type { StatusMessage } from '../protocol/messages.ts';
 
 export interface Member {
   id: string;

@@ -10,9 +10,9 @@ import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
 import type { NodeConfig } from './config.ts';
-import { NuvemError } from './errors.ts';
-import { createLog, type Log } from './log.ts';
-import { Metrics } from './metrics.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import { createLog, type Log } from '../protocol/log.ts';
+import { Metrics } from '../protocol/metrics.ts';
 import { Store } from './store.ts';
 import { Replicator } from './replicator.ts';
 

@@ -9,8 +9,8 @@
 import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Entry } from './index_db.ts';
-import { parsePath } from './paths.ts';
-import type { LocalStat } from './record.ts';
+import { parsePath } from '../protocol/paths.ts';
+import type { LocalStat } from '../protocol/record.ts';
 
 export interface OnDisk {
   files: Map<string, LocalStat>;

@@ -7,20 +7,19 @@
  * logs, so convergence never depends on the broker alone (anti_entropy.ts
  * repairs the rest).
  */
-import { ackMessage, changeMessage, eventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../broker/messages.ts';
-import { ackTopic, eventTopic, fileTopic, parseTopic } from '../broker/topics.ts';
-import type { WriteConcern } from '../functions/headers.ts';
+import { ackMessage, changeMessage, eventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../protocol/messages.ts';
+import { ackTopic, eventTopic, fileTopic, parseTopic } from '../protocol/topics.ts';
 import { connectBus, type Bus } from './bus.ts';
 import { isConflict } from './conflict.ts';
-import { NuvemError } from './errors.ts';
-import type { Log } from './log.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import type { Log } from '../protocol/log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../protocol/metrics.ts';
 import { PeerGets } from './peer_get.ts';
 import { pushing } from './push.ts';
-import type { Change, FileRecord } from './record.ts';
+import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
-import { ackTimeoutMs, requiredAcks } from './write_concern.ts';
+import { ackTimeoutMs, requiredAcks, type WriteConcern } from '../protocol/write_concern.ts';
 
 export interface ReplicatorOptions {
   store: Store;
@@ -41,15 +40,6 @@ interface Via {
   sources: (Member | undefined)[];
   fromLog: boolean;
 }
-
-/**
- * Uploads with a body stream to the online peers as they come in (push.ts),
- * small ones too: the push replaces the fetch a replica would make after the
- * notice, and its temp-file fsync overlaps the origin's, so a w=auto write
- * waits for one fsync stage less (4 KiB w=auto p50 15-17 ms → 10-13 ms on the
- * 3-node loopback bench, c=16 throughput 237 → 318-345 req/s).
- */
-export const PUSH_MIN_BYTES = 1;
 
 /** Consecutive changes applied together, and how many at once. */
 const BATCH = 256;
@@ -161,10 +151,14 @@ export class Replicator {
   /**
    * The body of an upload of `size` bytes (undefined: unknown), streamed on
    * to every online peer while this node stores it (when it has a length and
-   * peers are online); else `body` itself.
+   * peers are online); else `body` itself. Small uploads are pushed too: the
+   * push replaces the fetch a replica would make after the notice, and its
+   * temp-file fsync overlaps the origin's, so a w=auto write waits for one
+   * fsync stage less (4 KiB w=auto p50 15-17 ms → 10-13 ms on the 3-node
+   * loopback bench, c=16 throughput 237 → 318-345 req/s).
    */
   streamToPeers(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array> {
-    if (size === undefined || size < PUSH_MIN_BYTES || this.#closed) return body;
+    if (size === undefined || size === 0 || this.#closed) return body;
     // Online members only: verified, so their URLs are the ones they announced.
     const targets = this.membership.online(this.#now());
     if (!targets.length) return body;

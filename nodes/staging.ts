@@ -12,7 +12,7 @@
  * whose SHA-256 and size it matches.
  */
 import { promises as fsp } from 'node:fs';
-import { NuvemError } from './errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import { writeTemp } from './disk.ts';
 
 export interface StagingOptions {

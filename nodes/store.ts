@@ -17,13 +17,17 @@ import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
 import { diskError, exists, fileStream, Syncer, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
 import { wins } from './conflict.ts';
-import { conflict, NuvemError, notFound, preconditionFailed } from './errors.ts';
+import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
 import { GroupCommit } from './group_commit.ts';
 import { IndexDb, publicRecord, type Entry, type Mutation, type Pruned } from './index_db.ts';
-import { listFolder, type Page } from './listing.ts';
+import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
+import { listFolder } from './listing.ts';
 import { Locks } from './locks.ts';
-import { ancestorsOf, subtreeRange } from './paths.ts';
-import { type Change, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat } from './record.ts';
+import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
+import { bucketOf } from '../protocol/digest_buckets.ts';
+import {
+  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat, recordOf, tombstoneOf,
+} from '../protocol/record.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
 import { planRecovery, scanDisk } from './recovery.ts';
@@ -43,30 +47,6 @@ export interface StoreOptions {
   syncWal?: (walPath: string) => Promise<void>;
 }
 
-/** Preconditions of a change: `If-Match` versions (or '*') and `If-None-Match`. */
-export interface Conditions {
-  ifMatch?: string[] | '*';
-  ifNoneMatch?: string[] | '*';
-}
-
-export interface PutOptions extends Conditions {
-  contentType?: string;
-  /** Expected SHA-256 (hex) of the body; a mismatch stores nothing. */
-  sha256?: string;
-}
-
-/**
- * A version of a file ready to be read: the content is held open from the
- * lookup on, so it is the version the record describes. Call `open` once, or
- * `close` when no body is sent.
- */
-export interface Readable {
-  record: FileRecord;
-  /** Bytes [start, end] inclusive: in memory for small files, else a stream (which closes the file). */
-  open(start: number, end: number): Promise<Uint8Array | ReadableStream<Uint8Array>>;
-  close(): Promise<void>;
-}
-
 /** A batch of index changes built under the path locks; seq numbers are set at commit. */
 interface Pending {
   changes: Change[];
@@ -80,7 +60,7 @@ interface Pending {
   purge?: { path: string; version: string }[];
 }
 
-export class Store {
+export class Store implements StorePort {
   readonly nodeId: string;
   readonly dataDir: string;
   readonly filesDir: string;
@@ -743,7 +723,7 @@ export class Store {
     checkConditions(source, from, options);
     const target = this.#checkMoveTarget(to, options);
     const record = this.#newRecord(to, { type: source.type, size: source.size, sha256: source.sha256, contentType: source.contentType });
-    const tombstone: FileRecord = { ...record, path: from, deleted: true, size: 0, sha256: '', contentType: '', prev: source.version };
+    const tombstone = tombstoneOf(record, from, source.version);
     const pending: Pending = { changes: [{ ...record, op: 'move', from, prev: target?.version, fromPrev: source.version }], put: [], revisions: [] };
     if (target) await this.#retire(target, pending);
     await this.#place(this.#filePath(from), to, pending);
@@ -786,7 +766,7 @@ export class Store {
     for (const e of moved) {
       const dest = to + e.path.slice(from.length);
       const record = this.#newRecord(dest, { type: e.type, size: e.size, sha256: e.sha256, contentType: e.contentType });
-      const tombstone: FileRecord = { ...record, path: e.path, deleted: true, size: 0, sha256: '', contentType: '', prev: e.version };
+      const tombstone = tombstoneOf(record, e.path, e.version);
       pending.changes.push({ ...record, op: 'move', from: e.path, fromPrev: e.version });
       pending.put.push({ record: tombstone }, { record, local: e.local });
       records.push(record);
@@ -904,44 +884,12 @@ export type ApplyResult =
   | { outcome: 'lost'; winner: FileRecord }
   | { outcome: 'duplicate' };
 
-export const BUCKETS = 64;
 /** Tombstones purged per index commit (each holds its path's lock meanwhile). */
 const PURGE_BATCH = 500;
 
-/** FNV-1a of the path, folded into BUCKETS slices. */
-export function bucketOf(path: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < path.length; i++) {
-    h ^= path.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) % BUCKETS;
-}
-
-/** The record a change leaves at its path. */
-export function recordOf(change: Change): FileRecord {
-  const { op: _op, from: _from, prev, fromPrev: _fp, ...rest } = change;
-  const record: FileRecord = { ...rest };
-  if (change.deleted && prev !== undefined) record.prev = prev;
-  else delete record.prev;
-  return record;
-}
 
 /** The tombstone a move leaves at its `from` path (undefined for other changes). */
 function fromTombstoneOf(change: Change, record: FileRecord): FileRecord | undefined {
   if (change.op !== 'move' || !change.from) return undefined;
-  return { ...record, path: change.from, deleted: true, size: 0, sha256: '', contentType: '', prev: change.fromPrev };
-}
-
-/** Throws 412 unless `live` (the current live record, if any) meets the conditions. */
-export function checkConditions(live: FileRecord | undefined, path: string, c: Conditions): void {
-  if (c.ifMatch !== undefined) {
-    const ok = live !== undefined && (c.ifMatch === '*' || c.ifMatch.includes(live.version));
-    if (!ok) throw preconditionFailed(`"${path}" is not at the version given in If-Match`);
-  }
-  if (c.ifNoneMatch !== undefined && live !== undefined) {
-    if (c.ifNoneMatch === '*' || c.ifNoneMatch.includes(live.version)) {
-      throw preconditionFailed(`"${path}" already exists at a version given in If-None-Match`);
-    }
-  }
+  return tombstoneOf(record, change.from, change.fromPrev);
 }

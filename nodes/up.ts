@@ -21,9 +21,10 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker, type RunningBroker } from '../broker/mod.ts';
-import { checkExposure, parseFlags, parseLevel, UsageError } from './config.ts';
-import { createLog, type Level, type Log } from './log.ts';
+import { createLog, type Level, type Log } from '../protocol/log.ts';
 import { nodeEntry, NodeStartError, spawnNodeChild, type NodeChild } from './node_child.ts';
+import { checkExposure, parseFlags, parseLevel } from '../protocol/flags.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 export const MAX_NODES = 16;
 /** A node gets this long to stop after SIGTERM before SIGKILL. */

@@ -2,9 +2,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { publishRefusal, subscribeRefusal, type Role } from '../broker/auth.ts';
-import { parseStatusMessage, statusMessage, type StatusMessage } from '../broker/messages.ts';
+import { parseStatusMessage, statusMessage, type StatusMessage } from '../protocol/messages.ts';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
-import { statusTopic } from '../broker/topics.ts';
+import { statusTopic } from '../protocol/topics.ts';
 
 const TOKEN = 'node-secret';
 const READ = 'read-secret';

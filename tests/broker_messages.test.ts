@@ -12,7 +12,7 @@ import {
   statusMessage,
   type ChangeMessage,
   type StatusMessage,
-} from '../broker/messages.ts';
+} from '../protocol/messages.ts';
 import {
   ackTopic,
   allTopics,
@@ -21,7 +21,7 @@ import {
   fileTopic,
   parseTopic,
   statusTopic,
-} from '../broker/topics.ts';
+} from '../protocol/topics.ts';
 
 const V1 = '0192f3a4b5c6-0000-n1';
 const SHA = 'ab'.repeat(32);

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { base64ToHex, contentDigestHeader, hexToBase64, parseContentDigest } from '../client/digest.ts';
+import { base64ToHex, contentDigestHeader, hexToBase64, readContentDigest } from '../protocol/content_digest.ts';
 import {
   deleteRequest, getRequest, headRequest, isSafe, listRequest, mkcolRequest, moveRequest, putRequest, quoteVersion,
   rangeHeader, revisionsRequest,
@@ -10,10 +10,10 @@ const EMPTY_SHA = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b
 
 test('Content-Digest round trip (RFC 9530 sha-256)', () => {
   assert.is(contentDigestHeader(EMPTY_SHA), 'sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:');
-  assert.is(parseContentDigest('sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'), EMPTY_SHA);
-  assert.is(parseContentDigest('sha-512=:AAAA:, sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'), EMPTY_SHA);
-  assert.is(parseContentDigest(null), null);
-  assert.is(parseContentDigest('sha-256=:AAAA:'), null);
+  assert.is(readContentDigest('sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'), EMPTY_SHA);
+  assert.is(readContentDigest('sha-512=:AAAA:, sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'), EMPTY_SHA);
+  assert.is(readContentDigest(null), null);
+  assert.is(readContentDigest('sha-256=:AAAA:'), null);
   assert.is(base64ToHex(hexToBase64('00ff10')), '00ff10');
   assert.throws(() => contentDigestHeader('abc'), /64 hex digits/);
 });

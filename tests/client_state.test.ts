@@ -1,7 +1,7 @@
 /** What the client learns about the cluster (client/cluster_state.ts), on a fake clock. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { ChangeMessage, StatusMessage } from '../broker/messages.ts';
+import type { ChangeMessage, StatusMessage } from '../protocol/messages.ts';
 import { ClusterState } from '../client/cluster_state.ts';
 import { selectNodes } from '../client/selection.ts';
 

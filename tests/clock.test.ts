@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compareVersions, createClock, parseVersion } from '../nodes/clock.ts';
+import { createClock } from '../nodes/clock.ts';
+import { compareVersions, parseVersion } from '../protocol/version.ts';
 
 test('versions increase even when the wall clock stands still or goes back', () => {
   let now = 1000;

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NuvemError } from '../nodes/errors.ts';
-import { ancestorsOf, parseEncodedPath, parseFolder, parsePath, subtreeRange, utf8Length } from '../nodes/paths.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import { ancestorsOf, parseEncodedPath, parseFolder, parsePath, subtreeRange, utf8Length } from '../protocol/paths.ts';
 
 const refused = (raw: string, encoded = false) => {
   try {

@@ -8,13 +8,14 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { repairFrom } from '../nodes/anti_entropy.ts';
-import { NuvemError } from '../nodes/errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import type { Member } from '../nodes/membership.ts';
 import { appliedByAll, PurgePlanner, type MemberApplied, type Tombstone } from '../nodes/purge.ts';
-import type { Change, FileRecord } from '../nodes/record.ts';
+import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Replicator } from '../nodes/replicator.ts';
-import { bucketOf, Store } from '../nodes/store.ts';
+import { Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
+import { bucketOf } from '../protocol/digest_buckets.ts';
 
 const t = (origin: string, seq: number, path = `${origin}-${seq}`): Tombstone => ({ path, origin, seq, version: `v-${origin}-${seq}` });
 const m = (id: string, applied?: Record<string, number>): MemberApplied => ({ id, applied });

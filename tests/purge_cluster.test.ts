@@ -7,8 +7,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bucketOf } from '../nodes/store.ts';
 import { startCluster, type Cluster } from './_support/cluster.ts';
+import { bucketOf } from '../protocol/digest_buckets.ts';
 
 const PASS_MS = 1000;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NuvemError } from '../nodes/errors.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import { Staging, withIdleTimeout } from '../nodes/staging.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
 import { tempDir } from './_support/temp.ts';

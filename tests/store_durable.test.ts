@@ -9,7 +9,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Change } from '../nodes/record.ts';
+import type { Change } from '../protocol/record.ts';
 import { Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
 

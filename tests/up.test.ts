@@ -11,10 +11,10 @@ import { createInterface } from 'node:readline';
 import mqtt from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UsageError } from '../nodes/config.ts';
 import { parseUpArgs } from '../nodes/up.ts';
 import { REPO_ROOT } from './_support/node_process.ts';
 import { tempDir } from './_support/temp.ts';
+import { UsageError } from '../protocol/errors.ts';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {

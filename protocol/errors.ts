@@ -1,5 +1,5 @@
 /**
- * Domain errors of the store. Each carries a stable `code`; `functions/errors.ts`
+ * Errors every part speaks. Domain errors of the store. Each carries a stable `code`; `functions/errors.ts`
  * is the one place that maps codes to HTTP statuses.
  */
 export type ErrorCode =
@@ -44,4 +44,15 @@ export const conflict = (message: string): NuvemError => new NuvemError('conflic
 export function printable(s: string): string {
   const shown = s.length > 120 ? s.slice(0, 120) + '…' : s;
   return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** A usage mistake (a bad flag or argument): the command prints it and exits 2. */
+export class UsageError extends Error {
+  /** The CLI command it concerns, when there is one (its usage is printed). */
+  readonly command?: string;
+  constructor(message: string, options: { command?: string } = {}) {
+    super(message);
+    this.name = 'UsageError';
+    this.command = options.command;
+  }
 }

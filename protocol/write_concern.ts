@@ -1,5 +1,14 @@
-/** Write-concern arithmetic (DESIGN.md section 3). Pure. */
-import type { WriteConcern } from '../functions/headers.ts';
+/** Write concern (DESIGN.md section 3): the `w=` parameter and its arithmetic. Pure. */
+import { NuvemError } from './errors.ts';
+
+export type WriteConcern = 'auto' | 'majority' | 'all' | number;
+
+export function parseWriteConcern(value: string | undefined): WriteConcern {
+  if (value === undefined || value === '' || value === 'auto') return 'auto';
+  if (value === 'majority' || value === 'all') return value;
+  if (/^[1-9][0-9]{0,3}$/.test(value)) return Number(value);
+  throw new NuvemError('bad_request', `Cannot use w="${value.slice(0, 40)}": expected auto, majority, all or a count of nodes from 1`);
+}
 
 /**
  * How many nodes (this one included) must hold a change. `auto` asks for every

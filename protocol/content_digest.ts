@@ -1,7 +1,10 @@
+import { NuvemError } from './errors.ts';
 /**
  * `Content-Digest` (RFC 9530) with SHA-256, and hex/base64 conversions.
  * Pure: no I/O. Records carry `sha256` as lowercase hex; the header carries
- * the same bytes as base64 between colons.
+ * the same bytes as base64 between colons. Nodes parse what clients send
+ * strictly (`parseContentDigest`, a bad header is a 400); clients read what
+ * nodes send leniently (`readContentDigest`, unreadable means absent).
  *
  * @example
  * contentDigestHeader('e3b0c442…b855') // 'sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:'
@@ -31,7 +34,7 @@ export function contentDigestHeader(sha256Hex: string): string {
  * The SHA-256 (hex) in a `Content-Digest` header, or null when the header is
  * absent, has no `sha-256` member, or cannot be read.
  */
-export function parseContentDigest(header: string | null): string | null {
+export function readContentDigest(header: string | null): string | null {
   if (!header) return null;
   for (const member of header.split(',')) {
     const match = /^\s*sha-256\s*=\s*:([A-Za-z0-9+/=]+):\s*$/i.exec(member);
@@ -44,4 +47,29 @@ export function parseContentDigest(header: string | null): string | null {
     }
   }
   return null;
+}
+
+const bad = (message: string) => new NuvemError('bad_request', message);
+
+/**
+ * A request's `Content-Digest`, strictly: the sha-256 value as hex, undefined
+ * when the header is absent or names only other algorithms; a malformed
+ * header is a `bad_request`.
+ */
+export function parseContentDigest(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  for (const member of header.split(',')) {
+    const m = /^\s*([a-z0-9-]+)\s*=\s*:([A-Za-z0-9+/=]*):\s*$/.exec(member);
+    if (!m) throw bad(`Cannot parse Content-Digest "${header.slice(0, 100)}": expected sha-256=:<base64>:`);
+    if (m[1] !== 'sha-256') continue;
+    let bytes: string;
+    try {
+      bytes = atob(m[2]);
+    } catch {
+      throw bad('Content-Digest sha-256 is not valid base64');
+    }
+    if (bytes.length !== 32) throw bad('Content-Digest sha-256 must be 32 bytes');
+    return [...bytes].map((ch) => ch.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+  }
+  return undefined;
 }

@@ -71,16 +71,6 @@ export function parseFolder(encoded: string): string {
   return trimmed === '' ? '' : parseEncodedPath(trimmed);
 }
 
-/** Encodes each segment for use in a URL. */
-export function encodePath(path: string): string {
-  return path.split('/').map(encodeURIComponent).join('/');
-}
-
-export function parentOf(path: string): string {
-  const i = path.lastIndexOf('/');
-  return i < 0 ? '' : path.slice(0, i);
-}
-
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1);
 }
@@ -91,11 +81,6 @@ export function ancestorsOf(path: string): string[] {
   const out: string[] = [];
   for (let i = 1; i < parts.length; i++) out.push(parts.slice(0, i).join('/'));
   return out;
-}
-
-/** Is `path` inside folder `folder` ('' is the root)? */
-export function isInside(path: string, folder: string): boolean {
-  return folder === '' || path.startsWith(folder + '/');
 }
 
 /**

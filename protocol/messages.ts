@@ -13,9 +13,9 @@
  * if (r.ok) markApplied(r.value.node, r.value.origin, r.value.seq);
  * else countMalformed(r.reason);
  */
-import { NODE_ID } from '../nodes/clock.ts';
-import { parsePath } from '../nodes/paths.ts';
-import type { Change, ChangeOp, EntryType } from '../nodes/record.ts';
+import { parsePath } from './paths.ts';
+import type { Change, ChangeOp, EntryType } from './record.ts';
+import { NODE_ID, parseVersion } from './version.ts';
 
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
 
@@ -72,7 +72,6 @@ const STATES: readonly string[] = ['online', 'draining', 'offline'];
 const OPS: readonly string[] = ['put', 'delete', 'move', 'mkcol'];
 const TYPES: readonly string[] = ['file', 'folder'];
 const EVENTS: readonly string[] = ['conflict', 'repair', 'disk_low', 'joined', 'left'];
-const VERSION = /^[0-9a-f]{12}-[0-9a-f]{4}-[a-z0-9][a-z0-9_-]{0,63}$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const SOFTWARE_VERSION = /^[\x21-\x7e]{1,64}$/;
 
@@ -114,6 +113,11 @@ export function parseAckMessage(payload: string | Uint8Array): Result<AckMessage
 
 export function parseEventMessage(payload: string | Uint8Array): Result<EventMessage> {
   return validate(payload, checkEvent);
+}
+
+/** A change that arrived as an object (a peer's JSON answer), checked as a notice would be, on a shallow copy. */
+export function checkedChange(value: object): Result<ChangeMessage> {
+  return validateObject({ ...value } as Json, checkChange);
 }
 
 // --- checks (throw Invalid; `validate` turns that into a reason)
@@ -199,9 +203,21 @@ function validate<T>(payload: string | Uint8Array, check: (o: Json) => T): Resul
   try {
     return { ok: true, value: check(decode(payload)) };
   } catch (err) {
-    if (err instanceof Invalid) return { ok: false, reason: err.message };
-    return { ok: false, reason: `unexpected: ${err instanceof Error ? err.message : String(err)}` };
+    return refused(err);
   }
+}
+
+function validateObject<T>(o: Json, check: (o: Json) => T): Result<T> {
+  try {
+    return { ok: true, value: check(o) };
+  } catch (err) {
+    return refused(err);
+  }
+}
+
+function refused(err: unknown): { ok: false; reason: string } {
+  if (err instanceof Invalid) return { ok: false, reason: err.message };
+  return { ok: false, reason: `unexpected: ${err instanceof Error ? err.message : String(err)}` };
 }
 
 /**
@@ -293,7 +309,7 @@ function nodeId(o: Json, key: string): string {
 
 function version(o: Json, key: string): string {
   const v = o[key];
-  if (typeof v !== 'string' || !VERSION.test(v)) fail(`"${key}" must be a version like 0192f3a4b5c6-0000-n1, got ${show(v)}`);
+  if (typeof v !== 'string' || !parseVersion(v)) fail(`"${key}" must be a version like 0192f3a4b5c6-0000-n1, got ${show(v)}`);
   return v;
 }
 

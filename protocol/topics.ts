@@ -14,8 +14,8 @@
  * parseTopic('nuvem/files/a%2Bb/c%23d%25e') // { kind: 'file', path: 'a+b/c#d%e' }
  * statusTopic('n1', { prefix: 'lab' })   // 'lab/nodes/n1/status'
  */
-import { NODE_ID } from '../nodes/clock.ts';
-import { parsePath } from '../nodes/paths.ts';
+import { parsePath } from './paths.ts';
+import { NODE_ID } from './version.ts';
 
 export const DEFAULT_PREFIX = 'nuvem';
 
