@@ -35,4 +35,27 @@ test('the counter overflowing moves to the next millisecond', () => {
   assert.is(parseVersion(last)!.wall, 2);
 });
 
+test('a version more than a minute ahead is refused and does not move the clock', () => {
+  let now = 1_000_000;
+  const clock = createClock({ nodeId: 'a', now: () => now });
+  const forged = 'ffffffffffff-ffff-b';
+  assert.is(clock.tooFarAhead(forged), true);
+  assert.is(clock.observe(forged), false);
+  assert.equal(parseVersion(clock.tick())!.wall, now);
+  const soon = createClock({ nodeId: 'b', now: () => now + 59_000 }).tick();
+  assert.is(clock.tooFarAhead(soon), false);
+  assert.is(clock.observe(soon), true);
+  assert.ok(clock.tick() > soon);
+  now += 1;
+  assert.is(clock.observe(createClock({ nodeId: 'c', now: () => now + 61_000 }).tick()), false);
+});
+
+test('a clock at the end of its format saturates and stays valid', () => {
+  const clock = createClock({ nodeId: 'n', now: () => 0xffff_ffff_ffff + 5, maxAheadMs: Infinity });
+  assert.is(clock.observe('ffffffffffff-fffe-z'), true);
+  const versions = [clock.tick(), clock.tick(), clock.tick()];
+  for (const v of versions) assert.ok(parseVersion(v), `${v} parses`);
+  assert.is(versions[2], 'ffffffffffff-ffff-n');
+});
+
 test.run();
