@@ -17,7 +17,9 @@ import type { Log } from '../protocol/log.ts';
 import { createAuth } from './auth.ts';
 import { checkPrefix, DEFAULT_PREFIX } from '../protocol/topics.ts';
 import { wholeReads } from './whole_reads.ts';
+import { printable } from '../protocol/errors.ts';
 import { checkExposure } from '../protocol/flags.ts';
+import { originAllowed } from '../protocol/origins.ts';
 
 export const DEFAULT_MQTT_PORT = 1883;
 export const DEFAULT_WS_PORT = 8083;
@@ -34,6 +36,12 @@ export interface BrokerOptions {
   token?: string;
   /** Lets dashboards subscribe under the prefix and publish nothing. Needs `token`. */
   readToken?: string;
+  /**
+   * Without a token, browser origins besides loopback ones allowed on the
+   * WebSocket listener (exact `scheme://host:port`); other origins are
+   * refused so a web page elsewhere cannot drive a local cluster.
+   */
+  origins?: string[];
   /** Topic prefix (default `nuvem`). */
   prefix?: string;
   log?: Log;
@@ -84,7 +92,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
     let wsPort: number | undefined;
     if (wsPortOption !== false) {
       http = createHttpServer(answerPlainHttp);
-      wss = new WebSocketServer({ server: http, path: WS_PATH });
+      const origins = options.origins ?? [];
+      wss = new WebSocketServer({
+        server: http,
+        path: WS_PATH,
+        // With a token, credentials decide; without one, where the page comes from does (protocol/origins.ts).
+        verifyClient: options.token ? undefined : (info: { origin?: string; req: IncomingMessage }, done: (ok: boolean, code?: number, message?: string) => void) => {
+          const origin = info.req.headers.origin;
+          if (originAllowed(origin, origins)) return done(true);
+          log('warn', 'refused a WebSocket connection from a web page of another origin', { origin: printable(String(origin)) });
+          done(false, 403, 'Origin not allowed');
+        },
+      });
       wss.on('error', () => {}); // ws re-emits the http server's errors; listen() reports them
       wss.on('connection', (ws, req: IncomingMessage) => {
         const stream = createWebSocketStream(ws, {

@@ -75,6 +75,12 @@ export interface Deps {
   metrics: Metrics;
   /** Bearer token every route but /health needs; undefined for none. */
   token?: string;
+  /**
+   * Without a token: the host names, besides loopback ones, that a request's
+   * `Host` may name (the public URL's); any other is refused with 403, so a
+   * web page cannot reach the node through DNS rebinding. Undefined: no check.
+   */
+  allowedHosts?: readonly string[];
   /** This node's status (the heartbeat fields and its view of the cluster). */
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */

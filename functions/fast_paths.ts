@@ -4,6 +4,7 @@
  * objects. Each answers exactly what the app would, errors included, counted
  * in the same metrics; anything else (`undefined`) goes through the app.
  */
+import { hostAllowed } from '../protocol/origins.ts';
 import { parseEncodedPath } from '../protocol/paths.ts';
 import { parseWriteConcern } from '../protocol/write_concern.ts';
 import type { Deps } from './deps.ts';
@@ -64,8 +65,9 @@ export function fastPaths(deps: Deps, shared: {
   hasToken: boolean;
 }): FastPaths {
   const { small, upload, requests, hasToken } = shared;
+  const foreignHost = (header: (name: string) => string | undefined) => deps.allowedHosts !== undefined && !hostAllowed(header('host'), deps.allowedHosts);
   const fastRead: FastRead = (method, target, header) => {
-    if (hasToken || !target.startsWith('/files/') || !isPlainRead(method, target, header)) return undefined;
+    if (hasToken || foreignHost(header) || !target.startsWith('/files/') || !isPlainRead(method, target, header)) return undefined;
     const rest = target.slice('/files/'.length);
     if (rest === '' || rest.endsWith('/')) return undefined;
     let answer;
@@ -79,7 +81,7 @@ export function fastPaths(deps: Deps, shared: {
     return answer;
   };
   const fastWrite: FastWrite = (method, target, header, body) => {
-    if (method !== 'PUT' || hasToken || !target.startsWith('/files/')) return undefined;
+    if (method !== 'PUT' || hasToken || foreignHost(header) || !target.startsWith('/files/')) return undefined;
     const q = target.indexOf('?');
     const rawPath = q < 0 ? target : target.slice(0, q);
     const query = q < 0 ? '' : target.slice(q);

@@ -19,7 +19,7 @@ import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
 import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
-import { checkRawTarget } from './target.ts';
+import { checkHost, checkRawTarget } from './target.ts';
 import { uploadApp, uploader } from './upload.ts';
 
 export type { Deps, Replication } from './deps.ts';
@@ -47,6 +47,7 @@ export function createApp(deps: Deps): NodeApp {
   });
   const checkToken = deps.token === undefined ? undefined : bearerCheck(deps.token);
   app.use('*', async (c, next) => {
+    if (deps.allowedHosts) checkHost(c.req.header('host'), deps.allowedHosts);
     checkRawTarget(deps.rawTarget?.(c));
     if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();

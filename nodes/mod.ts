@@ -15,6 +15,7 @@ import { createLog, type Log } from '../protocol/log.ts';
 import { Metrics } from '../protocol/metrics.ts';
 import { Store } from './store.ts';
 import { Replicator } from './replicator.ts';
+import { hostName } from '../protocol/origins.ts';
 
 export const VERSION = '0.1.0';
 /** Below this much free space the node reports itself unhealthy. */
@@ -101,11 +102,14 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
 
+  const allowedHosts: string[] = [];
   const deps: Deps = {
     nodeId: id,
     store,
     metrics,
     token: config.token,
+    // Filled in once the URL is known (below); a token makes the check unnecessary.
+    allowedHosts: config.token ? undefined : allowedHosts,
     replication: replicator,
     status,
     unhealthy: () => {
@@ -122,6 +126,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   const app = createApp(deps);
   const server = await runtime.serve(app, { host: config.host, port: config.port, nodeId: id, fastRead: app.fastRead, fastWrite: app.fastWrite });
   url = config.publicUrl ?? `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${server.port}`;
+  allowedHosts.push(hostName(new URL(url).host));
   // Always printed, whatever the log level: launchers read the URL from it.
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
   replicator.start();

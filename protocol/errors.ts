@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'bad_request'
   | 'bad_digest'
   | 'unauthorized'
+  | 'forbidden'
   | 'not_found'
   | 'method_not_allowed'
   | 'conflict'
