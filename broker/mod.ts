@@ -16,6 +16,8 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Log } from '../protocol/log.ts';
 import { createAuth } from './auth.ts';
 import { checkPrefix, DEFAULT_PREFIX } from '../protocol/topics.ts';
+import type { Readable } from 'node:stream';
+import { DEFAULT_MAX_PACKET_BYTES, limitPackets } from './packet_limit.ts';
 import { wholeReads } from './whole_reads.ts';
 import { printable } from '../protocol/errors.ts';
 import { checkExposure } from '../protocol/flags.ts';
@@ -44,6 +46,8 @@ export interface BrokerOptions {
   origins?: string[];
   /** Topic prefix (default `nuvem`). */
   prefix?: string;
+  /** Largest MQTT packet a client may send (default 1 MiB); a larger one closes its connection. */
+  maxPacketBytes?: number;
   log?: Log;
 }
 
@@ -67,11 +71,14 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const broker = await Aedes.createBroker({ ...hooks, connectTimeout: 10_000 });
   watchBroker(broker, log);
 
+  const maxBytes = options.maxPacketBytes ?? DEFAULT_MAX_PACKET_BYTES;
+  const guard = <S extends Readable>(stream: S) =>
+    limitPackets(stream, { maxBytes, onRefused: (size) => log('warn', 'closed an MQTT connection that sent a packet over the size limit', { size, limit: maxBytes }) });
   const sockets = new Set<Socket>();
   const tcp = createTcpServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    broker.handle(wholeReads(socket));
+    broker.handle(guard(wholeReads(socket)));
   });
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
@@ -113,7 +120,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
           },
         });
         stream.on('error', () => ws.terminate());
-        broker.handle(wholeReads(stream), req);
+        broker.handle(guard(wholeReads(stream)), req);
       });
       wsPort = await listen(http, { host, port: wsPortOption, flag: '--ws-port' });
     }

@@ -5,9 +5,12 @@ import type { Deps } from './deps.ts';
 import { clampInt } from './headers.ts';
 
 export const MAX_WAIT_SECONDS = 60;
+/** Long-polls waiting at once; past it a poll gets 503 and Retry-After, not a held connection. */
+export const MAX_LONG_POLLS = 1000;
 
 export function changesApp(deps: Deps): Hono {
   const app = new Hono();
+  let waiting = 0;
   app.get('/changes', async (c) => {
     const sinceParam = c.req.query('since') ?? '';
     if (!/^\d{0,15}$/.test(sinceParam)) {
@@ -20,7 +23,18 @@ export function changesApp(deps: Deps): Hono {
     if (!Number.isFinite(wait) || wait < 0) {
       throw new NuvemError('bad_request', `Cannot use wait="${String(waitParam).slice(0, 40)}": expected seconds (0 to ${MAX_WAIT_SECONDS})`);
     }
-    await deps.store.waitForChange(since, Math.min(wait, MAX_WAIT_SECONDS) * 1000, c.req.raw.signal);
+    if (wait > 0) {
+      const full = waiting >= (deps.maxLongPolls ?? MAX_LONG_POLLS);
+      if (full && deps.store.changes(since, 1).changes.length === 0) {
+        throw new NuvemError('unavailable', `${waiting} long-polls are waiting on this node already; poll again shortly`, { retryAfter: 1 });
+      }
+      waiting++;
+      try {
+        await deps.store.waitForChange(since, Math.min(wait, MAX_WAIT_SECONDS) * 1000, c.req.raw.signal);
+      } finally {
+        waiting--;
+      }
+    }
     const { changes, cursor } = deps.store.changes(since, limit);
     return c.json({ changes, cursor: String(cursor) });
   });

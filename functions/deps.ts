@@ -81,6 +81,8 @@ export interface Deps {
    * web page cannot reach the node through DNS rebinding. Undefined: no check.
    */
   allowedHosts?: readonly string[];
+  /** Long-polls of /changes waiting at once (default 1000; changes.ts). */
+  maxLongPolls?: number;
   /** This node's status (the heartbeat fields and its view of the cluster). */
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */

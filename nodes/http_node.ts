@@ -13,7 +13,24 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-export function nodeRuntime(): Runtime {
+/**
+ * Limits against slow or hostile clients. Headers must arrive within 20 s
+ * (slowloris); a connection with no bytes either way for 75 s is closed (more
+ * than the longest long-poll, 60 s: an idle body cannot hold a socket
+ * forever); at most 10,000 connections at once, long-polls included.
+ * There is no limit on a whole request's time: a 10 GiB upload at 30 MB/s
+ * takes minutes, and Node's default (300 s) would cut it off.
+ */
+export interface HttpLimits {
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+}
+
+export const HTTP_LIMITS: HttpLimits = { headersTimeoutMs: 20_000, idleTimeoutMs: 75_000, maxConnections: 10_000 };
+
+export function nodeRuntime(limits: Partial<HttpLimits> = {}): Runtime {
+  const { headersTimeoutMs, idleTimeoutMs, maxConnections } = { ...HTTP_LIMITS, ...limits };
   return {
     name: `node ${process.version}`,
     stampsNodeHeader: true,
@@ -27,9 +44,12 @@ export function nodeRuntime(): Runtime {
             headers: { 'content-type': 'application/json' },
           }),
       });
-      // requestTimeout 0: Node's default (300 s for a whole request) would cut off
-      // any upload or download that takes longer, e.g. 10 GiB at 30 MB/s.
-      const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 }, (req, res) => {
+      const server = createServer({
+        keepAliveTimeout: 30_000,
+        requestTimeout: 0,
+        headersTimeout: headersTimeoutMs,
+        connectionsCheckingInterval: Math.min(30_000, Math.max(100, headersTimeoutMs / 4)),
+      }, (req, res) => {
         // A cached small file: answered here, without building Web Request and
         // Response objects. Its headers (X-Nuvem-Node included) go to writeHead
         // alone, which then skips setHeader's per-header checks and copies.
@@ -51,6 +71,8 @@ export function nodeRuntime(): Runtime {
         res.setHeader('x-nuvem-node', nodeId);
         listener(req, res);
       });
+      server.setTimeout(idleTimeoutMs); // a socket idle that long is destroyed
+      server.maxConnections = maxConnections;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (err: NodeJS.ErrnoException) => {
           reject(err.code === 'EADDRINUSE' ? new Error(`Port ${port} on ${host} is already in use; choose another with --port`) : err);
