@@ -26,6 +26,7 @@ import { startBroker as startEmbeddedBroker, type RunningBroker } from '../../br
 import { freePort } from './ports.ts';
 import { startNodeProcess, type NodeProcess } from './node_process.ts';
 import { tempDir, type TempDir } from './temp.ts';
+import { sleep } from './sleep.ts';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
 
@@ -108,8 +109,6 @@ export interface Cluster {
   /** Stops every node and the broker, and removes the data folders. Safe to call twice. */
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
