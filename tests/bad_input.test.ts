@@ -4,6 +4,7 @@
  * node serving. Targets go out verbatim over `node:http` or a raw socket,
  * since fetch and `new URL` remove `.`/`..` segments.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';

@@ -7,6 +7,7 @@
  *
  * The moments are drawn from a seeded PRNG: `SEED=… npm test -- crash` replays a run.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';

@@ -4,6 +4,7 @@
  * Through `app.request()` (no socket) on a node wired as `startNode` wires it
  * (DESIGN.md section 3).
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { put, bytes, errorOf, current } from './_support/http_api.ts';

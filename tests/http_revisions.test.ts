@@ -3,6 +3,7 @@
  * Through `app.request()` (no socket) on a node wired as `startNode` wires it
  * (DESIGN.md section 3).
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';

@@ -7,6 +7,7 @@
  * writes keep the loser as a revision and announce a conflict; a modification
  * concurrent with a delete wins.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { readdirSync } from 'node:fs';

@@ -2,6 +2,7 @@
  * Shared by the `tests/http_*.test.ts` files: requests and checks against the
  * HTTP API of an in-process node (`inProcessNode`, through `app.request()`).
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as assert from 'uvu/assert';
