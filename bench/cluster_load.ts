@@ -3,6 +3,7 @@
  * and timings, a streamed large PUT with unique content, a wrk PUT script
  * over distinct paths with a query string, an MQTT watcher, and percentiles.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { Agent, request, type IncomingMessage } from "node:http";

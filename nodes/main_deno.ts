@@ -32,7 +32,8 @@ export function denoRuntime(): Runtime {
   };
 }
 
-if (import.meta.main) {
+// Deno sets import.meta.main in the entry module; @types/node for Node 20 does not declare it.
+if ((import.meta as ImportMeta & { main?: boolean }).main) {
   try {
     const args = Deno.args[0] === '--' ? Deno.args.slice(1) : Deno.args;
     const config = parseNodeArgs(args, Deno.env.toObject());

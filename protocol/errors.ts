@@ -44,6 +44,7 @@ export const conflict = (message: string): NuvemError => new NuvemError('conflic
 /** Keeps control characters out of error messages and logs. */
 export function printable(s: string): string {
   const shown = s.length > 120 ? s.slice(0, 120) + '…' : s;
+  // deno-lint-ignore no-control-regex -- control characters are what this escapes
   return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 

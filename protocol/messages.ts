@@ -152,6 +152,7 @@ function checkChange(o: Json): ChangeMessage {
   version(o, 'version');
   count(o, 'size');
   count(o, 'modified');
+  // deno-lint-ignore no-control-regex -- control characters are what this refuses
   if (typeof o.contentType !== 'string' || o.contentType.length > 255 || /[\u0000-\u001f\u007f]/.test(o.contentType)) {
     fail(`"contentType" must be a string of at most 255 printable characters, got ${show(o.contentType)}`);
   }

@@ -12,6 +12,7 @@ import { invalidPath } from './errors.ts';
 export const MAX_PATH_BYTES = 1024;
 export const MAX_SEGMENT_BYTES = 255;
 const RESERVED = new Set(['.nuvem']);
+// deno-lint-ignore no-control-regex -- the range starts at NUL on purpose: any UTF-16 unit above 0x7f
 const NOT_ASCII = /[^\u0000-\u007f]/;
 
 /** Validates an already-decoded path and returns its NFC form. */
@@ -19,6 +20,7 @@ export function parsePath(raw: string): string {
   if (raw === '') throw invalidPath(raw, 'the path is empty');
   if (raw.startsWith('/')) throw invalidPath(raw, 'a path must not start with "/"');
   if (raw.includes('\\')) throw invalidPath(raw, 'backslash is not allowed');
+  // deno-lint-ignore no-control-regex -- control characters are what this refuses
   if (/[\u0000-\u001f\u007f]/.test(raw)) throw invalidPath(raw, 'control characters are not allowed');
   // ASCII (most paths) is its own NFC form, one byte per character: no normalisation to run.
   const ascii = !NOT_ASCII.test(raw);

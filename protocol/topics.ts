@@ -35,6 +35,7 @@ export function checkPrefix(prefix: string): string {
   const ok =
     prefix !== '' &&
     !prefix.startsWith('$') &&
+    // deno-lint-ignore no-control-regex -- NUL is refused in a topic prefix
     !/[+#\u0000]/.test(prefix) &&
     prefix.split('/').every((level) => level !== '');
   if (!ok) {

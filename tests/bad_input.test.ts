@@ -4,6 +4,7 @@
  * node serving. Targets go out verbatim over `node:http` or a raw socket,
  * since fetch and `new URL` remove `.`/`..` segments.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { contentDigest, randomBytesFrom, sha256 } from './_support/bytes.ts';
 import { rawRequest, type RawResponse } from './_support/http.ts';
 import { startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 const MiB = 1024 * 1024;
 
@@ -23,10 +25,6 @@ let existingVersion = '';
 
 const req = (method: string, target: string, headers?: Record<string, string>, body?: Uint8Array | string) =>
   rawRequest(node.url, { method, target, headers, body });
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
 
 async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;

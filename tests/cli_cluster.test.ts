@@ -23,10 +23,9 @@ import { startBroker, type RunningBroker } from '../broker/mod.ts';
 import { createClient } from '../client/mod.ts';
 import { REPO_ROOT, startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 let dir: TempDir;
 let cli = '';
 

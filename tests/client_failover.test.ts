@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createClient, DigestMismatchError, NoNodeAvailableError, NuvemHttpError, type FailoverInfo, type NuvemClient } from '../client/mod.ts';
+import { sleep } from './_support/sleep.ts';
 
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const digestHeader = (b: Uint8Array) => `sha-256=:${createHash('sha256').update(b).digest('base64')}:`;
@@ -34,7 +35,7 @@ function fakeCluster(nodes: FakeNode[]) {
     const url = new URL(input);
     const node = nodes.find((n) => url.origin === new URL(n.url).origin)!;
     if (node.down) throw new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) });
-    if (node.delayMs) await new Promise((r) => setTimeout(r, node.delayMs));
+    if (node.delayMs) await sleep(node.delayMs);
     const headers = new Headers(init.headers);
     if (url.pathname === '/status') {
       return Response.json({
@@ -100,7 +101,7 @@ async function measured(client: NuvemClient): Promise<NuvemClient> {
   for (let i = 0; i < 200; i++) {
     const nodes = await client.nodes();
     if (nodes.every((n) => n.state !== 'online' || n.latencyMs !== undefined)) return client;
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   throw new Error('the client never measured the nodes');
 }

@@ -33,7 +33,7 @@ test('the live line: percent, sizes, rate and ETA', () => {
   const unknown = formatProgressLine({ label: 'put x', done: 20 * MiB, elapsedMs: 1000, rate: 0 });
   assert.is(unknown, 'put x  20.0 MiB  -- /s');
   const stalled = formatProgressLine({ label: 'put x', done: 0, total: 20 * MiB, elapsedMs: 10, rate: 0 });
-  assert.match(stalled, /  0%.*ETA \?$/);
+  assert.match(stalled, / {2}0%.*ETA \?$/);
 });
 
 test('the final line: size, time, rate', () => {

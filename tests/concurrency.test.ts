@@ -3,6 +3,7 @@
  * torn, the replaced versions kept as revisions (the newest 10) whose bytes
  * match their records.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -48,7 +49,7 @@ concurrent(`${WRITERS} concurrent PUTs of distinct 64 KiB bodies: one wins whole
   assert.is(new Set(versions).size, WRITERS, 'every write got its own version');
 
   // Last writer wins: the current version is the highest one answered, with that writer's bytes.
-  const order = answers.map((a, i) => ({ version: versions[i], sha: shas[i], i })).sort((a, b) => (a.version < b.version ? 1 : -1));
+  const order = answers.map((_, i) => ({ version: versions[i], sha: shas[i], i })).sort((a, b) => (a.version < b.version ? 1 : -1));
   const get = await rawRequest(node.url, { target: '/files/shared/hot.bin' });
   assert.is(get.status, 200);
   assert.is(get.body.length, SIZE);

@@ -7,6 +7,7 @@
  *
  * The moments are drawn from a seeded PRNG: `SEED=… npm test -- crash` replays a run.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { prng, randomBytesFrom, sha256, sha256File } from './_support/bytes.ts';
 import { rawRequest } from './_support/http.ts';
 import { startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 const MiB = 1024 * 1024;
 const SIZE = 32 * MiB;
@@ -24,8 +26,6 @@ const CHUNK = MiB;
 const ROUNDS = 20;
 const SEED = Number(process.env.SEED ?? 20261123);
 const PATH = 'crash/big.bin';
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Body number `n`, generated one chunk at a time: every chunk differs by body and position. */
 function* chunksOf(base: Buffer, n: number): Generator<Buffer> {

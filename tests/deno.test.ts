@@ -15,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
 import { watchTopics } from './_support/mqtt_watch.ts';
 import { REPO_ROOT, startNodeProcess, type NodeProcess } from './_support/node_process.ts';
+import { sleep } from './_support/sleep.ts';
 
 function findDeno(): string | undefined {
   const local = join(REPO_ROOT, 'node_modules', 'deno', 'deno'); // npm run deno:install
@@ -192,7 +193,7 @@ test('`deno task node` with the npm-installed binary starts a node that answers'
     } catch {
       // already gone
     }
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    await Promise.race([exited, sleep(5000)]);
     try {
       process.kill(-child.pid!, 'SIGKILL');
     } catch {
@@ -275,7 +276,7 @@ test('a broker and a node under Deno replicate both ways with a node under Node'
       for (let i = 0; i < 100; i++) {
         const s = await (await fetch(`${url}/status`)).json();
         if (s.cluster.some((m: { id: string; state: string }) => m.id === peer && m.state === 'online')) return;
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
       assert.unreachable(`${url} never saw ${peer} online`);
     };

@@ -26,12 +26,11 @@ import { sha256File } from './_support/bytes.ts';
 import { freePort } from './_support/ports.ts';
 import { startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 const MiB = 1024 * 1024;
 const BIG = 500 * MiB;
 const HEARTBEAT_MS = 1000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 // --- content: deterministic, streamed
 
 /** `size` bytes of AES-256-CTR keystream from `seed`, in 1 MiB chunks, made as the reader pulls. */

@@ -12,8 +12,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytesFrom } from './_support/bytes.ts';
 import { sha256, startCluster, type Cluster } from './_support/cluster.ts';
+import { sleep } from './_support/sleep.ts';
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const BOGUS_SHA = 'b'.repeat(64);
 
 /** A change message as a node would publish it, with `fields` changed. */

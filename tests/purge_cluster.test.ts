@@ -9,9 +9,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startCluster, type Cluster } from './_support/cluster.ts';
 import { bucketOf } from '../protocol/digest_buckets.ts';
+import { sleep } from './_support/sleep.ts';
 
 const PASS_MS = 1000;
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const purge = suite('purge in a cluster');
 let cluster: Cluster;

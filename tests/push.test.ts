@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pushing } from '../nodes/push.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
+import { sleep } from './_support/sleep.ts';
 
 interface Peer {
   url: string;
@@ -77,7 +78,7 @@ test('the upload passes through unchanged and every peer receives the same bytes
     assert.is(h['x-nuvem-size'], String(body.length));
     assert.is(h['content-length'], String(body.length));
     assert.is(h.authorization, 'Bearer sekrit');
-    for (let i = 0; i < 50 && outcomes.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 50 && outcomes.length < 2; i++) await sleep(10);
     assert.equal(outcomes.sort(), ['a:ok', 'b:ok']);
   } finally {
     await a.close();
@@ -102,7 +103,7 @@ test('a peer that answers an error or cannot be reached is dropped; the upload a
     ], { origin: 'node-1', onOutcome: (p, o) => outcomes.push(`${p}:${o}`) }));
     assert.is(seen, sha256(body));
     assert.is(await good.received, sha256(body));
-    for (let i = 0; i < 100 && outcomes.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 100 && outcomes.length < 3; i++) await sleep(10);
     assert.equal(outcomes.sort(), ['good:ok', 'nobody:failed', 'refusing:failed']);
   } finally {
     await good.close();
@@ -155,7 +156,7 @@ test('nothing is pushed before the upload is read (a refused request sends nothi
   });
   try {
     pushing(chunks(new Uint8Array(10)), 10, [{ id: 'a', url: a.url }], { origin: 'node-1' });
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     assert.is(requests, 0);
   } finally {
     await a.close();

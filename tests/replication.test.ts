@@ -7,6 +7,7 @@
  * writes keep the loser as a revision and announce a conflict; a modification
  * concurrent with a delete wins.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { readdirSync } from 'node:fs';
@@ -17,6 +18,7 @@ import * as assert from 'uvu/assert';
 import { randomBytesFrom } from './_support/bytes.ts';
 import { findMosquittoSub, sha256, startCluster, type Cluster } from './_support/cluster.ts';
 import { watchTopics } from './_support/mqtt_watch.ts';
+import { sleep } from './_support/sleep.ts';
 
 const replication = suite('replication');
 let cluster: Cluster;
@@ -145,7 +147,7 @@ replication('a big upload cut off midway leaves nothing on any node: no file, no
     const temps = cluster.ks.flatMap((k) => readdirSync(join(cluster.dataDir(k), '.nuvem', 'tmp')));
     if (failed.every((n, i) => n === failedBefore[i] + 1) && temps.length === 0) break;
     assert.ok(Date.now() < deadline, `after 10 s: staged failures ${failed} (before ${failedBefore}), temp files ${temps}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   await assertGoneEverywhere('big/cut.bin', 'an upload cut off midway');
 });
@@ -205,7 +207,7 @@ replication('mosquitto_sub sees the retained statuses of the three nodes and the
     const deadline = Date.now() + 5000;
     while (!ok()) {
       if (Date.now() > deadline) assert.unreachable(`mosquitto_sub did not show ${what} within 5 s; stderr: ${stderr}\n${lines.slice(-20).join('\n')}`);
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
   };
   try {
@@ -329,7 +331,7 @@ replication('concurrent PUTs of one path on two nodes: one winner everywhere, th
       const b = randomBytesFrom(10 * attempt + 2, 40_000);
       // Both bodies are on their way before either write can commit; then both end at once.
       const [pa, pb] = [heldPut(1, path, a), heldPut(2, path, b)];
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       const [ra, rb] = await Promise.all([pa.finish(), pb.finish()]);
       assert.ok(ra.status >= 200 && ra.status < 300, `PUT on node-1: ${ra.status} ${JSON.stringify(ra.json)}`);
       assert.ok(rb.status >= 200 && rb.status < 300, `PUT on node-2: ${rb.status} ${JSON.stringify(rb.json)}`);

@@ -9,6 +9,7 @@ import { NuvemError } from '../protocol/errors.ts';
 import { Staging, withIdleTimeout } from '../nodes/staging.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
 import { tempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 /** The error `p` rejects with; fails the test when it resolves. */
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -16,8 +17,6 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
   assert.ok(err, 'expected a rejection');
   return err;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 async function* chunks(bytes: Uint8Array, size = 65536, delayMs = 0): AsyncIterable<Uint8Array> {
   for (let at = 0; at < bytes.length; at += size) {

@@ -12,13 +12,14 @@ import * as assert from 'uvu/assert';
 import type { Change } from '../protocol/record.ts';
 import { Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
+import { sleep } from './_support/sleep.ts';
 
 async function* bytes(text: string): AsyncIterable<Uint8Array> {
   yield new TextEncoder().encode(text);
 }
 
 const until = async (cond: () => boolean, what: string) => {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 2));
+  for (let i = 0; i < 500 && !cond(); i++) await sleep(2);
   assert.ok(cond(), what);
 };
 
@@ -35,7 +36,7 @@ test('a put is told (seq, applied, peer log, /changes, listeners) only after its
     store.onChange((changes) => heard.push(changes));
     const put = store.put('a.txt', bytes('hello'));
     await until(() => gates.length === 1, 'the WAL fsync was asked for');
-    await new Promise((r) => setTimeout(r, 20)); // time for any early notice to go out
+    await sleep(20); // time for any early notice to go out
     assert.is(store.seq, 0, 'seq not told before the fsync');
     assert.is(store.applied().n1, 0, 'applied vector not told before the fsync');
     assert.equal(store.logFor('n1', 0, 10), [], 'the log served to peers stops at the durable seq');
@@ -43,7 +44,7 @@ test('a put is told (seq, applied, peer log, /changes, listeners) only after its
     assert.equal(store.changes(0, 10).changes, [], 'the /changes feed stops at the durable row');
     let woke = false;
     const waiting = store.waitForChange(0, 10_000).then(() => (woke = true));
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     assert.is(woke, false, 'a /changes long-poll is not woken before the fsync');
     assert.is(store.get('a.txt')?.size, 5, 'the commit itself is done: the node reads its own write');
 

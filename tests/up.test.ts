@@ -15,6 +15,7 @@ import { parseUpArgs } from '../nodes/up.ts';
 import { REPO_ROOT } from './_support/node_process.ts';
 import { tempDir } from './_support/temp.ts';
 import { UsageError } from '../protocol/errors.ts';
+import { sleep } from './_support/sleep.ts';
 
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -66,7 +67,7 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
     const value = await fn();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${up ? `\n${output(up)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -143,7 +144,7 @@ async function retainedStatuses(mqttUrl: string, ids: string[], ms: number): Pro
       });
       await client.subscribeAsync('nuvem/nodes/+/status', { qos: 1 });
       const wait = Date.now() + 500;
-      while (Date.now() < wait && !ids.every((id) => seen.has(id))) await new Promise((r) => setTimeout(r, 20));
+      while (Date.now() < wait && !ids.every((id) => seen.has(id))) await sleep(20);
       if (ids.every((id) => seen.has(id))) return seen;
     } finally {
       await client.endAsync(true);

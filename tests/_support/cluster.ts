@@ -17,6 +17,7 @@
  *   await cluster.waitConverged({ timeoutMs: 20_000 });
  * });
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { startBroker as startEmbeddedBroker, type RunningBroker } from '../../br
 import { freePort } from './ports.ts';
 import { startNodeProcess, type NodeProcess } from './node_process.ts';
 import { tempDir, type TempDir } from './temp.ts';
+import { sleep } from './sleep.ts';
 
 export type BrokerKind = 'embedded' | 'mosquitto';
 
@@ -108,8 +110,6 @@ export interface Cluster {
   /** Stops every node and the broker, and removes the data folders. Safe to call twice. */
   close(): Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');

@@ -3,6 +3,7 @@
  * (fetch and `new URL` would remove `.`/`..` segments), and the answer comes
  * back whole with its body as bytes.
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import { Agent, request } from 'node:http';
 
 /** Connections are kept alive between requests (faster); pass `fresh` for a connection of its own. */

@@ -7,6 +7,7 @@
  * const m = await watch.waitFor((m) => m.json?.state === 'offline', { timeoutMs: 2000 });
  * await watch.close();
  */
+// deno-lint-ignore-file no-explicit-any -- JSON answers and messages are read untyped in tests and benchmarks
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
 export interface Seen {
