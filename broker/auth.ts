@@ -106,7 +106,8 @@ export function createAuth(options: AuthOptions = {}): AuthHooks {
     },
 
     authorizePublish(client, packet, done) {
-      const reason = publishRefusal(roleOf(client), packet.topic, prefix);
+      const role = roleOf(client);
+      const reason = publishRefusal(role, packet.topic, prefix) ?? payloadRefusal(role, packet.topic, packet.payload, prefix);
       if (reason === undefined) return done(null);
       refuse('publish', client, { topic: packet.topic, reason });
       done(new Error(`not authorized to publish on ${packet.topic}: ${reason}`));
@@ -140,6 +141,30 @@ export function publishRefusal(role: Role | undefined, topic: string, prefix: st
     default:
       return `unknown topic under ${prefix}/`;
   }
+}
+
+/** The field of each node topic's payload that names the node speaking. */
+const SPEAKER: Record<string, string> = { nodes: 'id', files: 'origin', acks: 'node' };
+
+/**
+ * Why a node may not publish this payload: it names another node as its
+ * speaker (a status's `id`, a change's `origin`, an ack's `node`), so one
+ * node cannot publish as another. Payloads that are not JSON objects, or
+ * that leave the field out, are the receivers' to refuse. Pure.
+ */
+export function payloadRefusal(role: Role | undefined, topic: string, payload: string | Uint8Array, prefix: string): string | undefined {
+  if (role?.kind !== 'node' || !topic.startsWith(prefix + '/')) return undefined;
+  const field = SPEAKER[topic.slice(prefix.length + 1).split('/')[0]];
+  if (field === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(typeof payload === 'string' ? payload : new TextDecoder().decode(payload));
+  } catch {
+    return undefined;
+  }
+  const named = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[field] : undefined;
+  if (named === undefined || named === role.id) return undefined;
+  return `node ${role.id} may not publish a message whose "${field}" is ${JSON.stringify(String(named).slice(0, 64))}`;
 }
 
 /** Why `role` may not subscribe to `filter`, or undefined when it may. Pure. */

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { publishRefusal, subscribeRefusal, type Role } from '../broker/auth.ts';
+import { payloadRefusal, publishRefusal, subscribeRefusal, type Role } from '../broker/auth.ts';
 import { parseStatusMessage, statusMessage, type StatusMessage } from '../protocol/messages.ts';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
 import { statusTopic } from '../protocol/topics.ts';
@@ -86,6 +86,43 @@ test('without credentials, or with a wrong token, CONNECT is refused', async () 
       assert.match(err!.message, reason);
     }
   });
+});
+
+test('a node may not publish a change or an ack in another node\'s name', async () => {
+  await withBroker({ token: TOKEN }, async (b, ends) => {
+    const watcher = await connect(b.mqttUrl, { username: 'n9', password: TOKEN });
+    ends.push(watcher.client);
+    await watcher.client.subscribeAsync('nuvem/#', { qos: 1 });
+    const forged = [
+      ['nuvem/files/a.txt', JSON.stringify({ path: 'a.txt', origin: 'n2', seq: 1 })],
+      ['nuvem/acks/n2', JSON.stringify({ node: 'n2', origin: 'n2', seq: 1 })],
+      [statusTopic('n1'), status('n2', 'online')],
+    ];
+    for (const [topic, payload] of forged) {
+      const n1 = await connect(b.mqttUrl, { username: 'n1', password: TOKEN });
+      ends.push(n1.client);
+      const closed = closedBy(n1.client);
+      n1.client.publish(topic, payload, { qos: 0 });
+      await closed;
+    }
+    const n1 = await connect(b.mqttUrl, { username: 'n1', password: TOKEN });
+    ends.push(n1.client);
+    const own = watcher.next('nuvem/files/b.txt');
+    await n1.client.publishAsync('nuvem/files/b.txt', JSON.stringify({ path: 'b.txt', origin: 'n1', seq: 1 }), { qos: 1 });
+    await own;
+    assert.equal(watcher.seen.map((m) => m.topic), ['nuvem/files/b.txt']);
+  });
+});
+
+test('payloads naming another node are refused; others are left to the receivers', () => {
+  const n1: Role = { kind: 'node', id: 'n1' };
+  assert.type(payloadRefusal(n1, 'nuvem/files/a', '{"origin":"n2"}', 'nuvem'), 'string');
+  assert.type(payloadRefusal(n1, 'nuvem/acks/n2', '{"node":"n2"}', 'nuvem'), 'string');
+  assert.type(payloadRefusal(n1, 'nuvem/nodes/n1/status', '{"id":"n2"}', 'nuvem'), 'string');
+  assert.is(payloadRefusal(n1, 'nuvem/files/a', '{"origin":"n1"}', 'nuvem'), undefined);
+  assert.is(payloadRefusal(n1, 'nuvem/acks/n2', '{"node":"n1","origin":"n2"}', 'nuvem'), undefined);
+  assert.is(payloadRefusal(n1, 'nuvem/files/a', 'not json', 'nuvem'), undefined);
+  assert.is(payloadRefusal({ kind: 'anyone' }, 'nuvem/files/a', '{"origin":"n2"}', 'nuvem'), undefined);
 });
 
 test('a node publishes its own status, not another node\'s', async () => {
