@@ -15,6 +15,7 @@ import { describeError, errorJson, hintFor } from './cli_errors.ts';
 import { BrokenPipeError } from './local_files.ts';
 import { createClient } from './mod.ts';
 import type { FailoverInfo, ResponseInfo } from './types.ts';
+import { terminalSafe } from '../protocol/errors.ts';
 
 /** `nuvem node …` runs a storage node, `nuvem broker …` the MQTT broker, `nuvem up …` a broker and N nodes. */
 async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }>): Promise<number | undefined> {
@@ -29,7 +30,7 @@ async function runPassthrough(parsed: Extract<ParsedCli, { kind: 'passthrough' }
   } catch (err) {
     // Their own usage errors (bad flags) exit 2 like ours.
     const usageMistake = err instanceof UsageError;
-    process.stderr.write(`nuvem ${parsed.command}: ${describeError(err)}\n`);
+    process.stderr.write(terminalSafe(`nuvem ${parsed.command}: ${describeError(err)}`) + '\n');
     return usageMistake ? 2 : 1;
   }
   return undefined;
@@ -66,8 +67,9 @@ async function runCommand(parsed: Extract<ParsedCli, { kind: 'command' }>, env: 
   const ctx: CommandContext = {
     client,
     json: parsed.global.json,
-    out: (text) => process.stdout.write(text + '\n'),
-    err: (text) => process.stderr.write(text + '\n'),
+    // Names come from nodes: a hostile one must not send escape sequences to the terminal.
+    out: (text) => process.stdout.write((parsed.global.json ? text : terminalSafe(text)) + '\n'),
+    err: (text) => process.stderr.write(terminalSafe(text) + '\n'),
     progressStream: process.stderr,
     signal: controller.signal,
     via: connection.broker ?? connection.nodes.join(','),
@@ -108,10 +110,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
   } catch (err) {
     if (err instanceof UsageError) {
       const command = err.command ?? (parsed?.kind === 'command' ? parsed.command : undefined);
-      process.stderr.write(`nuvem: ${err.message}\n${usageHint(command)}`);
+      process.stderr.write(`${terminalSafe(`nuvem: ${err.message}`)}\n${usageHint(command)}`);
       return 2;
     }
-    process.stderr.write(`nuvem: ${describeError(err)}\n`);
+    process.stderr.write(terminalSafe(`nuvem: ${describeError(err)}`) + '\n');
     return 1;
   }
 }

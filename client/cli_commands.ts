@@ -133,7 +133,8 @@ const get: Runner = async (ctx, { args, options }) => {
   const record = recordFromHeaders(remote, res.headers);
   const length = res.headers.get('content-length');
   // The digest covers the whole file as sent; a compressed or partial body cannot be checked against it.
-  const sha256 = res.status === 200 && !res.headers.get('content-encoding') ? readContentDigest(res.headers.get('content-digest')) : null;
+  const whole = res.status === 200 && !res.headers.get('content-encoding');
+  const sha256 = whole ? readContentDigest(res.headers.get('content-digest')) ?? (await recordedSha256(ctx, remote, record.version)) : null;
   const body = res.body ?? new ReadableStream<Uint8Array>({ start: (c) => c.close() });
   const progress = createProgress(`get ${remote}`, { total: length ? Number(length) : undefined, stream: ctx.progressStream });
   const copy = { sha256, signal: ctx.signal, onProgress: (n: number) => progress.update(n) };
@@ -156,6 +157,17 @@ const get: Runner = async (ctx, { args, options }) => {
     throw err;
   }
 };
+
+/**
+ * The SHA-256 the cluster recorded for `version` of `remote`, for an answer
+ * that came without a Content-Digest: the download is verified all the same.
+ */
+async function recordedSha256(ctx: CommandContext, remote: string, version: string): Promise<string> {
+  const current = await ctx.client.stat(remote, { signal: ctx.signal });
+  const record = current.version === version ? current : (await ctx.client.revisions(remote, { signal: ctx.signal })).find((r) => r.version === version);
+  if (!record?.sha256) throw new Error(`Cannot verify ${remote}: the node sent no Content-Digest and no record of version ${version} was found`);
+  return record.sha256;
+}
 
 const rm: Runner = async (ctx, { args, options }) => {
   const remote = normalizeRemote(args[0]);

@@ -103,6 +103,19 @@ function checkDigest(what: string, result: CopyResult, expected: string | null |
   }
 }
 
+/** fsync of a folder, so a rename in it is durable; a file system that cannot is left be. */
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // some file systems refuse fsync on a folder (EINVAL, EISDIR): nothing more to do there
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Writes a stream to `dest` through a temp file in the same folder, so a
  * failed or interrupted download never leaves a partial file at `dest`, and
@@ -132,6 +145,7 @@ export async function saveToFile(body: ReadableStream<Uint8Array>, dest: string,
       await utimes(temp, new Date(), new Date(options.modified)).catch(() => {});
     }
     await rename(temp, dest);
+    await syncFolder(dirname(dest)); // the rename itself survives a crash
     return result;
   } catch (err) {
     if (!closed) await file.close().catch(() => {});

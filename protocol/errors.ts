@@ -45,7 +45,21 @@ export const conflict = (message: string): NuvemError => new NuvemError('conflic
 export function printable(s: string): string {
   const shown = s.length > 120 ? s.slice(0, 120) + '…' : s;
   // deno-lint-ignore no-control-regex -- control characters are what this escapes
-  return shown.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return shown.replace(/[\u0000-\u001f\u007f]/g, hexEscape);
+}
+
+/**
+ * Text for a terminal: C0 and C1 control characters (escape sequences that
+ * could move the cursor or retitle the window) shown as `\xNN`; line breaks
+ * and tabs kept.
+ */
+export function terminalSafe(s: string): string {
+  // deno-lint-ignore no-control-regex -- control characters are what this escapes
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, hexEscape);
+}
+
+function hexEscape(c: string): string {
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 }
 
 /** A usage mistake (a bad flag or argument): the command prints it and exits 2. */
