@@ -11,11 +11,12 @@
  * yet recorded.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
+import { createReadStream, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
-import { diskError, exists, fileStream, Syncer, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
+import { diskError, exists, fileStream, hashFile, makeFolders, writeTemp } from './disk.ts';
+import { Layout, prepareFolders } from './layout.ts';
 import { wins } from './conflict.ts';
 import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
 import { GroupCommit } from './group_commit.ts';
@@ -73,9 +74,7 @@ export class Store implements StorePort {
   readonly staging: Staging;
   readonly #now: () => number;
   readonly #locks = new Locks();
-  readonly #folders = new Syncer();
-  /** Folders under files/ known to exist (cleared whenever folders are removed). */
-  readonly #knownDirs = new Set<string>();
+  readonly #layout: Layout;
   readonly #cache: SmallFileCache;
   readonly #commits: GroupCommit<Pending, Pruned[]>;
   readonly #listeners = new Set<(changes: Change[]) => void>();
@@ -92,10 +91,11 @@ export class Store implements StorePort {
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
     this.dataDir = options.dataDir;
-    this.filesDir = join(options.dataDir, 'files');
-    this.metaDir = join(options.dataDir, '.nuvem');
-    this.tmpDir = join(this.metaDir, 'tmp');
-    this.revsDir = join(this.metaDir, 'revs');
+    this.#layout = new Layout({ dataDir: options.dataDir, index });
+    this.filesDir = this.#layout.filesDir;
+    this.metaDir = this.#layout.metaDir;
+    this.tmpDir = this.#layout.tmpDir;
+    this.revsDir = this.#layout.revsDir;
     this.index = index;
     this.#now = options.now ?? Date.now;
     this.clock = options.clock ?? createClock({ nodeId: options.nodeId, now: this.#now });
@@ -108,7 +108,7 @@ export class Store implements StorePort {
     this.#applied = index.applied();
     this.#durableApplied = { ...this.#applied };
     this.#durableChangeId = index.lastChangeId();
-    const syncWal = options.syncWal ?? ((wal: string) => this.#folders.sync(wal, { dataOnly: true }));
+    const syncWal = options.syncWal ?? ((wal: string) => this.#layout.syncer.sync(wal, { dataOnly: true }));
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
       durable: () => syncWal(index.walPath),
@@ -118,12 +118,8 @@ export class Store implements StorePort {
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
   static async open(options: StoreOptions): Promise<Store> {
-    const metaDir = join(options.dataDir, '.nuvem');
-    await fsp.mkdir(join(options.dataDir, 'files'), { recursive: true });
-    await fsp.rm(join(metaDir, 'tmp'), { recursive: true, force: true });
-    await fsp.mkdir(join(metaDir, 'tmp'), { recursive: true });
-    await fsp.mkdir(join(metaDir, 'revs'), { recursive: true });
-    const index = new IndexDb(join(metaDir, 'index.db'), { keepRevisions: options.keepRevisions ?? 10 });
+    await prepareFolders(options.dataDir);
+    const index = new IndexDb(join(options.dataDir, '.nuvem', 'index.db'), { keepRevisions: options.keepRevisions ?? 10 });
     const store = new Store(options, index);
     for (const e of index.all()) store.clock.observe(e.version);
     return store;
@@ -192,8 +188,8 @@ export class Store implements StorePort {
           contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
         });
         const pending: Pending = { changes: [{ ...record, op: 'put', prev: current?.version }], put: [], revisions: [] };
-        if (current) await this.#retire(current, pending);
-        await this.#place(temp.path, path, pending);
+        if (current) await this.#layout.retire(current, pending);
+        await this.#layout.place(temp.path, { to: path, pending });
         placed = true;
         pending.put.push({ record, local: temp.stat });
         await this.#commit(pending);
@@ -214,7 +210,7 @@ export class Store implements StorePort {
       }
       this.#checkParents(path);
       const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      const changed = await makeFolders(this.#filePath(path));
+      const changed = await makeFolders(this.#layout.filePath(path));
       await this.#commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
       return record;
     });
@@ -238,7 +234,7 @@ export class Store implements StorePort {
       const tombstones: FileRecord[] = [];
       for (const child of inside.reverse()) tombstones.push(await this.#removeOne(child.path, {}));
       if (live) tombstones.push(await this.#removeOne(path, {}));
-      await this.#prune(this.#filePath(path));
+      await this.#layout.prune(this.#layout.filePath(path));
       return tombstones;
     });
   }
@@ -267,14 +263,14 @@ export class Store implements StorePort {
     if (options.version !== undefined && options.version !== e?.version) {
       const kept = this.index.revision(path, options.version);
       if (!kept) throw new NuvemError('not_found', `No version "${options.version}" of "${path}" is kept`);
-      return this.#readable(kept, this.#revPath(kept));
+      return this.#readable(kept, this.#layout.revPath(kept));
     }
     if (!e || e.deleted) throw notFound(path);
     if (e.type !== 'file') throw new NuvemError('bad_request', `"${path}" is a folder; list it with GET /files/${path}/`);
     const cached = this.#cache.get(path, e.version);
     const record = publicRecord(e);
     if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
-    return this.#readable(record, this.#filePath(path), e.local?.ino);
+    return this.#readable(record, this.#layout.filePath(path), e.local?.ino);
   }
 
   /** The current version of a small file when its bytes are in memory; no I/O. */
@@ -360,8 +356,8 @@ export class Store implements StorePort {
       if (current && !wins(record, current)) {
         if (!record.deleted && record.type === 'file') {
           const temp = await this.#fetchTemp(change, options.fetchContent);
-          const target = this.#revPath(record);
-          await this.#makeParent(target, pending);
+          const target = this.#layout.revPath(record);
+          await this.#layout.makeParent(target, pending);
           await fsp.rename(temp, target);
           (pending.syncDirs ??= []).push(dirname(target));
           pending.revisions.push(record);
@@ -374,8 +370,8 @@ export class Store implements StorePort {
       const fromEntry = change.op === 'move' && change.from ? this.index.get(change.from) : undefined;
       const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
       const live = current && !current.deleted ? current : undefined;
-      if (live) await this.#retire(live, pending);
-      const file = this.#filePath(change.path);
+      if (live) await this.#layout.retire(live, pending);
+      const file = this.#layout.filePath(change.path);
       if (record.deleted) {
         if (live?.type === 'file') await fsp.rm(file, { force: true });
         else if (live) await fsp.rmdir(file).catch(() => {});
@@ -386,18 +382,18 @@ export class Store implements StorePort {
         pending.put.push({ record });
       } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
         // A move of content this node holds at `from`: rename, no bytes.
-        await this.#place(this.#filePath(change.from!), change.path, pending);
+        await this.#layout.place(this.#layout.filePath(change.from!), { to: change.path, pending });
         pending.put.push({ record, local: fromEntry!.local });
       } else {
         const temp = await this.#fetchTemp(change, options.fetchContent);
-        await this.#place(temp, change.path, pending);
+        await this.#layout.place(temp, { to: change.path, pending });
         const st = await fsp.stat(file);
         pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
       }
       const away = await this.#leaveFrom(change, record, pending);
       await this.#commit(pending);
       this.#cache.delete(change.path);
-      if (record.deleted) await this.#prune(dirname(file));
+      if (record.deleted) await this.#layout.prune(dirname(file));
       if (away) await this.#left(change.from!);
       return { outcome: 'applied', loser: live && publicRecord(live) };
     });
@@ -416,9 +412,9 @@ export class Store implements StorePort {
     if (!tombstone) return false;
     const entry = this.index.get(tombstone.path);
     if (entry && !wins(tombstone, entry)) return false;
-    const file = this.#filePath(tombstone.path);
+    const file = this.#layout.filePath(tombstone.path);
     if (entry && !entry.deleted && entry.type === 'file' && (await exists(file))) {
-      await this.#retire(entry, pending);
+      await this.#layout.retire(entry, pending);
       await fsp.rm(file, { force: true });
       (pending.syncDirs ??= []).push(dirname(file));
     }
@@ -429,7 +425,7 @@ export class Store implements StorePort {
   /** After a commit that removed `from`: forgets its cached bytes and the folders it left empty. */
   async #left(from: string): Promise<void> {
     this.#cache.delete(from);
-    await this.#prune(dirname(this.#filePath(from)));
+    await this.#layout.prune(dirname(this.#layout.filePath(from)));
   }
 
   /**
@@ -484,7 +480,7 @@ export class Store implements StorePort {
   async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
     const staged = await this.staging.take(change.origin, change.sha256, change.size);
     if (staged) return staged;
-    const local = this.#localContent(change.sha256);
+    const local = this.#layout.contentFile(change.sha256);
     const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
     if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
     sources.push(fetchContent);
@@ -504,16 +500,9 @@ export class Store implements StorePort {
     throw lastError;
   }
 
-  /** A file on this node holding content with this SHA-256, if any. */
-  #localContent(sha256: string): string | undefined {
-    const found = this.index.findContent(sha256);
-    if (!found) return undefined;
-    return 'path' in found ? this.#filePath(found.path) : this.#revPath(found.revision);
-  }
-
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
   async openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
-    const file = this.#localContent(sha256);
+    const file = this.#layout.contentFile(sha256);
     if (!file) return undefined;
     const handle = await fsp.open(file, 'r').catch(() => undefined);
     if (!handle) return undefined;
@@ -563,12 +552,12 @@ export class Store implements StorePort {
       tombstone.deleted = true;
       tombstone.prev = e.version;
       const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-      if (e.type === 'file' && (await exists(this.#revPath(e)))) pending.revisions.push(publicRecord(e));
+      if (e.type === 'file' && (await exists(this.#layout.revPath(e)))) pending.revisions.push(publicRecord(e));
       await this.#commit(pending);
       changed.push(e.path);
     }
     for (const { path, stat, known } of plan.rehash) {
-      const sha256 = await hashFile(this.#filePath(path));
+      const sha256 = await hashFile(this.#layout.filePath(path));
       if (known && known.sha256 === sha256 && known.size === stat.size) {
         await this.#commit({ changes: [], put: [{ record: publicRecord(known), local: stat }], revisions: [] });
         continue;
@@ -576,7 +565,7 @@ export class Store implements StorePort {
       const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
       const record = this.#newRecord(path, { type: 'file', size: stat.size, sha256, contentType });
       const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: stat }], revisions: [] };
-      if (known && (await exists(this.#revPath(known)))) pending.revisions.push(publicRecord(known));
+      if (known && (await exists(this.#layout.revPath(known)))) pending.revisions.push(publicRecord(known));
       await this.#commit(pending);
       changed.push(path);
     }
@@ -589,14 +578,6 @@ export class Store implements StorePort {
   }
 
   // --- internals
-
-  #filePath(path: string): string {
-    return join(this.filesDir, path);
-  }
-
-  #revPath(record: Pick<FileRecord, 'sha256' | 'version'>): string {
-    return join(this.revsDir, record.sha256.slice(0, 2), `${record.sha256}-${record.version}`);
-  }
 
   #hasChildren(path: string): boolean {
     const [lo, hi] = subtreeRange(path);
@@ -634,66 +615,6 @@ export class Store implements StorePort {
     };
   }
 
-  /** Moves a file (a temp file, or one being moved) to `path`; its folder is fsynced at commit. */
-  async #place(source: string, path: string, pending: Pending): Promise<void> {
-    const dest = this.#filePath(path);
-    try {
-      await this.#makeParent(dest, pending);
-      // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
-      renameSync(source, dest);
-      (pending.syncDirs ??= []).push(dirname(dest));
-      if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
-    } catch (err) {
-      throw diskError(err);
-    }
-  }
-
-  /** Creates the folder holding `file` (fsynced at commit), unless it is known to exist. */
-  async #makeParent(file: string, pending: Pending): Promise<void> {
-    const dir = dirname(file);
-    if (this.#knownDirs.has(dir)) return;
-    const created = await makeFolders(dir);
-    (pending.syncDirs ??= []).push(...created);
-    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
-    this.#knownDirs.add(dir);
-  }
-
-  /**
-   * Removes the folders a removal left empty, up to the first one that is a
-   * folder in its own right (made with MKCOL), and forgets them as known.
-   */
-  async #prune(dir: string): Promise<void> {
-    const removed = await removeEmptyFolders(dir, {
-      stop: this.filesDir,
-      keep: (d) => {
-        const e = this.index.get(d.slice(this.filesDir.length + 1));
-        return e !== undefined && !e.deleted && e.type === 'folder';
-      },
-    });
-    if (removed.length === 0) return;
-    this.#knownDirs.clear();
-    await this.#folders.sync(dirname(removed[removed.length - 1]));
-  }
-
-  /**
-   * Keeps the content of a record that is being replaced as a revision:
-   * hard-links it into revs/ (the path's file is replaced or removed next).
-   */
-  async #retire(live: Entry, pending: Pending): Promise<void> {
-    if (live.type !== 'file') return;
-    const target = this.#revPath(live);
-    try {
-      await this.#makeParent(target, pending);
-      linkSync(this.#filePath(live.path), target);
-      (pending.syncDirs ??= []).push(dirname(target));
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT') return; // gone behind our back: nothing to keep
-      if (code !== 'EEXIST') throw diskError(err);
-    }
-    pending.revisions.push(publicRecord(live));
-  }
-
   async #removeOne(path: string, conditions: Conditions): Promise<FileRecord> {
     const e = this.index.get(path);
     if (!e || e.deleted) throw notFound(path);
@@ -702,8 +623,8 @@ export class Store implements StorePort {
     tombstone.deleted = true;
     tombstone.prev = e.version;
     const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-    await this.#retire(e, pending);
-    const file = this.#filePath(path);
+    await this.#layout.retire(e, pending);
+    const file = this.#layout.filePath(path);
     try {
       if (e.type === 'file') await fsp.rm(file, { force: true });
       else await fsp.rmdir(file).catch(() => {});
@@ -713,7 +634,7 @@ export class Store implements StorePort {
     }
     await this.#commit(pending);
     this.#cache.delete(path);
-    await this.#prune(dirname(file));
+    await this.#layout.prune(dirname(file));
     return tombstone;
   }
 
@@ -725,13 +646,13 @@ export class Store implements StorePort {
     const record = this.#newRecord(to, { type: source.type, size: source.size, sha256: source.sha256, contentType: source.contentType });
     const tombstone = tombstoneOf(record, from, source.version);
     const pending: Pending = { changes: [{ ...record, op: 'move', from, prev: target?.version, fromPrev: source.version }], put: [], revisions: [] };
-    if (target) await this.#retire(target, pending);
-    await this.#place(this.#filePath(from), to, pending);
+    if (target) await this.#layout.retire(target, pending);
+    await this.#layout.place(this.#layout.filePath(from), { to, pending });
     pending.put.push({ record: tombstone }, { record, local: source.local });
     await this.#commit(pending);
     this.#cache.delete(from);
     this.#cache.delete(to);
-    await this.#prune(dirname(this.#filePath(from)));
+    await this.#layout.prune(dirname(this.#layout.filePath(from)));
     return record;
   }
 
@@ -772,18 +693,9 @@ export class Store implements StorePort {
       records.push(record);
       this.#cache.delete(e.path);
     }
-    const src = this.#filePath(from);
-    const dest = this.#filePath(to);
-    try {
-      await this.#makeParent(dest, pending);
-      await fsp.rename(src, dest);
-      this.#knownDirs.clear(); // folders under `src` are gone
-      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
-    } catch (err) {
-      throw diskError(err);
-    }
+    await this.#layout.placeFolder(from, { to, pending });
     await this.#commit(pending);
-    await this.#prune(dirname(src));
+    await this.#layout.prune(dirname(this.#layout.filePath(from)));
     return records;
   }
 
@@ -823,9 +735,9 @@ export class Store implements StorePort {
    * revisions the commit pruned.
    */
   async #commit(pending: Pending): Promise<void> {
-    await Promise.all([...new Set(pending.syncDirs)].map((d) => this.#folders.sync(d)));
+    await this.#layout.syncFolders(pending.syncDirs);
     const pruned = await this.#commits.submit(pending);
-    for (const p of pruned) removeFile(this.#revPath(p));
+    for (const p of pruned) this.#layout.dropRevision(p);
   }
 
   /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
@@ -864,17 +776,6 @@ export class Store implements StorePort {
       for (const listener of this.#listeners) listener(changes);
     });
   }
-}
-
-/**
- * Removes the content of a pruned revision: unlink(2) in place (rmSync would
- * lstat first). Called after the index commit, so a failure must not fail the
- * write: the file is only left behind, taking space.
- */
-function removeFile(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch { /* gone already, or left behind */ }
 }
 
 export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
