@@ -13,21 +13,20 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { setImmediate } from 'node:timers';
 import { createClock, type Clock } from './clock.ts';
 import { diskError, exists, fileStream, hashFile, makeFolders, writeTemp } from './disk.ts';
+import { CommitPipeline, type Pending } from './commit_pipeline.ts';
 import { Layout, prepareFolders } from './layout.ts';
 import { wins } from './conflict.ts';
 import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
-import { GroupCommit } from './group_commit.ts';
-import { IndexDb, publicRecord, type Entry, type Mutation, type Pruned } from './index_db.ts';
+import { IndexDb, publicRecord, type Entry } from './index_db.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { listFolder } from './listing.ts';
 import { Locks } from './locks.ts';
 import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
 import { bucketOf } from '../protocol/digest_buckets.ts';
 import {
-  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat, recordOf, tombstoneOf,
+  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, recordOf, tombstoneOf,
 } from '../protocol/record.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
@@ -48,19 +47,6 @@ export interface StoreOptions {
   syncWal?: (walPath: string) => Promise<void>;
 }
 
-/** A batch of index changes built under the path locks; seq numbers are set at commit. */
-interface Pending {
-  changes: Change[];
-  put: { record: FileRecord; local?: LocalStat }[];
-  revisions: FileRecord[];
-  /** Folders whose entries this change renamed, linked or removed: fsynced together before the index commit. */
-  syncDirs?: string[];
-  /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
-  advance?: { origin: string; seq: number };
-  /** Tombstones to forget (see `purge`). */
-  purge?: { path: string; version: string }[];
-}
-
 export class Store implements StorePort {
   readonly nodeId: string;
   readonly dataDir: string;
@@ -76,17 +62,7 @@ export class Store implements StorePort {
   readonly #locks = new Locks();
   readonly #layout: Layout;
   readonly #cache: SmallFileCache;
-  readonly #commits: GroupCommit<Pending, Pruned[]>;
-  readonly #listeners = new Set<(changes: Change[]) => void>();
-  /** The last seq given to a change of this node (committed; durable once in #durableSeq). */
-  #seq: number;
-  /** The last seq of this node whose commit is durable: the one others may learn of. */
-  #durableSeq: number;
-  /** The id of the last change-log row whose commit is durable: how far the /changes feed reads. */
-  #durableChangeId: number;
-  /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
-  readonly #applied: Record<string, number>;
-  readonly #durableApplied: Record<string, number>;
+  readonly #commits: CommitPipeline;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
@@ -104,16 +80,7 @@ export class Store implements StorePort {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
-    this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
-    this.#applied = index.applied();
-    this.#durableApplied = { ...this.#applied };
-    this.#durableChangeId = index.lastChangeId();
-    const syncWal = options.syncWal ?? ((wal: string) => this.#layout.syncer.sync(wal, { dataOnly: true }));
-    this.#commits = new GroupCommit({
-      commit: (batch) => this.#commitBatch(batch),
-      durable: () => syncWal(index.walPath),
-      onDurable: (batch) => this.#durableBatch(batch),
-    });
+    this.#commits = new CommitPipeline({ nodeId: options.nodeId, index, layout: this.#layout, syncWal: options.syncWal });
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
@@ -127,7 +94,7 @@ export class Store implements StorePort {
 
   /** The last seq of this node's own changes that is durable. */
   get seq(): number {
-    return this.#durableSeq;
+    return this.#commits.seq;
   }
 
   /**
@@ -136,13 +103,13 @@ export class Store implements StorePort {
    * not yet fsynced is left out, since a crash could give it to another change.
    */
   applied(): Record<string, number> {
-    return { ...this.#durableApplied, [this.nodeId]: this.#durableSeq };
+    return this.#commits.applied();
   }
 
   /** Changes from `origin` after `seq` that this node holds durably, in seq order. */
   logFor(origin: string, after: number, limit: number): Change[] {
     const changes = this.index.logFor(origin, after, limit);
-    return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#durableSeq) : changes;
+    return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#commits.seq) : changes;
   }
 
   /** The current record of a path (tombstones included), or undefined. */
@@ -161,8 +128,7 @@ export class Store implements StorePort {
 
   /** Called with every batch of changes once it is durable (fsynced), in commit order. */
   onChange(listener: (changes: Change[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#commits.onChange(listener);
   }
 
   // --- writes
@@ -192,7 +158,7 @@ export class Store implements StorePort {
         await this.#layout.place(temp.path, { to: path, pending });
         placed = true;
         pending.put.push({ record, local: temp.stat });
-        await this.#commit(pending);
+        await this.#commits.commit(pending);
         if (temp.small) this.#cache.set(path, record.version, temp.small);
         return { record, created: !current };
       });
@@ -211,7 +177,7 @@ export class Store implements StorePort {
       this.#checkParents(path);
       const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
       const changed = await makeFolders(this.#layout.filePath(path));
-      await this.#commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
+      await this.#commits.commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
       return record;
     });
   }
@@ -298,28 +264,13 @@ export class Store implements StorePort {
 
   /** This node's change feed after `since` (a cursor from an earlier answer; 0 = the beginning), durable changes only. */
   changes(since: number, limit: number): { changes: Change[]; cursor: number } {
-    const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#durableChangeId);
+    const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#commits.changeId);
     return { changes: rows.map((r) => r.change), cursor: rows.length ? rows[rows.length - 1].id : since };
   }
 
   /** Resolves when a change after `since` exists, or after `ms`, or on abort. */
   waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#durableChangeId > since || ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        off();
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      // Listeners hear of a batch once it is durable, which may be after a
-      // later reader began waiting: only a change after `since` ends the wait.
-      const off = this.onChange(() => {
-        if (this.#durableChangeId > since) done();
-      });
-      signal?.addEventListener('abort', done);
-    });
+    return this.#commits.waitForChange(since, { ms, signal });
   }
 
   close(): void {
@@ -348,7 +299,7 @@ export class Store implements StorePort {
       if (current?.version === change.version || this.index.revision(change.path, change.version)) {
         if (advance) pending.changes.push(change);
         const away = await this.#leaveFrom(change, record, pending);
-        await this.#commit(pending);
+        await this.#commits.commit(pending);
         if (away) await this.#left(change.from!);
         return { outcome: 'duplicate' };
       }
@@ -363,7 +314,7 @@ export class Store implements StorePort {
           pending.revisions.push(record);
         }
         const away = await this.#leaveFrom(change, record, pending);
-        await this.#commit(pending);
+        await this.#commits.commit(pending);
         if (away) await this.#left(change.from!);
         return { outcome: 'lost', winner: publicRecord(current) };
       }
@@ -391,7 +342,7 @@ export class Store implements StorePort {
         pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
       }
       const away = await this.#leaveFrom(change, record, pending);
-      await this.#commit(pending);
+      await this.#commits.commit(pending);
       this.#cache.delete(change.path);
       if (record.deleted) await this.#layout.prune(dirname(file));
       if (away) await this.#left(change.from!);
@@ -439,15 +390,14 @@ export class Store implements StorePort {
       this.clock.observe(change.version);
       const pending: Pending = { changes: [change], put: [], revisions: [], advance };
       const away = await this.#leaveFrom(change, recordOf(change), pending);
-      await this.#commit(pending);
+      await this.#commits.commit(pending);
       if (away) await this.#left(change.from!);
     });
   }
 
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
   advanceApplied(origin: string, seq: number): Promise<void> {
-    if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
-    return this.#commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+    return this.#commits.advance(origin, seq);
   }
 
   /**
@@ -465,7 +415,7 @@ export class Store implements StorePort {
           const e = this.index.get(t.path);
           return e?.deleted === true && e.version === t.version;
         });
-        if (still.length) await this.#commit({ changes: [], put: [], revisions: [], purge: still });
+        if (still.length) await this.#commits.commit({ changes: [], put: [], revisions: [], purge: still });
         return still.length;
       });
     }
@@ -553,25 +503,25 @@ export class Store implements StorePort {
       tombstone.prev = e.version;
       const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
       if (e.type === 'file' && (await exists(this.#layout.revPath(e)))) pending.revisions.push(publicRecord(e));
-      await this.#commit(pending);
+      await this.#commits.commit(pending);
       changed.push(e.path);
     }
     for (const { path, stat, known } of plan.rehash) {
       const sha256 = await hashFile(this.#layout.filePath(path));
       if (known && known.sha256 === sha256 && known.size === stat.size) {
-        await this.#commit({ changes: [], put: [{ record: publicRecord(known), local: stat }], revisions: [] });
+        await this.#commits.commit({ changes: [], put: [{ record: publicRecord(known), local: stat }], revisions: [] });
         continue;
       }
       const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
       const record = this.#newRecord(path, { type: 'file', size: stat.size, sha256, contentType });
       const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: stat }], revisions: [] };
       if (known && (await exists(this.#layout.revPath(known)))) pending.revisions.push(publicRecord(known));
-      await this.#commit(pending);
+      await this.#commits.commit(pending);
       changed.push(path);
     }
     for (const path of plan.newFolders) {
       const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      await this.#commit({ changes: [{ ...record, op: 'mkcol' }], put: [{ record }], revisions: [] });
+      await this.#commits.commit({ changes: [{ ...record, op: 'mkcol' }], put: [{ record }], revisions: [] });
       changed.push(path);
     }
     return { changed, skipped: disk.skipped };
@@ -632,7 +582,7 @@ export class Store implements StorePort {
     } catch (err) {
       throw diskError(err);
     }
-    await this.#commit(pending);
+    await this.#commits.commit(pending);
     this.#cache.delete(path);
     await this.#layout.prune(dirname(file));
     return tombstone;
@@ -649,7 +599,7 @@ export class Store implements StorePort {
     if (target) await this.#layout.retire(target, pending);
     await this.#layout.place(this.#layout.filePath(from), { to, pending });
     pending.put.push({ record: tombstone }, { record, local: source.local });
-    await this.#commit(pending);
+    await this.#commits.commit(pending);
     this.#cache.delete(from);
     this.#cache.delete(to);
     await this.#layout.prune(dirname(this.#layout.filePath(from)));
@@ -694,7 +644,7 @@ export class Store implements StorePort {
       this.#cache.delete(e.path);
     }
     await this.#layout.placeFolder(from, { to, pending });
-    await this.#commit(pending);
+    await this.#commits.commit(pending);
     await this.#layout.prune(dirname(this.#layout.filePath(from)));
     return records;
   }
@@ -727,54 +677,6 @@ export class Store implements StorePort {
         return fileStream(handle, start, end);
       },
     };
-  }
-
-  /**
-   * Makes the change's folder entries durable (all its folders fsynced at
-   * once), commits it to the index (grouped), then drops the content of
-   * revisions the commit pruned.
-   */
-  async #commit(pending: Pending): Promise<void> {
-    await this.#layout.syncFolders(pending.syncDirs);
-    const pruned = await this.#commits.submit(pending);
-    for (const p of pruned) this.#layout.dropRevision(p);
-  }
-
-  /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
-  #commitBatch(batch: Pending[]): Pruned[][] {
-    const mutations: Mutation[] = batch.map((p) => {
-      for (const change of p.changes) {
-        if (change.origin !== this.nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
-        change.seq = ++this.#seq;
-        for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
-      }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
-      if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
-      return m;
-    });
-    let pruned: Pruned[][];
-    try {
-      pruned = this.index.commit(mutations);
-    } catch (err) {
-      this.#seq = this.index.maxSeq(this.nodeId);
-      throw err;
-    }
-    for (const p of batch) if (p.advance) this.#applied[p.advance.origin] = p.advance.seq;
-    return pruned;
-  }
-
-  /** A committed batch is durable: its seqs may be told, and listeners hear of its changes. */
-  #durableBatch(batch: Pending[]): void {
-    // No later batch is committed before this one is durable (group_commit.ts): the last row is this batch's.
-    this.#durableChangeId = this.index.lastChangeId();
-    for (const p of batch) {
-      for (const c of p.changes) if (c.origin === this.nodeId && c.seq > this.#durableSeq) this.#durableSeq = c.seq;
-      if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;
-    }
-    const changes = batch.flatMap((p) => p.changes);
-    setImmediate(() => {
-      for (const listener of this.#listeners) listener(changes);
-    });
   }
 }
 
