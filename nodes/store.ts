@@ -11,13 +11,13 @@
  * yet recorded.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { diskError, exists, fileStream, hashFile, makeFolders, writeTemp } from './disk.ts';
 import { CommitPipeline, type Pending } from './commit_pipeline.ts';
 import { Layout, prepareFolders } from './layout.ts';
-import { wins } from './conflict.ts';
 import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
 import { IndexDb, publicRecord, type Entry } from './index_db.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
@@ -26,11 +26,14 @@ import { Locks } from './locks.ts';
 import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
 import { bucketOf } from '../protocol/digest_buckets.ts';
 import {
-  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, recordOf, tombstoneOf,
+  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, tombstoneOf,
 } from '../protocol/record.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
 import { planRecovery, scanDisk } from './recovery.ts';
+import type { StoreContext } from './store_context.ts';
+
+export type { ApplyResult, ContentSource } from './apply.ts';
 
 export interface StoreOptions {
   dataDir: string;
@@ -63,6 +66,8 @@ export class Store implements StorePort {
   readonly #layout: Layout;
   readonly #cache: SmallFileCache;
   readonly #commits: CommitPipeline;
+  readonly #ctx: StoreContext;
+  readonly #remote: RemoteChanges;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
@@ -81,6 +86,18 @@ export class Store implements StorePort {
     });
     this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
     this.#commits = new CommitPipeline({ nodeId: options.nodeId, index, layout: this.#layout, syncWal: options.syncWal });
+    this.#ctx = {
+      nodeId: this.nodeId,
+      index,
+      clock: this.clock,
+      locks: this.#locks,
+      layout: this.#layout,
+      commits: this.#commits,
+      cache: this.#cache,
+      staging: this.staging,
+      newRecord: (path, fields) => this.#newRecord(path, fields),
+    };
+    this.#remote = new RemoteChanges(this.#ctx);
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
@@ -288,95 +305,8 @@ export class Store implements StorePort {
    * verified before anything is committed. With `advance`, the change is the
    * next of its origin and moves `applied[origin]` to its seq.
    */
-  async applyRemote(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
-    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
-    return this.#locks.withPaths(paths, async () => {
-      this.clock.observe(change.version);
-      const record = recordOf(change);
-      const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
-      const pending: Pending = { changes: [], put: [], revisions: [], advance };
-      const current = this.index.get(change.path);
-      if (current?.version === change.version || this.index.revision(change.path, change.version)) {
-        if (advance) pending.changes.push(change);
-        const away = await this.#leaveFrom(change, record, pending);
-        await this.#commits.commit(pending);
-        if (away) await this.#left(change.from!);
-        return { outcome: 'duplicate' };
-      }
-      pending.changes.push(change);
-      if (current && !wins(record, current)) {
-        if (!record.deleted && record.type === 'file') {
-          const temp = await this.#fetchTemp(change, options.fetchContent);
-          const target = this.#layout.revPath(record);
-          await this.#layout.makeParent(target, pending);
-          await fsp.rename(temp, target);
-          (pending.syncDirs ??= []).push(dirname(target));
-          pending.revisions.push(record);
-        }
-        const away = await this.#leaveFrom(change, record, pending);
-        await this.#commits.commit(pending);
-        if (away) await this.#left(change.from!);
-        return { outcome: 'lost', winner: publicRecord(current) };
-      }
-      const fromEntry = change.op === 'move' && change.from ? this.index.get(change.from) : undefined;
-      const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
-      const live = current && !current.deleted ? current : undefined;
-      if (live) await this.#layout.retire(live, pending);
-      const file = this.#layout.filePath(change.path);
-      if (record.deleted) {
-        if (live?.type === 'file') await fsp.rm(file, { force: true });
-        else if (live) await fsp.rmdir(file).catch(() => {});
-        (pending.syncDirs ??= []).push(dirname(file));
-        pending.put.push({ record });
-      } else if (record.type === 'folder') {
-        (pending.syncDirs ??= []).push(...(await makeFolders(file)));
-        pending.put.push({ record });
-      } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
-        // A move of content this node holds at `from`: rename, no bytes.
-        await this.#layout.place(this.#layout.filePath(change.from!), { to: change.path, pending });
-        pending.put.push({ record, local: fromEntry!.local });
-      } else {
-        const temp = await this.#fetchTemp(change, options.fetchContent);
-        await this.#layout.place(temp, { to: change.path, pending });
-        const st = await fsp.stat(file);
-        pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
-      }
-      const away = await this.#leaveFrom(change, record, pending);
-      await this.#commits.commit(pending);
-      this.#cache.delete(change.path);
-      if (record.deleted) await this.#layout.prune(dirname(file));
-      if (away) await this.#left(change.from!);
-      return { outcome: 'applied', loser: live && publicRecord(live) };
-    });
-  }
-
-  /**
-   * The tombstone a move leaves at `from`, when it wins over what is there
-   * (a file still at `from`, not renamed to `to`, is kept as a revision and
-   * removed). Whatever becomes of the record at `to` (applied, already here,
-   * or losing), so a node that applied a move holds its tombstone too: the
-   * purge (purge.ts) relies on every node that applied a change ranking at
-   * least as high on its paths. True if `from` changed.
-   */
-  async #leaveFrom(change: Change, record: FileRecord, pending: Pending): Promise<boolean> {
-    const tombstone = fromTombstoneOf(change, record);
-    if (!tombstone) return false;
-    const entry = this.index.get(tombstone.path);
-    if (entry && !wins(tombstone, entry)) return false;
-    const file = this.#layout.filePath(tombstone.path);
-    if (entry && !entry.deleted && entry.type === 'file' && (await exists(file))) {
-      await this.#layout.retire(entry, pending);
-      await fsp.rm(file, { force: true });
-      (pending.syncDirs ??= []).push(dirname(file));
-    }
-    pending.put.push({ record: tombstone });
-    return true;
-  }
-
-  /** After a commit that removed `from`: forgets its cached bytes and the folders it left empty. */
-  async #left(from: string): Promise<void> {
-    this.#cache.delete(from);
-    await this.#layout.prune(dirname(this.#layout.filePath(from)));
+  applyRemote(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
+    return this.#remote.apply(change, options);
   }
 
   /**
@@ -384,15 +314,7 @@ export class Store implements StorePort {
    * a move still leaves its tombstone at `from`.
    */
   markApplied(change: Change, options: { advance: boolean }): Promise<void> {
-    const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
-    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
-    return this.#locks.withPaths(paths, async () => {
-      this.clock.observe(change.version);
-      const pending: Pending = { changes: [change], put: [], revisions: [], advance };
-      const away = await this.#leaveFrom(change, recordOf(change), pending);
-      await this.#commits.commit(pending);
-      if (away) await this.#left(change.from!);
-    });
+    return this.#remote.markApplied(change, options);
   }
 
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
@@ -420,34 +342,6 @@ export class Store implements StorePort {
       });
     }
     return purged;
-  }
-
-  /**
-   * Content for a remote change, in a temp file, verified: the copy its
-   * origin pushed while the upload streamed in, or a local copy of the same
-   * SHA-256 when there is one (no transfer), else fetched.
-   */
-  async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
-    const staged = await this.staging.take(change.origin, change.sha256, change.size);
-    if (staged) return staged;
-    const local = this.#layout.contentFile(change.sha256);
-    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
-    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
-    sources.push(fetchContent);
-    let lastError: unknown;
-    for (const source of sources) {
-      let temp;
-      try {
-        temp = await writeTemp(this.tmpDir, await source(), {});
-      } catch (err) {
-        lastError = err;
-        continue;
-      }
-      if (temp.sha256 === change.sha256 && temp.size === change.size) return temp.path;
-      await fsp.rm(temp.path, { force: true });
-      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
-    }
-    throw lastError;
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
@@ -680,19 +574,6 @@ export class Store implements StorePort {
   }
 }
 
-export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
-
-export type ApplyResult =
-  | { outcome: 'applied'; loser?: FileRecord }
-  | { outcome: 'lost'; winner: FileRecord }
-  | { outcome: 'duplicate' };
-
 /** Tombstones purged per index commit (each holds its path's lock meanwhile). */
 const PURGE_BATCH = 500;
 
-
-/** The tombstone a move leaves at its `from` path (undefined for other changes). */
-function fromTombstoneOf(change: Change, record: FileRecord): FileRecord | undefined {
-  if (change.op !== 'move' || !change.from) return undefined;
-  return tombstoneOf(record, change.from, change.fromPrev);
-}
