@@ -12,26 +12,24 @@
  */
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
-import { diskError, exists, fileStream, hashFile, makeFolders, writeTemp } from './disk.ts';
+import { exists, fileStream, hashFile } from './disk.ts';
 import { CommitPipeline, type Pending } from './commit_pipeline.ts';
 import { Layout, prepareFolders } from './layout.ts';
-import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
-import { IndexDb, publicRecord, type Entry } from './index_db.ts';
+import { conflict, NuvemError, notFound } from '../protocol/errors.ts';
+import { IndexDb, publicRecord } from './index_db.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
-import { listFolder } from './listing.ts';
+import { hasChildren, listFolder } from './listing.ts';
 import { Locks } from './locks.ts';
-import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
 import { bucketOf } from '../protocol/digest_buckets.ts';
-import {
-  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, tombstoneOf,
-} from '../protocol/record.ts';
+import { type Change, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord } from '../protocol/record.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
 import { planRecovery, scanDisk } from './recovery.ts';
 import type { StoreContext } from './store_context.ts';
+import { LocalWrites } from './writes.ts';
 
 export type { ApplyResult, ContentSource } from './apply.ts';
 
@@ -68,6 +66,7 @@ export class Store implements StorePort {
   readonly #commits: CommitPipeline;
   readonly #ctx: StoreContext;
   readonly #remote: RemoteChanges;
+  readonly #writes: LocalWrites;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     this.nodeId = options.nodeId;
@@ -97,6 +96,7 @@ export class Store implements StorePort {
       staging: this.staging,
       newRecord: (path, fields) => this.#newRecord(path, fields),
     };
+    this.#writes = new LocalWrites(this.#ctx);
     this.#remote = new RemoteChanges(this.#ctx);
   }
 
@@ -139,7 +139,7 @@ export class Store implements StorePort {
   stat(path: string): FileRecord | { path: string; type: 'folder' } {
     const e = this.index.get(path);
     if (e && !e.deleted) return publicRecord(e);
-    if (this.#hasChildren(path)) return { path, type: 'folder' };
+    if (hasChildren(this.index, path)) return { path, type: 'folder' };
     throw notFound(path);
   }
 
@@ -151,91 +151,23 @@ export class Store implements StorePort {
   // --- writes
 
   /** Stores a file from a streamed body. */
-  async put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
-    this.#checkFileSlot(path, options);
-    const temp = await writeTemp(this.tmpDir, body, { keepSmall: this.#cache.maxFileBytes });
-    let placed = false;
-    try {
-      if (options.sha256 !== undefined && options.sha256 !== temp.sha256) {
-        throw new NuvemError('bad_digest', 'The body does not match its Content-Digest; nothing was stored', {
-          expected: options.sha256,
-          actual: temp.sha256,
-        });
-      }
-      return await this.#locks.withPaths([path], async () => {
-        const current = this.#checkFileSlot(path, options);
-        const record = this.#newRecord(path, {
-          type: 'file',
-          size: temp.size,
-          sha256: temp.sha256,
-          contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
-        });
-        const pending: Pending = { changes: [{ ...record, op: 'put', prev: current?.version }], put: [], revisions: [] };
-        if (current) await this.#layout.retire(current, pending);
-        await this.#layout.place(temp.path, { to: path, pending });
-        placed = true;
-        pending.put.push({ record, local: temp.stat });
-        await this.#commits.commit(pending);
-        if (temp.small) this.#cache.set(path, record.version, temp.small);
-        return { record, created: !current };
-      });
-    } finally {
-      if (!placed) await fsp.rm(temp.path, { force: true });
-    }
+  put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
+    return this.#writes.put(path, body, options);
   }
 
   /** Creates an empty folder. */
   mkcol(path: string): Promise<FileRecord> {
-    return this.#locks.withPaths([path], async () => {
-      const e = this.index.get(path);
-      if ((e && !e.deleted) || this.#hasChildren(path)) {
-        throw new NuvemError('method_not_allowed', `"${path}" already exists`, { allow: 'GET, HEAD, PUT, DELETE, MOVE' });
-      }
-      this.#checkParents(path);
-      const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      const changed = await makeFolders(this.#layout.filePath(path));
-      await this.#commits.commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
-      return record;
-    });
+    return this.#writes.mkcol(path);
   }
 
   /** Deletes a file, or a folder with `recursive`; returns the tombstones. */
-  async remove(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
-    const e = this.index.get(path);
-    const live = e && !e.deleted ? e : undefined;
-    if (live?.type === 'file') {
-      return this.#locks.withPaths([path], async () => [await this.#removeOne(path, options)]);
-    }
-    if (!live && !this.#hasChildren(path)) throw notFound(path);
-    return this.#locks.withTree(async () => {
-      const [lo, hi] = subtreeRange(path);
-      const inside = this.index.range(lo, hi, Number.MAX_SAFE_INTEGER);
-      if (inside.length > 0 && !options.recursive) {
-        throw conflict(`"${path}" is a folder that is not empty; delete it with ?recursive=true`);
-      }
-      checkConditions(this.index.get(path), path, options);
-      const tombstones: FileRecord[] = [];
-      for (const child of inside.reverse()) tombstones.push(await this.#removeOne(child.path, {}));
-      if (live) tombstones.push(await this.#removeOne(path, {}));
-      await this.#layout.prune(this.#layout.filePath(path));
-      return tombstones;
-    });
+  remove(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
+    return this.#writes.remove(path, options);
   }
 
   /** Renames a file or a folder with its subtree; no content is copied. Returns the new records. */
-  async move(from: string, to: string, options: Conditions & { overwrite?: boolean } = {}): Promise<FileRecord[]> {
-    if (from === to) throw conflict('The source and the destination are the same path');
-    if (to.startsWith(from + '/')) throw conflict(`Cannot move "${from}" into itself`);
-    const source = this.index.get(from);
-    if (source && !source.deleted && source.type === 'file') {
-      return this.#locks.withPaths([from, to], async () => [await this.#moveFile(from, to, options)]);
-    }
-    return this.#locks.withTree(async () => {
-      // The source may have become a file (replication) while this waited.
-      const again = this.index.get(from);
-      if (again && !again.deleted && again.type === 'file') return [await this.#moveFile(from, to, options)];
-      return this.#moveFolder(from, to, options);
-    });
+  move(from: string, to: string, options: Conditions & { overwrite?: boolean } = {}): Promise<FileRecord[]> {
+    return this.#writes.move(from, to, options);
   }
 
   // --- reads
@@ -267,7 +199,7 @@ export class Store implements StorePort {
   list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page {
     if (folder !== '') {
       const e = this.index.get(folder);
-      const isFolder = (e && !e.deleted && e.type === 'folder') || this.#hasChildren(folder);
+      const isFolder = (e && !e.deleted && e.type === 'folder') || hasChildren(this.index, folder);
       if (!isFolder) {
         throw e && !e.deleted ? conflict(`"${folder}" is a file, not a folder`) : notFound(folder);
       }
@@ -423,30 +355,6 @@ export class Store implements StorePort {
 
   // --- internals
 
-  #hasChildren(path: string): boolean {
-    const [lo, hi] = subtreeRange(path);
-    return this.index.firstLive(lo, hi) !== undefined;
-  }
-
-  /** Checks that a file may be written at `path`; returns the live record it replaces. */
-  #checkFileSlot(path: string, conditions: Conditions): Entry | undefined {
-    const e = this.index.get(path);
-    const live = e && !e.deleted ? e : undefined;
-    if (live?.type === 'folder' || (!live && this.#hasChildren(path))) {
-      throw conflict(`"${path}" is a folder`);
-    }
-    this.#checkParents(path);
-    checkConditions(live, path, conditions);
-    return live;
-  }
-
-  #checkParents(path: string): void {
-    for (const a of ancestorsOf(path)) {
-      const e = this.index.get(a);
-      if (e && !e.deleted && e.type === 'file') throw conflict(`"${a}" is a file, so "${path}" cannot be created`);
-    }
-  }
-
   #newRecord(path: string, fields: Pick<FileRecord, 'type' | 'size' | 'sha256' | 'contentType'>): FileRecord {
     return {
       path,
@@ -457,90 +365,6 @@ export class Store implements StorePort {
       origin: this.nodeId,
       seq: 0,
     };
-  }
-
-  async #removeOne(path: string, conditions: Conditions): Promise<FileRecord> {
-    const e = this.index.get(path);
-    if (!e || e.deleted) throw notFound(path);
-    checkConditions(e, path, conditions);
-    const tombstone = this.#newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' });
-    tombstone.deleted = true;
-    tombstone.prev = e.version;
-    const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-    await this.#layout.retire(e, pending);
-    const file = this.#layout.filePath(path);
-    try {
-      if (e.type === 'file') await fsp.rm(file, { force: true });
-      else await fsp.rmdir(file).catch(() => {});
-      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(file)];
-    } catch (err) {
-      throw diskError(err);
-    }
-    await this.#commits.commit(pending);
-    this.#cache.delete(path);
-    await this.#layout.prune(dirname(file));
-    return tombstone;
-  }
-
-  async #moveFile(from: string, to: string, options: Conditions & { overwrite?: boolean }): Promise<FileRecord> {
-    const source = this.index.get(from);
-    if (!source || source.deleted) throw notFound(from);
-    checkConditions(source, from, options);
-    const target = this.#checkMoveTarget(to, options);
-    const record = this.#newRecord(to, { type: source.type, size: source.size, sha256: source.sha256, contentType: source.contentType });
-    const tombstone = tombstoneOf(record, from, source.version);
-    const pending: Pending = { changes: [{ ...record, op: 'move', from, prev: target?.version, fromPrev: source.version }], put: [], revisions: [] };
-    if (target) await this.#layout.retire(target, pending);
-    await this.#layout.place(this.#layout.filePath(from), { to, pending });
-    pending.put.push({ record: tombstone }, { record, local: source.local });
-    await this.#commits.commit(pending);
-    this.#cache.delete(from);
-    this.#cache.delete(to);
-    await this.#layout.prune(dirname(this.#layout.filePath(from)));
-    return record;
-  }
-
-  #checkMoveTarget(to: string, options: { overwrite?: boolean }): Entry | undefined {
-    const e = this.index.get(to);
-    const live = e && !e.deleted ? e : undefined;
-    if ((live || this.#hasChildren(to)) && options.overwrite === false) {
-      throw preconditionFailed(`"${to}" exists and Overwrite is F`);
-    }
-    if (live?.type === 'folder' || (!live && this.#hasChildren(to))) {
-      throw conflict(`"${to}" is a folder; delete it first or choose another destination`);
-    }
-    this.#checkParents(to);
-    return live;
-  }
-
-  async #moveFolder(from: string, to: string, options: Conditions & { overwrite?: boolean }): Promise<FileRecord[]> {
-    const self = this.index.get(from);
-    const [lo, hi] = subtreeRange(from);
-    const inside = this.index.range(lo, hi, Number.MAX_SAFE_INTEGER);
-    if ((!self || self.deleted) && inside.length === 0) throw notFound(from);
-    checkConditions(self && !self.deleted ? self : undefined, from, options);
-    const toE = this.index.get(to);
-    if ((toE && !toE.deleted) || this.#hasChildren(to)) {
-      if (options.overwrite === false) throw preconditionFailed(`"${to}" exists and Overwrite is F`);
-      throw conflict(`"${to}" exists; delete it first or choose another destination`);
-    }
-    this.#checkParents(to);
-    const moved = [...(self && !self.deleted ? [self] : []), ...inside];
-    const pending: Pending = { changes: [], put: [], revisions: [] };
-    const records: FileRecord[] = [];
-    for (const e of moved) {
-      const dest = to + e.path.slice(from.length);
-      const record = this.#newRecord(dest, { type: e.type, size: e.size, sha256: e.sha256, contentType: e.contentType });
-      const tombstone = tombstoneOf(record, e.path, e.version);
-      pending.changes.push({ ...record, op: 'move', from: e.path, fromPrev: e.version });
-      pending.put.push({ record: tombstone }, { record, local: e.local });
-      records.push(record);
-      this.#cache.delete(e.path);
-    }
-    await this.#layout.placeFolder(from, { to, pending });
-    await this.#commits.commit(pending);
-    await this.#layout.prune(dirname(this.#layout.filePath(from)));
-    return records;
   }
 
   async #readable(record: FileRecord, file: string, ino?: number): Promise<Readable> {
