@@ -10,20 +10,17 @@
  * the old or the new version; `recover()` reconciles what the index had not
  * yet recorded.
  */
-import { createHash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
-import { exists, fileStream, hashFile } from './disk.ts';
+import { digestOf, recordsOfBucket } from './digest.ts';
+import { exists, hashFile } from './disk.ts';
 import { CommitPipeline, type Pending } from './commit_pipeline.ts';
 import { Layout, prepareFolders } from './layout.ts';
-import { conflict, NuvemError, notFound } from '../protocol/errors.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
-import { hasChildren, listFolder } from './listing.ts';
 import { Locks } from './locks.ts';
-import { bucketOf } from '../protocol/digest_buckets.ts';
+import * as reads from './reads.ts';
 import { type Change, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord } from '../protocol/record.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
@@ -137,10 +134,7 @@ export class Store implements StorePort {
 
   /** A live file or folder record; implicit folders (parents of files) get a synthetic record. */
   stat(path: string): FileRecord | { path: string; type: 'folder' } {
-    const e = this.index.get(path);
-    if (e && !e.deleted) return publicRecord(e);
-    if (hasChildren(this.index, path)) return { path, type: 'folder' };
-    throw notFound(path);
+    return reads.statPath(this.#ctx, path);
   }
 
   /** Called with every batch of changes once it is durable (fsynced), in commit order. */
@@ -173,38 +167,17 @@ export class Store implements StorePort {
   // --- reads
 
   /** Opens the current version, or a kept one with `version`. */
-  async read(path: string, options: { version?: string } = {}): Promise<Readable> {
-    const e = this.index.get(path);
-    if (options.version !== undefined && options.version !== e?.version) {
-      const kept = this.index.revision(path, options.version);
-      if (!kept) throw new NuvemError('not_found', `No version "${options.version}" of "${path}" is kept`);
-      return this.#readable(kept, this.#layout.revPath(kept));
-    }
-    if (!e || e.deleted) throw notFound(path);
-    if (e.type !== 'file') throw new NuvemError('bad_request', `"${path}" is a folder; list it with GET /files/${path}/`);
-    const cached = this.#cache.get(path, e.version);
-    const record = publicRecord(e);
-    if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
-    return this.#readable(record, this.#layout.filePath(path), e.local?.ino);
+  read(path: string, options: { version?: string } = {}): Promise<Readable> {
+    return reads.readFile(this.#ctx, path, options);
   }
 
   /** The current version of a small file when its bytes are in memory; no I/O. */
   readSmall(path: string): { record: FileRecord; bytes: Uint8Array } | undefined {
-    const e = this.index.get(path);
-    if (!e || e.deleted || e.type !== 'file') return undefined;
-    const bytes = this.#cache.get(path, e.version);
-    return bytes && { record: e, bytes };
+    return reads.readSmall(this.#ctx, path);
   }
 
   list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page {
-    if (folder !== '') {
-      const e = this.index.get(folder);
-      const isFolder = (e && !e.deleted && e.type === 'folder') || hasChildren(this.index, folder);
-      if (!isFolder) {
-        throw e && !e.deleted ? conflict(`"${folder}" is a file, not a folder`) : notFound(folder);
-      }
-    }
-    return listFolder(this.index, folder, options);
+    return reads.listPath(this.#ctx, folder, options);
   }
 
   revisions(path: string): FileRecord[] {
@@ -277,42 +250,20 @@ export class Store implements StorePort {
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
-  async openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
-    const file = this.#layout.contentFile(sha256);
-    if (!file) return undefined;
-    const handle = await fsp.open(file, 'r').catch(() => undefined);
-    if (!handle) return undefined;
-    const { size } = await handle.stat();
-    if (size === 0) {
-      await handle.close();
-      return { size, body: new ReadableStream({ start: (c) => c.close() }) };
-    }
-    return { size, body: fileStream(handle, 0, size - 1) };
+  openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+    return reads.openContent(this.#ctx, sha256);
   }
 
   /**
-   * Digest for anti-entropy: a hash per bucket (a bucket is a fixed slice of
-   * the path space) of the live records only, so a node that purged a
-   * tombstone and one that still holds it compare equal; or the records of
-   * one bucket, tombstones included, so a live record meeting a tombstone is
-   * ranked and the winner kept (anti_entropy.ts).
+   * Digest for anti-entropy: a hash per bucket of the live records only; or
+   * the records of one bucket, tombstones included (digest.ts).
    */
   digest(): Record<string, string> {
-    const hashes = new Map<number, ReturnType<typeof createHash>>();
-    for (const e of this.index.all()) {
-      if (e.deleted) continue;
-      const b = bucketOf(e.path);
-      let h = hashes.get(b);
-      if (!h) hashes.set(b, (h = createHash('sha256')));
-      h.update(`${e.path}\u0000${e.version}\n`);
-    }
-    return Object.fromEntries([...hashes].map(([b, h]) => [String(b), h.digest('hex')]));
+    return digestOf(this.index.all());
   }
 
   bucketRecords(bucket: number): FileRecord[] {
-    const out: FileRecord[] = [];
-    for (const e of this.index.all()) if (bucketOf(e.path) === bucket) out.push(publicRecord(e));
-    return out;
+    return recordsOfBucket(this.index.all(), bucket);
   }
 
   /**
@@ -364,36 +315,6 @@ export class Store implements StorePort {
       deleted: false,
       origin: this.nodeId,
       seq: 0,
-    };
-  }
-
-  async #readable(record: FileRecord, file: string, ino?: number): Promise<Readable> {
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(file, 'r');
-    } catch {
-      throw new NuvemError('not_found', `The content of "${record.path}" is missing on this node`);
-    }
-    const st = await handle.stat();
-    if ((ino !== undefined && st.ino !== ino) || st.size !== record.size) {
-      // Replaced between the index lookup and the open: read again.
-      await handle.close();
-      if (ino === undefined) throw new NuvemError('internal', `The kept content of "${record.path}" is damaged`);
-      return this.read(record.path);
-    }
-    return {
-      record,
-      close: () => handle.close().catch(() => {}),
-      open: async (start, end) => {
-        if (record.size <= this.#cache.maxFileBytes && start === 0 && end === record.size - 1 && ino !== undefined) {
-          const bytes = new Uint8Array(record.size);
-          await handle.read(bytes, 0, record.size, 0);
-          await handle.close();
-          this.#cache.set(record.path, record.version, bytes);
-          return bytes;
-        }
-        return fileStream(handle, start, end);
-      },
     };
   }
 }
