@@ -9,22 +9,27 @@
  * index commits (grouped with concurrent commits). A crash at any point leaves
  * the old or the new version; `recover()` reconciles what the index had not
  * yet recorded.
+ *
+ * The class holds the parts together; the work is theirs: `writes.ts` (this
+ * node's changes), `apply.ts` (peers' changes), `reads.ts`, `layout.ts` (the
+ * files on disk), `commit_pipeline.ts` (group commit, seq, WAL sync, change
+ * listeners), `recovery.ts`, `purge.ts` and `digest.ts`.
  */
 import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
+import { CommitPipeline } from './commit_pipeline.ts';
 import { digestOf, recordsOfBucket } from './digest.ts';
-import { exists, hashFile } from './disk.ts';
-import { CommitPipeline, type Pending } from './commit_pipeline.ts';
-import { Layout, prepareFolders } from './layout.ts';
-import { IndexDb, publicRecord } from './index_db.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
+import { IndexDb, publicRecord } from './index_db.ts';
+import { Layout, prepareFolders } from './layout.ts';
 import { Locks } from './locks.ts';
+import { purgeTombstones } from './purge.ts';
 import * as reads from './reads.ts';
-import { type Change, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord } from '../protocol/record.ts';
+import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
+import { reconcile } from './recovery.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
-import { planRecovery, scanDisk } from './recovery.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
 
@@ -56,42 +61,47 @@ export class Store implements StorePort {
   readonly clock: Clock;
   /** Content peers pushed while their uploads streamed in, waiting for its change. */
   readonly staging: Staging;
-  readonly #now: () => number;
-  readonly #locks = new Locks();
-  readonly #layout: Layout;
-  readonly #cache: SmallFileCache;
-  readonly #commits: CommitPipeline;
   readonly #ctx: StoreContext;
-  readonly #remote: RemoteChanges;
+  readonly #commits: CommitPipeline;
   readonly #writes: LocalWrites;
+  readonly #remote: RemoteChanges;
 
   private constructor(options: StoreOptions, index: IndexDb) {
-    this.nodeId = options.nodeId;
+    const { nodeId } = options;
+    const layout = new Layout({ dataDir: options.dataDir, index });
+    this.nodeId = nodeId;
     this.dataDir = options.dataDir;
-    this.#layout = new Layout({ dataDir: options.dataDir, index });
-    this.filesDir = this.#layout.filesDir;
-    this.metaDir = this.#layout.metaDir;
-    this.tmpDir = this.#layout.tmpDir;
-    this.revsDir = this.#layout.revsDir;
+    this.filesDir = layout.filesDir;
+    this.metaDir = layout.metaDir;
+    this.tmpDir = layout.tmpDir;
+    this.revsDir = layout.revsDir;
     this.index = index;
-    this.#now = options.now ?? Date.now;
-    this.clock = options.clock ?? createClock({ nodeId: options.nodeId, now: this.#now });
-    this.#cache = new SmallFileCache({
+    const now = options.now ?? Date.now;
+    const clock = (this.clock = options.clock ?? createClock({ nodeId, now }));
+    const cache = new SmallFileCache({
       maxFileBytes: options.smallFileBytes ?? 64 * 1024,
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
-    this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
-    this.#commits = new CommitPipeline({ nodeId: options.nodeId, index, layout: this.#layout, syncWal: options.syncWal });
+    this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal });
     this.#ctx = {
-      nodeId: this.nodeId,
+      nodeId,
       index,
-      clock: this.clock,
-      locks: this.#locks,
-      layout: this.#layout,
+      clock,
+      locks: new Locks(),
+      layout,
       commits: this.#commits,
-      cache: this.#cache,
+      cache,
       staging: this.staging,
-      newRecord: (path, fields) => this.#newRecord(path, fields),
+      newRecord: (path, fields) => ({
+        path,
+        ...fields,
+        version: clock.tick(),
+        modified: now(),
+        deleted: false,
+        origin: nodeId,
+        seq: 0,
+      }),
     };
     this.#writes = new LocalWrites(this.#ctx);
     this.#remote = new RemoteChanges(this.#ctx);
@@ -142,7 +152,7 @@ export class Store implements StorePort {
     return this.#commits.onChange(listener);
   }
 
-  // --- writes
+  // --- writes (writes.ts)
 
   /** Stores a file from a streamed body. */
   put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
@@ -164,7 +174,7 @@ export class Store implements StorePort {
     return this.#writes.move(from, to, options);
   }
 
-  // --- reads
+  // --- reads (reads.ts)
 
   /** Opens the current version, or a kept one with `version`. */
   read(path: string, options: { version?: string } = {}): Promise<Readable> {
@@ -200,7 +210,7 @@ export class Store implements StorePort {
     this.index.close();
   }
 
-  // --- replication
+  // --- replication (apply.ts)
 
   /**
    * Applies a change made on another node, through the same durable path as a
@@ -233,20 +243,8 @@ export class Store implements StorePort {
    * is no longer that tombstone (written again since) keeps its record; kept
    * revisions stay. Returns how many were purged.
    */
-  async purge(tombstones: { path: string; version: string }[]): Promise<number> {
-    let purged = 0;
-    for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
-      const chunk = tombstones.slice(i, i + PURGE_BATCH);
-      purged += await this.#locks.withPaths(chunk.map((t) => t.path), async () => {
-        const still = chunk.filter((t) => {
-          const e = this.index.get(t.path);
-          return e?.deleted === true && e.version === t.version;
-        });
-        if (still.length) await this.#commits.commit({ changes: [], put: [], revisions: [], purge: still });
-        return still.length;
-      });
-    }
-    return purged;
+  purge(tombstones: { path: string; version: string }[]): Promise<number> {
+    return purgeTombstones(this.#ctx, tombstones);
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
@@ -270,55 +268,7 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  async recover(): Promise<{ changed: string[]; skipped: string[] }> {
-    const disk = await scanDisk(this.filesDir);
-    const plan = planRecovery(this.index.all(), disk);
-    const changed: string[] = [];
-    for (const e of plan.vanished) {
-      const tombstone = this.#newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' });
-      tombstone.deleted = true;
-      tombstone.prev = e.version;
-      const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-      if (e.type === 'file' && (await exists(this.#layout.revPath(e)))) pending.revisions.push(publicRecord(e));
-      await this.#commits.commit(pending);
-      changed.push(e.path);
-    }
-    for (const { path, stat, known } of plan.rehash) {
-      const sha256 = await hashFile(this.#layout.filePath(path));
-      if (known && known.sha256 === sha256 && known.size === stat.size) {
-        await this.#commits.commit({ changes: [], put: [{ record: publicRecord(known), local: stat }], revisions: [] });
-        continue;
-      }
-      const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
-      const record = this.#newRecord(path, { type: 'file', size: stat.size, sha256, contentType });
-      const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: stat }], revisions: [] };
-      if (known && (await exists(this.#layout.revPath(known)))) pending.revisions.push(publicRecord(known));
-      await this.#commits.commit(pending);
-      changed.push(path);
-    }
-    for (const path of plan.newFolders) {
-      const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      await this.#commits.commit({ changes: [{ ...record, op: 'mkcol' }], put: [{ record }], revisions: [] });
-      changed.push(path);
-    }
-    return { changed, skipped: disk.skipped };
-  }
-
-  // --- internals
-
-  #newRecord(path: string, fields: Pick<FileRecord, 'type' | 'size' | 'sha256' | 'contentType'>): FileRecord {
-    return {
-      path,
-      ...fields,
-      version: this.clock.tick(),
-      modified: this.#now(),
-      deleted: false,
-      origin: this.nodeId,
-      seq: 0,
-    };
+  recover(): Promise<{ changed: string[]; skipped: string[] }> {
+    return reconcile(this.#ctx);
   }
 }
-
-/** Tombstones purged per index commit (each holds its path's lock meanwhile). */
-const PURGE_BATCH = 500;
-
