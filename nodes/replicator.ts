@@ -15,7 +15,7 @@ import { NuvemError } from '../protocol/errors.ts';
 import type { Log } from '../protocol/log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from '../protocol/metrics.ts';
-import { PeerGets } from './peer_get.ts';
+import { PeerGets } from './peers.ts';
 import { pushing } from './push.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
