@@ -71,9 +71,9 @@ export class Replicator {
     this.#store = options.store;
     this.#id = options.store.nodeId;
     this.#now = options.now ?? Date.now;
-    this.#gets = new PeerGets({ token: options.token });
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
     this.membership = new Membership(this.#id, remembered);
+    this.#gets = new PeerGets({ token: options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
     this.#count = (reason) => ignored({ reason });
     this.#pushed = options.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
@@ -270,7 +270,7 @@ export class Replicator {
     if (this.#now() - last < 5000) return;
     this.#verifying.set(member.id, this.#now());
     const url = member.url;
-    fetch(`${url}/status`, { headers: this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {}, signal: AbortSignal.timeout(3000) })
+    this.#gets.status(url)
       .then(async (res) => {
         const body = (await res.json()) as { id?: string };
         if (res.ok && body.id === member.id) {
@@ -347,7 +347,7 @@ export class Replicator {
     for (const peer of peers) {
       let changes: Change[];
       try {
-        const res = await this.#get(peer, `/internal/log?origin=${origin}&after=${applied}&limit=${CATCH_UP_PAGE}`);
+        const res = await this.#gets.get(peer, `/internal/log?origin=${origin}&after=${applied}&limit=${CATCH_UP_PAGE}`);
         changes = ((await res.json()) as { changes: Change[] }).changes;
       } catch {
         continue;
@@ -460,34 +460,8 @@ export class Replicator {
    * only). When `origin` is given and answered that it does not hold it, the
    * error says `gone`.
    */
-  async fetchContent(sha256: string, members: Member[], origin?: string): Promise<AsyncIterable<Uint8Array>> {
-    let gone = false;
-    for (const m of members) {
-      try {
-        return await this.#gets.body(this.#memberUrl(m, `/internal/content/${sha256}`));
-      } catch (err) {
-        if (m.id === origin && (err as { status?: number }).status === 404) gone = true;
-      }
-    }
-    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
-  }
-
-  /** `path` on `member`, refused unless its URL is one a member announced. */
-  #memberUrl(member: Member, path: string): string {
-    if (!this.membership.isMemberUrl(member.url)) throw new Error(`not a member URL: ${member.url}`);
-    return member.url + path;
-  }
-
-  async #get(member: Member, path: string): Promise<Response> {
-    const res = await fetch(this.#memberUrl(member, path), {
-      headers: this.#o.token ? { authorization: `Bearer ${this.#o.token}` } : {},
-      signal: AbortSignal.timeout(30_000),
-    });
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status });
-    }
-    return res;
+  fetchContent(sha256: string, members: Member[], origin?: string): Promise<AsyncIterable<Uint8Array>> {
+    return this.#gets.content(sha256, { members, origin });
   }
 
   #publishChange(change: Change): void {
@@ -515,7 +489,8 @@ export class Replicator {
     return this.membership.known().filter((m) => m.verified && (isOnline(m, now) || !m.status || !this.#bus?.connected));
   }
 
+  /** GET `path` on `member` (member URLs only, with the token); a status other than 2xx rejects. */
   get(member: Member, path: string): Promise<Response> {
-    return this.#get(member, path);
+    return this.#gets.get(member, path);
   }
 }
