@@ -7,6 +7,7 @@
  * logs, so convergence never depends on the broker alone (anti_entropy.ts
  * repairs the rest).
  */
+import { AckWaits, realTimers, type Timers } from './acks.ts';
 import { ackMessage, changeMessage, eventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic, fileTopic, parseTopic } from '../protocol/topics.ts';
 import { connectBus, type Bus } from './bus.ts';
@@ -19,7 +20,7 @@ import { PeerGets } from './peers.ts';
 import { pushing } from './push.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
-import { ackTimeoutMs, requiredAcks, type WriteConcern } from '../protocol/write_concern.ts';
+import type { WriteConcern } from '../protocol/write_concern.ts';
 
 export interface ReplicatorOptions {
   store: Store;
@@ -32,6 +33,8 @@ export interface ReplicatorOptions {
   log: Log;
   metrics: Metrics;
   now?: () => number;
+  /** The timers of ack waits and of prompt status updates (default: the runtime's); a seam for tests. */
+  timers?: Timers;
 }
 
 const CATCH_UP_PAGE = 500;
@@ -51,14 +54,13 @@ export class Replicator {
   readonly #store: Store;
   readonly #id: string;
   readonly #now: () => number;
+  readonly #timers: Timers;
   #bus!: Bus;
   /** Notices waiting for their turn, per origin, by seq. */
   readonly #waiting = new Map<string, Map<number, Change>>();
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
-  /** Acks received for this node's changes: seq → nodes. */
-  readonly #acks = new Map<number, Set<string>>();
-  readonly #ackWaiters = new Set<() => void>();
+  readonly #acks: AckWaits;
   readonly #verifying = new Map<string, number>();
   readonly #count: (what: string) => void;
   readonly #pushed: (labels: { outcome: string }) => void;
@@ -71,9 +73,11 @@ export class Replicator {
     this.#store = options.store;
     this.#id = options.store.nodeId;
     this.#now = options.now ?? Date.now;
+    this.#timers = options.timers ?? realTimers;
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
     this.membership = new Membership(this.#id, remembered);
     this.#gets = new PeerGets({ token: options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
+    this.#acks = new AckWaits({ nodeId: this.#id, membership: this.membership, now: this.#now, timers: this.#timers });
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
     this.#count = (reason) => ignored({ reason });
     this.#pushed = options.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
@@ -103,11 +107,11 @@ export class Replicator {
       onConnect: () => this.catchUpAll(),
       log: this.#o.log,
     });
-    let statusSoon: ReturnType<typeof setTimeout> | undefined;
+    let statusSoon: unknown;
     this.#stopOwn = this.#store.onChange((changes) => {
       for (const c of changes) if (c.origin === this.#id) this.#publishChange(c);
       // The status (seq, applied) promptly on change, at most every 100 ms.
-      statusSoon ??= setTimeout(() => {
+      statusSoon ??= this.#timers.setTimeout(() => {
         statusSoon = undefined;
         if (!this.#closed) this.publishStatus();
       }, 100);
@@ -172,53 +176,9 @@ export class Replicator {
     });
   }
 
-  // --- write concern
-
-  /** Waits until `records` (this node's changes) are held by as many nodes as `w` asks. */
-  async awaitConcern(records: FileRecord[], w: WriteConcern): Promise<string[]> {
-    const seqs = records.filter((r) => r.origin === this.#id).map((r) => r.seq);
-    if (typeof w === 'number' && w > this.membership.known().length + 1) {
-      throw new NuvemError('write_concern', `w=${w} asks for more nodes than the ${this.membership.known().length + 1} this node knows; the change is stored and stays`, {
-        replicas: [this.#id],
-      });
-    }
-    const bytes = records.reduce((sum, r) => sum + r.size, 0);
-    const deadline = this.#now() + ackTimeoutMs(bytes);
-    const holders = () => {
-      const sets = seqs.map((s) => this.#acks.get(s) ?? new Set<string>());
-      const all = this.membership.known().map((m) => m.id).filter((id) => sets.every((set) => set.has(id)));
-      return [this.#id, ...all];
-    };
-    const met = () => {
-      const now = this.#now();
-      const online = this.membership.online(now);
-      const need = requiredAcks(w, { known: this.membership.known().length + 1, online: online.length + 1 });
-      const have = holders();
-      if (w === 'auto') return online.every((m) => have.includes(m.id));
-      return have.length >= need;
-    };
-    while (!met()) {
-      const left = deadline - this.#now();
-      if (left <= 0) {
-        throw new NuvemError('write_concern', `The change is stored on ${holders().length} node(s), fewer than w=${w} asked for within the ack timeout; it stays and keeps replicating`, {
-          replicas: holders(),
-        });
-      }
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          this.#ackWaiters.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(left, 250));
-        this.#ackWaiters.add(done);
-      });
-    }
-    return holders();
-  }
-
-  #wakeAckWaiters(): void {
-    for (const w of [...this.#ackWaiters]) w();
+  /** Waits until `records` (this node's changes) are held by as many nodes as `w` asks (acks.ts). */
+  awaitConcern(records: FileRecord[], w: WriteConcern): Promise<string[]> {
+    return this.#acks.wait(records, w);
   }
 
   // --- incoming messages
@@ -241,11 +201,7 @@ export class Replicator {
       if (!m.ok || m.value.origin !== this.#id) return this.#count('ack');
       const own = this.#store.logFor(this.#id, m.value.seq - 1, 1)[0];
       if (!own || own.seq !== m.value.seq || own.version !== m.value.version) return this.#count('ack');
-      let set = this.#acks.get(m.value.seq);
-      if (!set) this.#acks.set(m.value.seq, (set = new Set()));
-      set.add(m.value.node);
-      this.#trimAcks();
-      this.#wakeAckWaiters();
+      this.#acks.add(m.value.seq, m.value.node);
     }
   }
 
@@ -255,7 +211,7 @@ export class Replicator {
     }
     const member = this.membership.get(status.id);
     if (member) this.#verify(member);
-    this.#wakeAckWaiters();
+    this.#acks.wake();
     const mine = this.#store.applied();
     const ahead = { ...status.applied, [status.id]: status.seq };
     for (const [origin, seq] of Object.entries(ahead)) {
@@ -276,17 +232,11 @@ export class Replicator {
         if (res.ok && body.id === member.id) {
           this.membership.verify(member.id, url);
           this.#verifying.delete(member.id);
-          this.#wakeAckWaiters();
+          this.#acks.wake();
           this.#pump(member.id);
         }
       })
       .catch(() => {});
-  }
-
-  #trimAcks(): void {
-    if (this.#acks.size <= 10_000) return;
-    const oldest = [...this.#acks.keys()].sort((a, b) => a - b).slice(0, this.#acks.size - 10_000);
-    for (const seq of oldest) this.#acks.delete(seq);
   }
 
   #enqueue(change: Change): void {
