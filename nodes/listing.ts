@@ -20,6 +20,12 @@ interface Cursor {
   f?: string;
 }
 
+/** Does `path` hold anything live, so that it is a folder (explicit or implicit)? */
+export function hasChildren(index: IndexDb, path: string): boolean {
+  const [lo, hi] = subtreeRange(path);
+  return index.firstLive(lo, hi) !== undefined;
+}
+
 export function listFolder(
   index: IndexDb,
   folder: string,

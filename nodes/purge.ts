@@ -1,7 +1,8 @@
 /**
- * Which tombstones may be forgotten. Pure: the applied vectors of the members
- * come in, the tombstones to purge go out (anti_entropy.ts runs it at the end
- * of every pass, store.ts deletes them).
+ * Which tombstones may be forgotten, and forgetting them. The planner is pure:
+ * the applied vectors of the members come in, the tombstones to purge go out
+ * (anti_entropy.ts runs it at the end of every pass); `purgeTombstones`
+ * deletes them from the index (through `Store.purge`).
  *
  * A tombstone (origin O, seq s) is applied by member N iff N is O or
  * `N.applied[O] >= s` (the freshness rule). Once every known member (this
@@ -19,6 +20,8 @@
  * const planner = new PurgePlanner();
  * planner.plan(tombstones, [{ id: 'a', applied: { a: 4, b: 2 } }, { id: 'b', applied: { a: 4, b: 2 } }]);
  */
+import type { StoreContext } from './store_context.ts';
+
 export type Vector = Record<string, number>;
 
 export interface Tombstone {
@@ -77,4 +80,29 @@ export class PurgePlanner {
     if (previous && sameIds(previous, members) && reached(members, frontier(previous))) return appliedByAll(tombstones, previous);
     return [];
   }
+}
+
+/** Tombstones purged per index commit (each holds its path's lock meanwhile). */
+const PURGE_BATCH = 500;
+
+/**
+ * Forgets `tombstones` (the planner's choice) under their paths' locks, a few
+ * hundred per commit. A path whose record is no longer that tombstone
+ * (written again since) keeps its record; kept revisions stay. Returns how
+ * many were purged.
+ */
+export async function purgeTombstones(ctx: StoreContext, tombstones: { path: string; version: string }[]): Promise<number> {
+  let purged = 0;
+  for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
+    const chunk = tombstones.slice(i, i + PURGE_BATCH);
+    purged += await ctx.locks.withPaths(chunk.map((t) => t.path), async () => {
+      const still = chunk.filter((t) => {
+        const e = ctx.index.get(t.path);
+        return e?.deleted === true && e.version === t.version;
+      });
+      if (still.length) await ctx.commits.commit({ changes: [], put: [], revisions: [], purge: still });
+      return still.length;
+    });
+  }
+  return purged;
 }

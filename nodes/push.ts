@@ -1,4 +1,5 @@
 import { type ClientRequest, request } from 'node:http';
+import { authHeaders } from './peers.ts';
 
 /**
  * Streaming replication of big uploads: while an upload streams into this
@@ -74,8 +75,8 @@ class PeerPush {
       'content-length': String(size),
       'x-nuvem-origin': options.origin,
       'x-nuvem-size': String(size),
+      ...authHeaders(options.token),
     };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
     this.#request = request(`${target.url}/internal/stage`, { method: 'PUT', headers }, (res) => {
       res.resume();
       if (res.statusCode !== 200) return this.#fail(new Error(`${target.url}/internal/stage answered ${res.statusCode}`));

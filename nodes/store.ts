@@ -9,28 +9,31 @@
  * index commits (grouped with concurrent commits). A crash at any point leaves
  * the old or the new version; `recover()` reconciles what the index had not
  * yet recorded.
+ *
+ * The class holds the parts together; the work is theirs: `writes.ts` (this
+ * node's changes), `apply.ts` (peers' changes), `reads.ts`, `layout.ts` (the
+ * files on disk), `commit_pipeline.ts` (group commit, seq, WAL sync, change
+ * listeners), `recovery.ts`, `purge.ts` and `digest.ts`.
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { setImmediate } from 'node:timers';
+import { join } from 'node:path';
+import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
-import { diskError, exists, fileStream, Syncer, hashFile, makeFolders, removeEmptyFolders, writeTemp } from './disk.ts';
-import { wins } from './conflict.ts';
-import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/errors.ts';
-import { GroupCommit } from './group_commit.ts';
-import { IndexDb, publicRecord, type Entry, type Mutation, type Pruned } from './index_db.ts';
+import { CommitPipeline } from './commit_pipeline.ts';
+import { digestOf, recordsOfBucket } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
-import { listFolder } from './listing.ts';
+import { IndexDb, publicRecord } from './index_db.ts';
+import { Layout, prepareFolders } from './layout.ts';
 import { Locks } from './locks.ts';
-import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
-import { bucketOf } from '../protocol/digest_buckets.ts';
-import {
-  type Change, checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat, recordOf, tombstoneOf,
-} from '../protocol/record.ts';
+import { purgeTombstones } from './purge.ts';
+import * as reads from './reads.ts';
+import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
+import { reconcile } from './recovery.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
-import { planRecovery, scanDisk } from './recovery.ts';
+import type { StoreContext } from './store_context.ts';
+import { LocalWrites } from './writes.ts';
+
+export type { ApplyResult, ContentSource } from './apply.ts';
 
 export interface StoreOptions {
   dataDir: string;
@@ -47,19 +50,6 @@ export interface StoreOptions {
   syncWal?: (walPath: string) => Promise<void>;
 }
 
-/** A batch of index changes built under the path locks; seq numbers are set at commit. */
-interface Pending {
-  changes: Change[];
-  put: { record: FileRecord; local?: LocalStat }[];
-  revisions: FileRecord[];
-  /** Folders whose entries this change renamed, linked or removed: fsynced together before the index commit. */
-  syncDirs?: string[];
-  /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
-  advance?: { origin: string; seq: number };
-  /** Tombstones to forget (see `purge`). */
-  purge?: { path: string; version: string }[];
-}
-
 export class Store implements StorePort {
   readonly nodeId: string;
   readonly dataDir: string;
@@ -71,59 +61,56 @@ export class Store implements StorePort {
   readonly clock: Clock;
   /** Content peers pushed while their uploads streamed in, waiting for its change. */
   readonly staging: Staging;
-  readonly #now: () => number;
-  readonly #locks = new Locks();
-  readonly #folders = new Syncer();
-  /** Folders under files/ known to exist (cleared whenever folders are removed). */
-  readonly #knownDirs = new Set<string>();
-  readonly #cache: SmallFileCache;
-  readonly #commits: GroupCommit<Pending, Pruned[]>;
-  readonly #listeners = new Set<(changes: Change[]) => void>();
-  /** The last seq given to a change of this node (committed; durable once in #durableSeq). */
-  #seq: number;
-  /** The last seq of this node whose commit is durable: the one others may learn of. */
-  #durableSeq: number;
-  /** The id of the last change-log row whose commit is durable: how far the /changes feed reads. */
-  #durableChangeId: number;
-  /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
-  readonly #applied: Record<string, number>;
-  readonly #durableApplied: Record<string, number>;
+  readonly #ctx: StoreContext;
+  readonly #commits: CommitPipeline;
+  readonly #writes: LocalWrites;
+  readonly #remote: RemoteChanges;
 
   private constructor(options: StoreOptions, index: IndexDb) {
-    this.nodeId = options.nodeId;
+    const { nodeId } = options;
+    const layout = new Layout({ dataDir: options.dataDir, index });
+    this.nodeId = nodeId;
     this.dataDir = options.dataDir;
-    this.filesDir = join(options.dataDir, 'files');
-    this.metaDir = join(options.dataDir, '.nuvem');
-    this.tmpDir = join(this.metaDir, 'tmp');
-    this.revsDir = join(this.metaDir, 'revs');
+    this.filesDir = layout.filesDir;
+    this.metaDir = layout.metaDir;
+    this.tmpDir = layout.tmpDir;
+    this.revsDir = layout.revsDir;
     this.index = index;
-    this.#now = options.now ?? Date.now;
-    this.clock = options.clock ?? createClock({ nodeId: options.nodeId, now: this.#now });
-    this.#cache = new SmallFileCache({
+    const now = options.now ?? Date.now;
+    const clock = (this.clock = options.clock ?? createClock({ nodeId, now }));
+    const cache = new SmallFileCache({
       maxFileBytes: options.smallFileBytes ?? 64 * 1024,
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
-    this.staging = new Staging({ tmpDir: this.tmpDir, onOutcome: options.onStaging });
-    this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
-    this.#applied = index.applied();
-    this.#durableApplied = { ...this.#applied };
-    this.#durableChangeId = index.lastChangeId();
-    const syncWal = options.syncWal ?? ((wal: string) => this.#folders.sync(wal, { dataOnly: true }));
-    this.#commits = new GroupCommit({
-      commit: (batch) => this.#commitBatch(batch),
-      durable: () => syncWal(index.walPath),
-      onDurable: (batch) => this.#durableBatch(batch),
-    });
+    this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal });
+    this.#ctx = {
+      nodeId,
+      index,
+      clock,
+      locks: new Locks(),
+      layout,
+      commits: this.#commits,
+      cache,
+      staging: this.staging,
+      newRecord: (path, fields) => ({
+        path,
+        ...fields,
+        version: clock.tick(),
+        modified: now(),
+        deleted: false,
+        origin: nodeId,
+        seq: 0,
+      }),
+    };
+    this.#writes = new LocalWrites(this.#ctx);
+    this.#remote = new RemoteChanges(this.#ctx);
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
   static async open(options: StoreOptions): Promise<Store> {
-    const metaDir = join(options.dataDir, '.nuvem');
-    await fsp.mkdir(join(options.dataDir, 'files'), { recursive: true });
-    await fsp.rm(join(metaDir, 'tmp'), { recursive: true, force: true });
-    await fsp.mkdir(join(metaDir, 'tmp'), { recursive: true });
-    await fsp.mkdir(join(metaDir, 'revs'), { recursive: true });
-    const index = new IndexDb(join(metaDir, 'index.db'), { keepRevisions: options.keepRevisions ?? 10 });
+    await prepareFolders(options.dataDir);
+    const index = new IndexDb(join(options.dataDir, '.nuvem', 'index.db'), { keepRevisions: options.keepRevisions ?? 10 });
     const store = new Store(options, index);
     for (const e of index.all()) store.clock.observe(e.version);
     return store;
@@ -131,7 +118,7 @@ export class Store implements StorePort {
 
   /** The last seq of this node's own changes that is durable. */
   get seq(): number {
-    return this.#durableSeq;
+    return this.#commits.seq;
   }
 
   /**
@@ -140,13 +127,13 @@ export class Store implements StorePort {
    * not yet fsynced is left out, since a crash could give it to another change.
    */
   applied(): Record<string, number> {
-    return { ...this.#durableApplied, [this.nodeId]: this.#durableSeq };
+    return this.#commits.applied();
   }
 
   /** Changes from `origin` after `seq` that this node holds durably, in seq order. */
   logFor(origin: string, after: number, limit: number): Change[] {
     const changes = this.index.logFor(origin, after, limit);
-    return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#durableSeq) : changes;
+    return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#commits.seq) : changes;
   }
 
   /** The current record of a path (tombstones included), or undefined. */
@@ -157,143 +144,50 @@ export class Store implements StorePort {
 
   /** A live file or folder record; implicit folders (parents of files) get a synthetic record. */
   stat(path: string): FileRecord | { path: string; type: 'folder' } {
-    const e = this.index.get(path);
-    if (e && !e.deleted) return publicRecord(e);
-    if (this.#hasChildren(path)) return { path, type: 'folder' };
-    throw notFound(path);
+    return reads.statPath(this.#ctx, path);
   }
 
   /** Called with every batch of changes once it is durable (fsynced), in commit order. */
   onChange(listener: (changes: Change[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#commits.onChange(listener);
   }
 
-  // --- writes
+  // --- writes (writes.ts)
 
   /** Stores a file from a streamed body. */
-  async put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
-    this.#checkFileSlot(path, options);
-    const temp = await writeTemp(this.tmpDir, body, { keepSmall: this.#cache.maxFileBytes });
-    let placed = false;
-    try {
-      if (options.sha256 !== undefined && options.sha256 !== temp.sha256) {
-        throw new NuvemError('bad_digest', 'The body does not match its Content-Digest; nothing was stored', {
-          expected: options.sha256,
-          actual: temp.sha256,
-        });
-      }
-      return await this.#locks.withPaths([path], async () => {
-        const current = this.#checkFileSlot(path, options);
-        const record = this.#newRecord(path, {
-          type: 'file',
-          size: temp.size,
-          sha256: temp.sha256,
-          contentType: options.contentType ?? DEFAULT_CONTENT_TYPE,
-        });
-        const pending: Pending = { changes: [{ ...record, op: 'put', prev: current?.version }], put: [], revisions: [] };
-        if (current) await this.#retire(current, pending);
-        await this.#place(temp.path, path, pending);
-        placed = true;
-        pending.put.push({ record, local: temp.stat });
-        await this.#commit(pending);
-        if (temp.small) this.#cache.set(path, record.version, temp.small);
-        return { record, created: !current };
-      });
-    } finally {
-      if (!placed) await fsp.rm(temp.path, { force: true });
-    }
+  put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
+    return this.#writes.put(path, body, options);
   }
 
   /** Creates an empty folder. */
   mkcol(path: string): Promise<FileRecord> {
-    return this.#locks.withPaths([path], async () => {
-      const e = this.index.get(path);
-      if ((e && !e.deleted) || this.#hasChildren(path)) {
-        throw new NuvemError('method_not_allowed', `"${path}" already exists`, { allow: 'GET, HEAD, PUT, DELETE, MOVE' });
-      }
-      this.#checkParents(path);
-      const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      const changed = await makeFolders(this.#filePath(path));
-      await this.#commit({ changes: [{ ...record, op: 'mkcol', prev: e?.version }], put: [{ record }], revisions: [], syncDirs: changed });
-      return record;
-    });
+    return this.#writes.mkcol(path);
   }
 
   /** Deletes a file, or a folder with `recursive`; returns the tombstones. */
-  async remove(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
-    const e = this.index.get(path);
-    const live = e && !e.deleted ? e : undefined;
-    if (live?.type === 'file') {
-      return this.#locks.withPaths([path], async () => [await this.#removeOne(path, options)]);
-    }
-    if (!live && !this.#hasChildren(path)) throw notFound(path);
-    return this.#locks.withTree(async () => {
-      const [lo, hi] = subtreeRange(path);
-      const inside = this.index.range(lo, hi, Number.MAX_SAFE_INTEGER);
-      if (inside.length > 0 && !options.recursive) {
-        throw conflict(`"${path}" is a folder that is not empty; delete it with ?recursive=true`);
-      }
-      checkConditions(this.index.get(path), path, options);
-      const tombstones: FileRecord[] = [];
-      for (const child of inside.reverse()) tombstones.push(await this.#removeOne(child.path, {}));
-      if (live) tombstones.push(await this.#removeOne(path, {}));
-      await this.#prune(this.#filePath(path));
-      return tombstones;
-    });
+  remove(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
+    return this.#writes.remove(path, options);
   }
 
   /** Renames a file or a folder with its subtree; no content is copied. Returns the new records. */
-  async move(from: string, to: string, options: Conditions & { overwrite?: boolean } = {}): Promise<FileRecord[]> {
-    if (from === to) throw conflict('The source and the destination are the same path');
-    if (to.startsWith(from + '/')) throw conflict(`Cannot move "${from}" into itself`);
-    const source = this.index.get(from);
-    if (source && !source.deleted && source.type === 'file') {
-      return this.#locks.withPaths([from, to], async () => [await this.#moveFile(from, to, options)]);
-    }
-    return this.#locks.withTree(async () => {
-      // The source may have become a file (replication) while this waited.
-      const again = this.index.get(from);
-      if (again && !again.deleted && again.type === 'file') return [await this.#moveFile(from, to, options)];
-      return this.#moveFolder(from, to, options);
-    });
+  move(from: string, to: string, options: Conditions & { overwrite?: boolean } = {}): Promise<FileRecord[]> {
+    return this.#writes.move(from, to, options);
   }
 
-  // --- reads
+  // --- reads (reads.ts)
 
   /** Opens the current version, or a kept one with `version`. */
-  async read(path: string, options: { version?: string } = {}): Promise<Readable> {
-    const e = this.index.get(path);
-    if (options.version !== undefined && options.version !== e?.version) {
-      const kept = this.index.revision(path, options.version);
-      if (!kept) throw new NuvemError('not_found', `No version "${options.version}" of "${path}" is kept`);
-      return this.#readable(kept, this.#revPath(kept));
-    }
-    if (!e || e.deleted) throw notFound(path);
-    if (e.type !== 'file') throw new NuvemError('bad_request', `"${path}" is a folder; list it with GET /files/${path}/`);
-    const cached = this.#cache.get(path, e.version);
-    const record = publicRecord(e);
-    if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
-    return this.#readable(record, this.#filePath(path), e.local?.ino);
+  read(path: string, options: { version?: string } = {}): Promise<Readable> {
+    return reads.readFile(this.#ctx, path, options);
   }
 
   /** The current version of a small file when its bytes are in memory; no I/O. */
   readSmall(path: string): { record: FileRecord; bytes: Uint8Array } | undefined {
-    const e = this.index.get(path);
-    if (!e || e.deleted || e.type !== 'file') return undefined;
-    const bytes = this.#cache.get(path, e.version);
-    return bytes && { record: e, bytes };
+    return reads.readSmall(this.#ctx, path);
   }
 
   list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page {
-    if (folder !== '') {
-      const e = this.index.get(folder);
-      const isFolder = (e && !e.deleted && e.type === 'folder') || this.#hasChildren(folder);
-      if (!isFolder) {
-        throw e && !e.deleted ? conflict(`"${folder}" is a file, not a folder`) : notFound(folder);
-      }
-    }
-    return listFolder(this.index, folder, options);
+    return reads.listPath(this.#ctx, folder, options);
   }
 
   revisions(path: string): FileRecord[] {
@@ -302,28 +196,13 @@ export class Store implements StorePort {
 
   /** This node's change feed after `since` (a cursor from an earlier answer; 0 = the beginning), durable changes only. */
   changes(since: number, limit: number): { changes: Change[]; cursor: number } {
-    const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#durableChangeId);
+    const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#commits.changeId);
     return { changes: rows.map((r) => r.change), cursor: rows.length ? rows[rows.length - 1].id : since };
   }
 
   /** Resolves when a change after `since` exists, or after `ms`, or on abort. */
   waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void> {
-    if (this.#durableChangeId > since || ms <= 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        off();
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      // Listeners hear of a batch once it is durable, which may be after a
-      // later reader began waiting: only a change after `since` ends the wait.
-      const off = this.onChange(() => {
-        if (this.#durableChangeId > since) done();
-      });
-      signal?.addEventListener('abort', done);
-    });
+    return this.#commits.waitForChange(since, { ms, signal });
   }
 
   close(): void {
@@ -331,7 +210,7 @@ export class Store implements StorePort {
     this.index.close();
   }
 
-  // --- replication
+  // --- replication (apply.ts)
 
   /**
    * Applies a change made on another node, through the same durable path as a
@@ -341,95 +220,8 @@ export class Store implements StorePort {
    * verified before anything is committed. With `advance`, the change is the
    * next of its origin and moves `applied[origin]` to its seq.
    */
-  async applyRemote(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
-    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
-    return this.#locks.withPaths(paths, async () => {
-      this.clock.observe(change.version);
-      const record = recordOf(change);
-      const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
-      const pending: Pending = { changes: [], put: [], revisions: [], advance };
-      const current = this.index.get(change.path);
-      if (current?.version === change.version || this.index.revision(change.path, change.version)) {
-        if (advance) pending.changes.push(change);
-        const away = await this.#leaveFrom(change, record, pending);
-        await this.#commit(pending);
-        if (away) await this.#left(change.from!);
-        return { outcome: 'duplicate' };
-      }
-      pending.changes.push(change);
-      if (current && !wins(record, current)) {
-        if (!record.deleted && record.type === 'file') {
-          const temp = await this.#fetchTemp(change, options.fetchContent);
-          const target = this.#revPath(record);
-          await this.#makeParent(target, pending);
-          await fsp.rename(temp, target);
-          (pending.syncDirs ??= []).push(dirname(target));
-          pending.revisions.push(record);
-        }
-        const away = await this.#leaveFrom(change, record, pending);
-        await this.#commit(pending);
-        if (away) await this.#left(change.from!);
-        return { outcome: 'lost', winner: publicRecord(current) };
-      }
-      const fromEntry = change.op === 'move' && change.from ? this.index.get(change.from) : undefined;
-      const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
-      const live = current && !current.deleted ? current : undefined;
-      if (live) await this.#retire(live, pending);
-      const file = this.#filePath(change.path);
-      if (record.deleted) {
-        if (live?.type === 'file') await fsp.rm(file, { force: true });
-        else if (live) await fsp.rmdir(file).catch(() => {});
-        (pending.syncDirs ??= []).push(dirname(file));
-        pending.put.push({ record });
-      } else if (record.type === 'folder') {
-        (pending.syncDirs ??= []).push(...(await makeFolders(file)));
-        pending.put.push({ record });
-      } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
-        // A move of content this node holds at `from`: rename, no bytes.
-        await this.#place(this.#filePath(change.from!), change.path, pending);
-        pending.put.push({ record, local: fromEntry!.local });
-      } else {
-        const temp = await this.#fetchTemp(change, options.fetchContent);
-        await this.#place(temp, change.path, pending);
-        const st = await fsp.stat(file);
-        pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
-      }
-      const away = await this.#leaveFrom(change, record, pending);
-      await this.#commit(pending);
-      this.#cache.delete(change.path);
-      if (record.deleted) await this.#prune(dirname(file));
-      if (away) await this.#left(change.from!);
-      return { outcome: 'applied', loser: live && publicRecord(live) };
-    });
-  }
-
-  /**
-   * The tombstone a move leaves at `from`, when it wins over what is there
-   * (a file still at `from`, not renamed to `to`, is kept as a revision and
-   * removed). Whatever becomes of the record at `to` (applied, already here,
-   * or losing), so a node that applied a move holds its tombstone too: the
-   * purge (purge.ts) relies on every node that applied a change ranking at
-   * least as high on its paths. True if `from` changed.
-   */
-  async #leaveFrom(change: Change, record: FileRecord, pending: Pending): Promise<boolean> {
-    const tombstone = fromTombstoneOf(change, record);
-    if (!tombstone) return false;
-    const entry = this.index.get(tombstone.path);
-    if (entry && !wins(tombstone, entry)) return false;
-    const file = this.#filePath(tombstone.path);
-    if (entry && !entry.deleted && entry.type === 'file' && (await exists(file))) {
-      await this.#retire(entry, pending);
-      await fsp.rm(file, { force: true });
-      (pending.syncDirs ??= []).push(dirname(file));
-    }
-    pending.put.push({ record: tombstone });
-    return true;
-  }
-
-  /** After a commit that removed `from`: forgets its cached bytes and the folders it left empty. */
-  async #left(from: string): Promise<void> {
-    this.#cache.delete(from);
-    await this.#prune(dirname(this.#filePath(from)));
+  applyRemote(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
+    return this.#remote.apply(change, options);
   }
 
   /**
@@ -437,21 +229,12 @@ export class Store implements StorePort {
    * a move still leaves its tombstone at `from`.
    */
   markApplied(change: Change, options: { advance: boolean }): Promise<void> {
-    const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
-    const paths = change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
-    return this.#locks.withPaths(paths, async () => {
-      this.clock.observe(change.version);
-      const pending: Pending = { changes: [change], put: [], revisions: [], advance };
-      const away = await this.#leaveFrom(change, recordOf(change), pending);
-      await this.#commit(pending);
-      if (away) await this.#left(change.from!);
-    });
+    return this.#remote.markApplied(change, options);
   }
 
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
   advanceApplied(origin: string, seq: number): Promise<void> {
-    if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
-    return this.#commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+    return this.#commits.advance(origin, seq);
   }
 
   /**
@@ -460,436 +243,32 @@ export class Store implements StorePort {
    * is no longer that tombstone (written again since) keeps its record; kept
    * revisions stay. Returns how many were purged.
    */
-  async purge(tombstones: { path: string; version: string }[]): Promise<number> {
-    let purged = 0;
-    for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
-      const chunk = tombstones.slice(i, i + PURGE_BATCH);
-      purged += await this.#locks.withPaths(chunk.map((t) => t.path), async () => {
-        const still = chunk.filter((t) => {
-          const e = this.index.get(t.path);
-          return e?.deleted === true && e.version === t.version;
-        });
-        if (still.length) await this.#commit({ changes: [], put: [], revisions: [], purge: still });
-        return still.length;
-      });
-    }
-    return purged;
-  }
-
-  /**
-   * Content for a remote change, in a temp file, verified: the copy its
-   * origin pushed while the upload streamed in, or a local copy of the same
-   * SHA-256 when there is one (no transfer), else fetched.
-   */
-  async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
-    const staged = await this.staging.take(change.origin, change.sha256, change.size);
-    if (staged) return staged;
-    const local = this.#localContent(change.sha256);
-    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
-    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
-    sources.push(fetchContent);
-    let lastError: unknown;
-    for (const source of sources) {
-      let temp;
-      try {
-        temp = await writeTemp(this.tmpDir, await source(), {});
-      } catch (err) {
-        lastError = err;
-        continue;
-      }
-      if (temp.sha256 === change.sha256 && temp.size === change.size) return temp.path;
-      await fsp.rm(temp.path, { force: true });
-      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
-    }
-    throw lastError;
-  }
-
-  /** A file on this node holding content with this SHA-256, if any. */
-  #localContent(sha256: string): string | undefined {
-    const found = this.index.findContent(sha256);
-    if (!found) return undefined;
-    return 'path' in found ? this.#filePath(found.path) : this.#revPath(found.revision);
+  purge(tombstones: { path: string; version: string }[]): Promise<number> {
+    return purgeTombstones(this.#ctx, tombstones);
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
-  async openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
-    const file = this.#localContent(sha256);
-    if (!file) return undefined;
-    const handle = await fsp.open(file, 'r').catch(() => undefined);
-    if (!handle) return undefined;
-    const { size } = await handle.stat();
-    if (size === 0) {
-      await handle.close();
-      return { size, body: new ReadableStream({ start: (c) => c.close() }) };
-    }
-    return { size, body: fileStream(handle, 0, size - 1) };
+  openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+    return reads.openContent(this.#ctx, sha256);
   }
 
   /**
-   * Digest for anti-entropy: a hash per bucket (a bucket is a fixed slice of
-   * the path space) of the live records only, so a node that purged a
-   * tombstone and one that still holds it compare equal; or the records of
-   * one bucket, tombstones included, so a live record meeting a tombstone is
-   * ranked and the winner kept (anti_entropy.ts).
+   * Digest for anti-entropy: a hash per bucket of the live records only; or
+   * the records of one bucket, tombstones included (digest.ts).
    */
   digest(): Record<string, string> {
-    const hashes = new Map<number, ReturnType<typeof createHash>>();
-    for (const e of this.index.all()) {
-      if (e.deleted) continue;
-      const b = bucketOf(e.path);
-      let h = hashes.get(b);
-      if (!h) hashes.set(b, (h = createHash('sha256')));
-      h.update(`${e.path}\u0000${e.version}\n`);
-    }
-    return Object.fromEntries([...hashes].map(([b, h]) => [String(b), h.digest('hex')]));
+    return digestOf(this.index.all());
   }
 
   bucketRecords(bucket: number): FileRecord[] {
-    const out: FileRecord[] = [];
-    for (const e of this.index.all()) if (bucketOf(e.path) === bucket) out.push(publicRecord(e));
-    return out;
+    return recordsOfBucket(this.index.all(), bucket);
   }
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  async recover(): Promise<{ changed: string[]; skipped: string[] }> {
-    const disk = await scanDisk(this.filesDir);
-    const plan = planRecovery(this.index.all(), disk);
-    const changed: string[] = [];
-    for (const e of plan.vanished) {
-      const tombstone = this.#newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' });
-      tombstone.deleted = true;
-      tombstone.prev = e.version;
-      const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-      if (e.type === 'file' && (await exists(this.#revPath(e)))) pending.revisions.push(publicRecord(e));
-      await this.#commit(pending);
-      changed.push(e.path);
-    }
-    for (const { path, stat, known } of plan.rehash) {
-      const sha256 = await hashFile(this.#filePath(path));
-      if (known && known.sha256 === sha256 && known.size === stat.size) {
-        await this.#commit({ changes: [], put: [{ record: publicRecord(known), local: stat }], revisions: [] });
-        continue;
-      }
-      const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
-      const record = this.#newRecord(path, { type: 'file', size: stat.size, sha256, contentType });
-      const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: stat }], revisions: [] };
-      if (known && (await exists(this.#revPath(known)))) pending.revisions.push(publicRecord(known));
-      await this.#commit(pending);
-      changed.push(path);
-    }
-    for (const path of plan.newFolders) {
-      const record = this.#newRecord(path, { type: 'folder', size: 0, sha256: '', contentType: '' });
-      await this.#commit({ changes: [{ ...record, op: 'mkcol' }], put: [{ record }], revisions: [] });
-      changed.push(path);
-    }
-    return { changed, skipped: disk.skipped };
+  recover(): Promise<{ changed: string[]; skipped: string[] }> {
+    return reconcile(this.#ctx);
   }
-
-  // --- internals
-
-  #filePath(path: string): string {
-    return join(this.filesDir, path);
-  }
-
-  #revPath(record: Pick<FileRecord, 'sha256' | 'version'>): string {
-    return join(this.revsDir, record.sha256.slice(0, 2), `${record.sha256}-${record.version}`);
-  }
-
-  #hasChildren(path: string): boolean {
-    const [lo, hi] = subtreeRange(path);
-    return this.index.firstLive(lo, hi) !== undefined;
-  }
-
-  /** Checks that a file may be written at `path`; returns the live record it replaces. */
-  #checkFileSlot(path: string, conditions: Conditions): Entry | undefined {
-    const e = this.index.get(path);
-    const live = e && !e.deleted ? e : undefined;
-    if (live?.type === 'folder' || (!live && this.#hasChildren(path))) {
-      throw conflict(`"${path}" is a folder`);
-    }
-    this.#checkParents(path);
-    checkConditions(live, path, conditions);
-    return live;
-  }
-
-  #checkParents(path: string): void {
-    for (const a of ancestorsOf(path)) {
-      const e = this.index.get(a);
-      if (e && !e.deleted && e.type === 'file') throw conflict(`"${a}" is a file, so "${path}" cannot be created`);
-    }
-  }
-
-  #newRecord(path: string, fields: Pick<FileRecord, 'type' | 'size' | 'sha256' | 'contentType'>): FileRecord {
-    return {
-      path,
-      ...fields,
-      version: this.clock.tick(),
-      modified: this.#now(),
-      deleted: false,
-      origin: this.nodeId,
-      seq: 0,
-    };
-  }
-
-  /** Moves a file (a temp file, or one being moved) to `path`; its folder is fsynced at commit. */
-  async #place(source: string, path: string, pending: Pending): Promise<void> {
-    const dest = this.#filePath(path);
-    try {
-      await this.#makeParent(dest, pending);
-      // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
-      renameSync(source, dest);
-      (pending.syncDirs ??= []).push(dirname(dest));
-      if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
-    } catch (err) {
-      throw diskError(err);
-    }
-  }
-
-  /** Creates the folder holding `file` (fsynced at commit), unless it is known to exist. */
-  async #makeParent(file: string, pending: Pending): Promise<void> {
-    const dir = dirname(file);
-    if (this.#knownDirs.has(dir)) return;
-    const created = await makeFolders(dir);
-    (pending.syncDirs ??= []).push(...created);
-    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
-    this.#knownDirs.add(dir);
-  }
-
-  /**
-   * Removes the folders a removal left empty, up to the first one that is a
-   * folder in its own right (made with MKCOL), and forgets them as known.
-   */
-  async #prune(dir: string): Promise<void> {
-    const removed = await removeEmptyFolders(dir, {
-      stop: this.filesDir,
-      keep: (d) => {
-        const e = this.index.get(d.slice(this.filesDir.length + 1));
-        return e !== undefined && !e.deleted && e.type === 'folder';
-      },
-    });
-    if (removed.length === 0) return;
-    this.#knownDirs.clear();
-    await this.#folders.sync(dirname(removed[removed.length - 1]));
-  }
-
-  /**
-   * Keeps the content of a record that is being replaced as a revision:
-   * hard-links it into revs/ (the path's file is replaced or removed next).
-   */
-  async #retire(live: Entry, pending: Pending): Promise<void> {
-    if (live.type !== 'file') return;
-    const target = this.#revPath(live);
-    try {
-      await this.#makeParent(target, pending);
-      linkSync(this.#filePath(live.path), target);
-      (pending.syncDirs ??= []).push(dirname(target));
-    } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ENOENT') return; // gone behind our back: nothing to keep
-      if (code !== 'EEXIST') throw diskError(err);
-    }
-    pending.revisions.push(publicRecord(live));
-  }
-
-  async #removeOne(path: string, conditions: Conditions): Promise<FileRecord> {
-    const e = this.index.get(path);
-    if (!e || e.deleted) throw notFound(path);
-    checkConditions(e, path, conditions);
-    const tombstone = this.#newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' });
-    tombstone.deleted = true;
-    tombstone.prev = e.version;
-    const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
-    await this.#retire(e, pending);
-    const file = this.#filePath(path);
-    try {
-      if (e.type === 'file') await fsp.rm(file, { force: true });
-      else await fsp.rmdir(file).catch(() => {});
-      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(file)];
-    } catch (err) {
-      throw diskError(err);
-    }
-    await this.#commit(pending);
-    this.#cache.delete(path);
-    await this.#prune(dirname(file));
-    return tombstone;
-  }
-
-  async #moveFile(from: string, to: string, options: Conditions & { overwrite?: boolean }): Promise<FileRecord> {
-    const source = this.index.get(from);
-    if (!source || source.deleted) throw notFound(from);
-    checkConditions(source, from, options);
-    const target = this.#checkMoveTarget(to, options);
-    const record = this.#newRecord(to, { type: source.type, size: source.size, sha256: source.sha256, contentType: source.contentType });
-    const tombstone = tombstoneOf(record, from, source.version);
-    const pending: Pending = { changes: [{ ...record, op: 'move', from, prev: target?.version, fromPrev: source.version }], put: [], revisions: [] };
-    if (target) await this.#retire(target, pending);
-    await this.#place(this.#filePath(from), to, pending);
-    pending.put.push({ record: tombstone }, { record, local: source.local });
-    await this.#commit(pending);
-    this.#cache.delete(from);
-    this.#cache.delete(to);
-    await this.#prune(dirname(this.#filePath(from)));
-    return record;
-  }
-
-  #checkMoveTarget(to: string, options: { overwrite?: boolean }): Entry | undefined {
-    const e = this.index.get(to);
-    const live = e && !e.deleted ? e : undefined;
-    if ((live || this.#hasChildren(to)) && options.overwrite === false) {
-      throw preconditionFailed(`"${to}" exists and Overwrite is F`);
-    }
-    if (live?.type === 'folder' || (!live && this.#hasChildren(to))) {
-      throw conflict(`"${to}" is a folder; delete it first or choose another destination`);
-    }
-    this.#checkParents(to);
-    return live;
-  }
-
-  async #moveFolder(from: string, to: string, options: Conditions & { overwrite?: boolean }): Promise<FileRecord[]> {
-    const self = this.index.get(from);
-    const [lo, hi] = subtreeRange(from);
-    const inside = this.index.range(lo, hi, Number.MAX_SAFE_INTEGER);
-    if ((!self || self.deleted) && inside.length === 0) throw notFound(from);
-    checkConditions(self && !self.deleted ? self : undefined, from, options);
-    const toE = this.index.get(to);
-    if ((toE && !toE.deleted) || this.#hasChildren(to)) {
-      if (options.overwrite === false) throw preconditionFailed(`"${to}" exists and Overwrite is F`);
-      throw conflict(`"${to}" exists; delete it first or choose another destination`);
-    }
-    this.#checkParents(to);
-    const moved = [...(self && !self.deleted ? [self] : []), ...inside];
-    const pending: Pending = { changes: [], put: [], revisions: [] };
-    const records: FileRecord[] = [];
-    for (const e of moved) {
-      const dest = to + e.path.slice(from.length);
-      const record = this.#newRecord(dest, { type: e.type, size: e.size, sha256: e.sha256, contentType: e.contentType });
-      const tombstone = tombstoneOf(record, e.path, e.version);
-      pending.changes.push({ ...record, op: 'move', from: e.path, fromPrev: e.version });
-      pending.put.push({ record: tombstone }, { record, local: e.local });
-      records.push(record);
-      this.#cache.delete(e.path);
-    }
-    const src = this.#filePath(from);
-    const dest = this.#filePath(to);
-    try {
-      await this.#makeParent(dest, pending);
-      await fsp.rename(src, dest);
-      this.#knownDirs.clear(); // folders under `src` are gone
-      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
-    } catch (err) {
-      throw diskError(err);
-    }
-    await this.#commit(pending);
-    await this.#prune(dirname(src));
-    return records;
-  }
-
-  async #readable(record: FileRecord, file: string, ino?: number): Promise<Readable> {
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(file, 'r');
-    } catch {
-      throw new NuvemError('not_found', `The content of "${record.path}" is missing on this node`);
-    }
-    const st = await handle.stat();
-    if ((ino !== undefined && st.ino !== ino) || st.size !== record.size) {
-      // Replaced between the index lookup and the open: read again.
-      await handle.close();
-      if (ino === undefined) throw new NuvemError('internal', `The kept content of "${record.path}" is damaged`);
-      return this.read(record.path);
-    }
-    return {
-      record,
-      close: () => handle.close().catch(() => {}),
-      open: async (start, end) => {
-        if (record.size <= this.#cache.maxFileBytes && start === 0 && end === record.size - 1 && ino !== undefined) {
-          const bytes = new Uint8Array(record.size);
-          await handle.read(bytes, 0, record.size, 0);
-          await handle.close();
-          this.#cache.set(record.path, record.version, bytes);
-          return bytes;
-        }
-        return fileStream(handle, start, end);
-      },
-    };
-  }
-
-  /**
-   * Makes the change's folder entries durable (all its folders fsynced at
-   * once), commits it to the index (grouped), then drops the content of
-   * revisions the commit pruned.
-   */
-  async #commit(pending: Pending): Promise<void> {
-    await Promise.all([...new Set(pending.syncDirs)].map((d) => this.#folders.sync(d)));
-    const pruned = await this.#commits.submit(pending);
-    for (const p of pruned) removeFile(this.#revPath(p));
-  }
-
-  /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
-  #commitBatch(batch: Pending[]): Pruned[][] {
-    const mutations: Mutation[] = batch.map((p) => {
-      for (const change of p.changes) {
-        if (change.origin !== this.nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
-        change.seq = ++this.#seq;
-        for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
-      }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
-      if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
-      return m;
-    });
-    let pruned: Pruned[][];
-    try {
-      pruned = this.index.commit(mutations);
-    } catch (err) {
-      this.#seq = this.index.maxSeq(this.nodeId);
-      throw err;
-    }
-    for (const p of batch) if (p.advance) this.#applied[p.advance.origin] = p.advance.seq;
-    return pruned;
-  }
-
-  /** A committed batch is durable: its seqs may be told, and listeners hear of its changes. */
-  #durableBatch(batch: Pending[]): void {
-    // No later batch is committed before this one is durable (group_commit.ts): the last row is this batch's.
-    this.#durableChangeId = this.index.lastChangeId();
-    for (const p of batch) {
-      for (const c of p.changes) if (c.origin === this.nodeId && c.seq > this.#durableSeq) this.#durableSeq = c.seq;
-      if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;
-    }
-    const changes = batch.flatMap((p) => p.changes);
-    setImmediate(() => {
-      for (const listener of this.#listeners) listener(changes);
-    });
-  }
-}
-
-/**
- * Removes the content of a pruned revision: unlink(2) in place (rmSync would
- * lstat first). Called after the index commit, so a failure must not fail the
- * write: the file is only left behind, taking space.
- */
-function removeFile(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch { /* gone already, or left behind */ }
-}
-
-export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
-
-export type ApplyResult =
-  | { outcome: 'applied'; loser?: FileRecord }
-  | { outcome: 'lost'; winner: FileRecord }
-  | { outcome: 'duplicate' };
-
-/** Tombstones purged per index commit (each holds its path's lock meanwhile). */
-const PURGE_BATCH = 500;
-
-
-/** The tombstone a move leaves at its `from` path (undefined for other changes). */
-function fromTombstoneOf(change: Change, record: FileRecord): FileRecord | undefined {
-  if (change.op !== 'move' || !change.from) return undefined;
-  return tombstoneOf(record, change.from, change.fromPrev);
 }

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PeerGets } from '../nodes/peer_get.ts';
+import { PeerGets } from '../nodes/peers.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
 
 async function server(handle: (req: IncomingMessage, res: ServerResponse) => void) {

@@ -1,0 +1,182 @@
+/**
+ * Changes made on other nodes, applied through the same durable path as a
+ * local write (temp file, rename under the path's lock, folder fsync, grouped
+ * index commit). The higher-ranked record wins (conflict.ts); a losing live
+ * version is kept as a revision.
+ */
+import { createReadStream, promises as fsp } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Pending } from './commit_pipeline.ts';
+import { wins } from './conflict.ts';
+import { exists, makeFolders, writeTemp } from './disk.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import { publicRecord } from './index_db.ts';
+import { type Change, type FileRecord, recordOf, tombstoneOf } from '../protocol/record.ts';
+import type { StoreContext } from './store_context.ts';
+
+export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
+
+export type ApplyResult =
+  | { outcome: 'applied'; loser?: FileRecord }
+  | { outcome: 'lost'; winner: FileRecord }
+  | { outcome: 'duplicate' };
+
+export class RemoteChanges {
+  readonly #ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Applies a change made on another node. Content comes from a local copy
+   * with the same SHA-256 when this node holds one, else from `fetchContent`;
+   * it is verified before anything is committed. With `advance`, the change
+   * is the next of its origin and moves `applied[origin]` to its seq.
+   */
+  async apply(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
+    const { index, layout, commits } = this.#ctx;
+    return this.#ctx.locks.withPaths(pathsOf(change), async () => {
+      this.#ctx.clock.observe(change.version);
+      const record = recordOf(change);
+      const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
+      const pending: Pending = { changes: [], put: [], revisions: [], advance };
+      const current = index.get(change.path);
+      if (current?.version === change.version || index.revision(change.path, change.version)) {
+        if (advance) pending.changes.push(change);
+        const away = await this.#leaveFrom(change, pending);
+        await commits.commit(pending);
+        if (away) await this.#left(change.from!);
+        return { outcome: 'duplicate' };
+      }
+      pending.changes.push(change);
+      if (current && !wins(record, current)) {
+        if (!record.deleted && record.type === 'file') {
+          const temp = await this.#fetchTemp(change, options.fetchContent);
+          const target = layout.revPath(record);
+          await layout.makeParent(target, pending);
+          await fsp.rename(temp, target);
+          (pending.syncDirs ??= []).push(dirname(target));
+          pending.revisions.push(record);
+        }
+        const away = await this.#leaveFrom(change, pending);
+        await commits.commit(pending);
+        if (away) await this.#left(change.from!);
+        return { outcome: 'lost', winner: publicRecord(current) };
+      }
+      const fromEntry = change.op === 'move' && change.from ? index.get(change.from) : undefined;
+      const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
+      const live = current && !current.deleted ? current : undefined;
+      if (live) await layout.retire(live, pending);
+      const file = layout.filePath(change.path);
+      if (record.deleted) {
+        if (live?.type === 'file') await fsp.rm(file, { force: true });
+        else if (live) await fsp.rmdir(file).catch(() => {});
+        (pending.syncDirs ??= []).push(dirname(file));
+        pending.put.push({ record });
+      } else if (record.type === 'folder') {
+        (pending.syncDirs ??= []).push(...(await makeFolders(file)));
+        pending.put.push({ record });
+      } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
+        // A move of content this node holds at `from`: rename, no bytes.
+        await layout.place(layout.filePath(change.from!), { to: change.path, pending });
+        pending.put.push({ record, local: fromEntry!.local });
+      } else {
+        const temp = await this.#fetchTemp(change, options.fetchContent);
+        await layout.place(temp, { to: change.path, pending });
+        const st = await fsp.stat(file);
+        pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
+      }
+      const away = await this.#leaveFrom(change, pending);
+      await commits.commit(pending);
+      this.#ctx.cache.delete(change.path);
+      if (record.deleted) await layout.prune(dirname(file));
+      if (away) await this.#left(change.from!);
+      return { outcome: 'applied', loser: live && publicRecord(live) };
+    });
+  }
+
+  /**
+   * Counts a remote change as applied without its content (gone everywhere);
+   * a move still leaves its tombstone at `from`.
+   */
+  markApplied(change: Change, options: { advance: boolean }): Promise<void> {
+    const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
+    return this.#ctx.locks.withPaths(pathsOf(change), async () => {
+      this.#ctx.clock.observe(change.version);
+      const pending: Pending = { changes: [change], put: [], revisions: [], advance };
+      const away = await this.#leaveFrom(change, pending);
+      await this.#ctx.commits.commit(pending);
+      if (away) await this.#left(change.from!);
+    });
+  }
+
+  /**
+   * The tombstone a move leaves at `from`, when it wins over what is there
+   * (a file still at `from`, not renamed to `to`, is kept as a revision and
+   * removed). Whatever becomes of the record at `to` (applied, already here,
+   * or losing), so a node that applied a move holds its tombstone too: the
+   * purge (purge.ts) relies on every node that applied a change ranking at
+   * least as high on its paths. True if `from` changed.
+   */
+  async #leaveFrom(change: Change, pending: Pending): Promise<boolean> {
+    const tombstone = fromTombstoneOf(change, recordOf(change));
+    if (!tombstone) return false;
+    const { index, layout } = this.#ctx;
+    const entry = index.get(tombstone.path);
+    if (entry && !wins(tombstone, entry)) return false;
+    const file = layout.filePath(tombstone.path);
+    if (entry && !entry.deleted && entry.type === 'file' && (await exists(file))) {
+      await layout.retire(entry, pending);
+      await fsp.rm(file, { force: true });
+      (pending.syncDirs ??= []).push(dirname(file));
+    }
+    pending.put.push({ record: tombstone });
+    return true;
+  }
+
+  /** After a commit that removed `from`: forgets its cached bytes and the folders it left empty. */
+  async #left(from: string): Promise<void> {
+    this.#ctx.cache.delete(from);
+    await this.#ctx.layout.prune(dirname(this.#ctx.layout.filePath(from)));
+  }
+
+  /**
+   * Content for a remote change, in a temp file, verified: the copy its
+   * origin pushed while the upload streamed in, or a local copy of the same
+   * SHA-256 when there is one (no transfer), else fetched.
+   */
+  async #fetchTemp(change: Change, fetchContent: ContentSource): Promise<string> {
+    const staged = await this.#ctx.staging.take(change.origin, change.sha256, change.size);
+    if (staged) return staged;
+    const local = this.#ctx.layout.contentFile(change.sha256);
+    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
+    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
+    sources.push(fetchContent);
+    let lastError: unknown;
+    for (const source of sources) {
+      let temp;
+      try {
+        temp = await writeTemp(this.#ctx.layout.tmpDir, await source(), {});
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      if (temp.sha256 === change.sha256 && temp.size === change.size) return temp.path;
+      await fsp.rm(temp.path, { force: true });
+      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
+    }
+    throw lastError;
+  }
+}
+
+/** The paths a change touches: a move's two, else its own. */
+function pathsOf(change: Change): string[] {
+  return change.op === 'move' && change.from ? [change.path, change.from] : [change.path];
+}
+
+/** The tombstone a move leaves at its `from` path (undefined for other changes). */
+function fromTombstoneOf(change: Change, record: FileRecord): FileRecord | undefined {
+  if (change.op !== 'move' || !change.from) return undefined;
+  return tombstoneOf(record, change.from, change.fromPrev);
+}

@@ -1,0 +1,166 @@
+/**
+ * The commit pipeline: a change's folders are fsynced, its index mutation is
+ * committed grouped with concurrent ones (group_commit.ts), this node's
+ * changes get their seq in that transaction, the index's write-ahead log is
+ * made durable, and only then do the seq, the applied vector and the change
+ * feed move on and listeners hear of the changes. Nothing of a change is told
+ * before its fsync: a crash could otherwise let the node give the same seq to
+ * another change after restart.
+ */
+import { setImmediate } from 'node:timers';
+import { GroupCommit } from './group_commit.ts';
+import type { IndexDb, Mutation, Pruned } from './index_db.ts';
+import type { Layout } from './layout.ts';
+import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
+
+/** A batch of index changes built under the path locks; seq numbers are set at commit. */
+export interface Pending {
+  changes: Change[];
+  put: { record: FileRecord; local?: LocalStat }[];
+  revisions: FileRecord[];
+  /** Folders whose entries this change renamed, linked or removed: fsynced together before the index commit. */
+  syncDirs?: string[];
+  /** A remote change applied in its origin's order: advances `applied[origin]` to its seq. */
+  advance?: { origin: string; seq: number };
+  /** Tombstones to forget (see `purge`). */
+  purge?: { path: string; version: string }[];
+}
+
+export interface CommitPipelineOptions {
+  nodeId: string;
+  index: IndexDb;
+  /** Fsyncs the change's folders; drops the content of revisions the index pruned. */
+  layout: Layout;
+  /** Makes the index's write-ahead log durable (default: fdatasync of it); a seam for tests. */
+  syncWal?: (walPath: string) => Promise<void>;
+}
+
+export class CommitPipeline {
+  readonly #nodeId: string;
+  readonly #index: IndexDb;
+  readonly #layout: Layout;
+  readonly #commits: GroupCommit<Pending, Pruned[]>;
+  readonly #listeners = new Set<(changes: Change[]) => void>();
+  /** The last seq given to a change of this node (committed; durable once in #durableSeq). */
+  #seq: number;
+  /** The last seq of this node whose commit is durable: the one others may learn of. */
+  #durableSeq: number;
+  /** The id of the last change-log row whose commit is durable: how far the /changes feed reads. */
+  #durableChangeId: number;
+  /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
+  readonly #applied: Record<string, number>;
+  readonly #durableApplied: Record<string, number>;
+
+  constructor(options: CommitPipelineOptions) {
+    const { index, layout } = options;
+    this.#nodeId = options.nodeId;
+    this.#index = index;
+    this.#layout = layout;
+    this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
+    this.#applied = index.applied();
+    this.#durableApplied = { ...this.#applied };
+    this.#durableChangeId = index.lastChangeId();
+    const syncWal = options.syncWal ?? ((wal: string) => layout.syncer.sync(wal, { dataOnly: true }));
+    this.#commits = new GroupCommit({
+      commit: (batch) => this.#commitBatch(batch),
+      durable: () => syncWal(index.walPath),
+      onDurable: (batch) => this.#durableBatch(batch),
+    });
+  }
+
+  /** The last seq of this node's own changes that is durable. */
+  get seq(): number {
+    return this.#durableSeq;
+  }
+
+  /** The id of the last change-log row that is durable. */
+  get changeId(): number {
+    return this.#durableChangeId;
+  }
+
+  /** Highest contiguous seq held durably per origin, this node's own included. */
+  applied(): Record<string, number> {
+    return { ...this.#durableApplied, [this.#nodeId]: this.#durableSeq };
+  }
+
+  /** Called with every batch of changes once it is durable (fsynced), in commit order. */
+  onChange(listener: (changes: Change[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves when a change after `since` is durable, or after `ms`, or on abort. */
+  waitForChange(since: number, options: { ms: number; signal?: AbortSignal }): Promise<void> {
+    const { ms, signal } = options;
+    if (this.#durableChangeId > since || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      // Listeners hear of a batch once it is durable, which may be after a
+      // later reader began waiting: only a change after `since` ends the wait.
+      const off = this.onChange(() => {
+        if (this.#durableChangeId > since) done();
+      });
+      signal?.addEventListener('abort', done);
+    });
+  }
+
+  /**
+   * Makes the change's folder entries durable (all its folders fsynced at
+   * once), commits it to the index (grouped), then drops the content of
+   * revisions the commit pruned.
+   */
+  async commit(pending: Pending): Promise<void> {
+    await this.#layout.syncFolders(pending.syncDirs);
+    const pruned = await this.#commits.submit(pending);
+    for (const p of pruned) this.#layout.dropRevision(p);
+  }
+
+  /** Moves `applied[origin]` to `seq`, unless it is there already. */
+  advance(origin: string, seq: number): Promise<void> {
+    if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
+    return this.commit({ changes: [], put: [], revisions: [], advance: { origin, seq } });
+  }
+
+  /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
+  #commitBatch(batch: Pending[]): Pruned[][] {
+    const mutations: Mutation[] = batch.map((p) => {
+      for (const change of p.changes) {
+        if (change.origin !== this.#nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
+        change.seq = ++this.#seq;
+        for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
+      }
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
+      if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
+      return m;
+    });
+    let pruned: Pruned[][];
+    try {
+      pruned = this.#index.commit(mutations);
+    } catch (err) {
+      this.#seq = this.#index.maxSeq(this.#nodeId);
+      throw err;
+    }
+    for (const p of batch) if (p.advance) this.#applied[p.advance.origin] = p.advance.seq;
+    return pruned;
+  }
+
+  /** A committed batch is durable: its seqs may be told, and listeners hear of its changes. */
+  #durableBatch(batch: Pending[]): void {
+    // No later batch is committed before this one is durable (group_commit.ts): the last row is this batch's.
+    this.#durableChangeId = this.#index.lastChangeId();
+    for (const p of batch) {
+      for (const c of p.changes) if (c.origin === this.#nodeId && c.seq > this.#durableSeq) this.#durableSeq = c.seq;
+      if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;
+    }
+    const changes = batch.flatMap((p) => p.changes);
+    setImmediate(() => {
+      for (const listener of this.#listeners) listener(changes);
+    });
+  }
+}

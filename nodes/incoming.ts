@@ -1,0 +1,199 @@
+/**
+ * Peers' changes coming in: notices wait per origin until their turn, each
+ * origin's changes are applied in seq order (content from member URLs only,
+ * verified before commit, store.applyRemote), and each is then acknowledged
+ * on `nuvem/acks/{origin}`. A gap in the seqs, or a peer ahead, is filled
+ * from the peers' logs (catch_up.ts).
+ */
+import { ackMessage, eventMessage } from '../protocol/messages.ts';
+import { ackTopic, eventTopic } from '../protocol/topics.ts';
+import { peerIsAhead, peersFor, readLog } from './catch_up.ts';
+import { isConflict } from './conflict.ts';
+import { NuvemError } from '../protocol/errors.ts';
+import type { Log } from '../protocol/log.ts';
+import type { Member, Membership } from './membership.ts';
+import type { Metrics } from '../protocol/metrics.ts';
+import type { PeerGets } from './peers.ts';
+import type { Change, FileRecord } from '../protocol/record.ts';
+import type { Store } from './store.ts';
+
+export interface IncomingOptions {
+  store: Store;
+  membership: Membership;
+  gets: PeerGets;
+  prefix?: string;
+  log: Log;
+  metrics: Metrics;
+  now: () => number;
+  /** Counts a message ignored as malformed or untrusted, by reason. */
+  ignored: (reason: string) => void;
+  /** Publishes on the broker: acks, conflict events. */
+  publish: (topic: string, payload: string) => void;
+}
+
+/** Where a run of changes came from: notices (hints) or a peer's log. */
+interface Via {
+  sources: (Member | undefined)[];
+  fromLog: boolean;
+}
+
+/** Consecutive changes applied together, and how many at once. */
+const BATCH = 256;
+const CONCURRENCY = 16;
+
+export class Incoming {
+  readonly #o: IncomingOptions;
+  readonly #store: Store;
+  readonly #id: string;
+  /** Notices waiting for their turn, per origin, by seq. */
+  readonly #waiting = new Map<string, Map<number, Change>>();
+  readonly #pumping = new Set<string>();
+  readonly #pumpAgain = new Set<string>();
+  #closed = false;
+
+  constructor(options: IncomingOptions) {
+    this.#o = options;
+    this.#store = options.store;
+    this.#id = options.store.nodeId;
+  }
+
+  /** Queues a notice of a peer's change and applies what can be applied. */
+  enqueue(change: Change): void {
+    let queue = this.#waiting.get(change.origin);
+    if (!queue) this.#waiting.set(change.origin, (queue = new Map()));
+    queue.set(change.seq, change);
+    this.pump(change.origin);
+  }
+
+  /** Applies what can be applied for `origin`: queued notices in order, then the peers' logs for any gap. */
+  pump(origin: string): void {
+    if (this.#closed) return;
+    if (this.#pumping.has(origin)) {
+      // Something arrived while a drain runs: drain again when it ends, so
+      // nothing waits for the next heartbeat.
+      this.#pumpAgain.add(origin);
+      return;
+    }
+    this.#pumping.add(origin);
+    this.#drain(origin)
+      .catch((err) => this.#o.log('warn', 'replication from a peer failed; will retry', { origin, error: String(err?.message ?? err) }))
+      .finally(() => {
+        this.#pumping.delete(origin);
+        if (this.#pumpAgain.delete(origin)) this.pump(origin);
+      });
+  }
+
+  /** Stops: no drain starts, running ones end at their next round. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #drain(origin: string): Promise<void> {
+    for (let rounds = 0; rounds < 1000 && !this.#closed; rounds++) {
+      const queue = this.#waiting.get(origin) ?? new Map<number, Change>();
+      const applied = this.#store.applied()[origin] ?? 0;
+      for (const seq of [...queue.keys()]) if (seq <= applied) queue.delete(seq);
+      const run: Change[] = [];
+      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) run.push(queue.get(seq)!);
+      if (run.length) {
+        for (const c of run) queue.delete(c.seq);
+        await this.#applyRun(run, { sources: [this.#o.membership.get(origin)], fromLog: false });
+        continue;
+      }
+      if (!peerIsAhead(this.#o.membership, { origin, applied, queued: queue.size })) return;
+      if (!(await this.#catchUp(origin, applied))) return;
+    }
+  }
+
+  /** Pulls `origin`'s changes after `applied` from a peer's log; true if it made progress. */
+  async #catchUp(origin: string, applied: number): Promise<boolean> {
+    const { membership } = this.#o;
+    for (const peer of peersFor(membership, { origin, now: this.#o.now() })) {
+      const run = await readLog(this.#o.gets, { peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
+      if (!run) continue;
+      for (let i = 0; i < run.length; i += BATCH) {
+        await this.#applyRun(run.slice(i, i + BATCH), { sources: [peer, membership.get(origin)], fromLog: true });
+      }
+      if (run.length) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Applies consecutive changes of one origin. Changes to different paths run
+   * concurrently (their fsyncs overlap); changes to one path keep their order,
+   * and a move (which touches two paths) waits for everything before it.
+   * `applied[origin]` advances once the whole run is in.
+   */
+  async #applyRun(run: Change[], via: Via): Promise<void> {
+    if (run.length === 1) return this.#apply(run[0], { ...via, advance: true });
+    let segment: Change[] = [];
+    const flush = async () => {
+      const byPath = new Map<string, Change[]>();
+      for (const c of segment) byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
+      const lanes = [...byPath.values()];
+      let next = 0;
+      const worker = async () => {
+        while (next < lanes.length) for (const c of lanes[next++]) await this.#apply(c, { ...via, advance: false });
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, lanes.length) }, worker));
+      segment = [];
+    };
+    for (const c of run) {
+      if (c.op === 'move') {
+        await flush();
+        await this.#apply(c, { ...via, advance: false });
+      } else {
+        segment.push(c);
+      }
+    }
+    await flush();
+    const last = run[run.length - 1];
+    await this.#store.advanceApplied(last.origin, last.seq);
+    for (const c of run) this.#ack(c);
+  }
+
+  #ack(change: Change): void {
+    this.#o.publish(ackTopic(change.origin, { prefix: this.#o.prefix }), ackMessage({
+      node: this.#id,
+      origin: change.origin,
+      seq: change.seq,
+      path: change.path,
+      version: change.version,
+    }));
+  }
+
+  async #apply(change: Change, via: Via & { advance: boolean }): Promise<void> {
+    const { advance } = via;
+    const peers = peersFor(this.#o.membership, { origin: change.origin, now: this.#o.now() });
+    const members = [...new Set([...via.sources.filter((m): m is Member => m !== undefined), ...peers])];
+    let result;
+    try {
+      result = await this.#store.applyRemote(change, {
+        advance,
+        fetchContent: () => this.#o.gets.content(change.sha256, { members, origin: change.origin }),
+      });
+    } catch (err) {
+      // A notice is only a hint: one whose content cannot be had or verified
+      // is dropped (and counted); the origin's log is the authority.
+      if (!via.fromLog) this.#o.ignored('content');
+      if (!(via.fromLog && err instanceof NuvemError && err.extra.gone)) throw err;
+      // The origin's own log has this change but the origin no longer holds
+      // its content: the version was replaced and its revision pruned there,
+      // so a newer change of the path follows. Count it as applied, no bytes.
+      await this.#store.markApplied(change, { advance });
+      result = { outcome: 'duplicate' as const };
+    }
+    if (advance) this.#ack(change);
+    if (result.outcome === 'lost' && isConflict(result.winner, change)) this.#conflict(change.path, { winner: result.winner, loser: change });
+    if (result.outcome === 'applied' && result.loser && isConflict(change, result.loser)) this.#conflict(change.path, { winner: change, loser: result.loser });
+  }
+
+  #conflict(path: string, records: { winner: FileRecord; loser: FileRecord }): void {
+    const { winner, loser } = records;
+    this.#o.metrics.counter('nuvem_conflicts_total', 'Concurrent writes resolved (the loser kept as a revision)')();
+    this.#o.publish(eventTopic(this.#id, { prefix: this.#o.prefix }), eventMessage({
+      type: 'conflict', node: this.#id, ts: this.#o.now(), path, version: winner.version, winner: winner.version, loser: loser.version,
+    }));
+  }
+}

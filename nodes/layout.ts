@@ -1,0 +1,155 @@
+/**
+ * The store's files on disk: current files as a plain tree under DATA/files/,
+ * kept revisions as hard links under DATA/.nuvem/revs/ (by SHA-256 and
+ * version), upload temp files under DATA/.nuvem/tmp/. Renames, links and
+ * unlinks run in place (metadata only): each change records the folders it
+ * touched, and they are fsynced together before the index commits
+ * (commit_pipeline.ts).
+ */
+import { linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { diskError, makeFolders, removeEmptyFolders, Syncer } from './disk.ts';
+import { publicRecord, type Entry, type IndexDb } from './index_db.ts';
+import type { FileRecord } from '../protocol/record.ts';
+
+/** What a change notes of its disk work: the folders to fsync before its commit, the replaced versions kept. */
+export interface DiskWork {
+  syncDirs?: string[];
+  revisions: FileRecord[];
+}
+
+/** Creates the store's folders in `dataDir` and empties its temp folder. */
+export async function prepareFolders(dataDir: string): Promise<void> {
+  const metaDir = join(dataDir, '.nuvem');
+  await fsp.mkdir(join(dataDir, 'files'), { recursive: true });
+  await fsp.rm(join(metaDir, 'tmp'), { recursive: true, force: true });
+  await fsp.mkdir(join(metaDir, 'tmp'), { recursive: true });
+  await fsp.mkdir(join(metaDir, 'revs'), { recursive: true });
+}
+
+export class Layout {
+  readonly filesDir: string;
+  readonly metaDir: string;
+  readonly tmpDir: string;
+  readonly revsDir: string;
+  /** fsyncs by path (folders, the index's write-ahead log), one at a time per path. */
+  readonly syncer = new Syncer();
+  readonly #index: IndexDb;
+  /** Folders under files/ known to exist (cleared whenever folders are removed). */
+  readonly #knownDirs = new Set<string>();
+
+  constructor(options: { dataDir: string; index: IndexDb }) {
+    this.filesDir = join(options.dataDir, 'files');
+    this.metaDir = join(options.dataDir, '.nuvem');
+    this.tmpDir = join(this.metaDir, 'tmp');
+    this.revsDir = join(this.metaDir, 'revs');
+    this.#index = options.index;
+  }
+
+  filePath(path: string): string {
+    return join(this.filesDir, path);
+  }
+
+  revPath(record: Pick<FileRecord, 'sha256' | 'version'>): string {
+    return join(this.revsDir, record.sha256.slice(0, 2), `${record.sha256}-${record.version}`);
+  }
+
+  /** A file on this node holding content with this SHA-256, if any. */
+  contentFile(sha256: string): string | undefined {
+    const found = this.#index.findContent(sha256);
+    if (!found) return undefined;
+    return 'path' in found ? this.filePath(found.path) : this.revPath(found.revision);
+  }
+
+  /** Moves a file (a temp file, or one being moved) to path `to`; its folder is fsynced at commit. */
+  async place(source: string, options: { to: string; pending: DiskWork }): Promise<void> {
+    const { pending } = options;
+    const dest = this.filePath(options.to);
+    try {
+      await this.makeParent(dest, pending);
+      // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
+      renameSync(source, dest);
+      (pending.syncDirs ??= []).push(dirname(dest));
+      if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
+    } catch (err) {
+      throw diskError(err);
+    }
+  }
+
+  /** Renames the folder at path `from`, with its subtree, to path `to`; both parents are fsynced at commit. */
+  async placeFolder(from: string, options: { to: string; pending: DiskWork }): Promise<void> {
+    const { pending } = options;
+    const src = this.filePath(from);
+    const dest = this.filePath(options.to);
+    try {
+      await this.makeParent(dest, pending);
+      await fsp.rename(src, dest);
+      this.#knownDirs.clear(); // folders under `src` are gone
+      pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
+    } catch (err) {
+      throw diskError(err);
+    }
+  }
+
+  /** Creates the folder holding `file` (fsynced at commit), unless it is known to exist. */
+  async makeParent(file: string, pending: DiskWork): Promise<void> {
+    const dir = dirname(file);
+    if (this.#knownDirs.has(dir)) return;
+    const created = await makeFolders(dir);
+    (pending.syncDirs ??= []).push(...created);
+    if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();
+    this.#knownDirs.add(dir);
+  }
+
+  /**
+   * Keeps the content of a record that is being replaced as a revision:
+   * hard-links it into revs/ (the path's file is replaced or removed next).
+   */
+  async retire(live: Entry, pending: DiskWork): Promise<void> {
+    if (live.type !== 'file') return;
+    const target = this.revPath(live);
+    try {
+      await this.makeParent(target, pending);
+      linkSync(this.filePath(live.path), target);
+      (pending.syncDirs ??= []).push(dirname(target));
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOENT') return; // gone behind our back: nothing to keep
+      if (code !== 'EEXIST') throw diskError(err);
+    }
+    pending.revisions.push(publicRecord(live));
+  }
+
+  /**
+   * Removes the folders a removal left empty, up to the first one that is a
+   * folder in its own right (made with MKCOL), and forgets them as known.
+   */
+  async prune(dir: string): Promise<void> {
+    const removed = await removeEmptyFolders(dir, {
+      stop: this.filesDir,
+      keep: (d) => {
+        const e = this.#index.get(d.slice(this.filesDir.length + 1));
+        return e !== undefined && !e.deleted && e.type === 'folder';
+      },
+    });
+    if (removed.length === 0) return;
+    this.#knownDirs.clear();
+    await this.syncer.sync(dirname(removed[removed.length - 1]));
+  }
+
+  /** fsyncs each of `dirs` once, all at once. */
+  async syncFolders(dirs: string[] | undefined): Promise<void> {
+    await Promise.all([...new Set(dirs)].map((d) => this.syncer.sync(d)));
+  }
+
+  /**
+   * Removes the content of a revision the index pruned: unlink(2) in place
+   * (rmSync would lstat first). Called after the index commit, so a failure
+   * must not fail the write: the file is only left behind, taking space.
+   */
+  dropRevision(record: Pick<FileRecord, 'sha256' | 'version'>): void {
+    try {
+      unlinkSync(this.revPath(record));
+    } catch { /* gone already, or left behind */ }
+  }
+}

@@ -1,0 +1,105 @@
+import { Agent, type IncomingMessage, request } from 'node:http';
+import { NuvemError } from '../protocol/errors.ts';
+import type { Member } from './membership.ts';
+
+/**
+ * The one HTTP client a node speaks to its peers with, and the one place that
+ * adds the Bearer token (push.ts, the other, takes its header from here).
+ *
+ * GETs of file content (`/internal/content/{sha256}`) go over node:http with
+ * kept-alive connections rather than fetch: a catch-up fetches one file per
+ * change, and for 4 KiB bodies fetch cost three times the CPU per request
+ * (client and server together, 16 at a time: 445-940 µs against 130-300).
+ * Like push.ts, the one other place a node speaks node:http to a peer, it is
+ * a seam: Deno runs it through its node:http. The other GETs (`/status`,
+ * `/internal/log`, `/internal/digest`) use fetch. Requests for a member go
+ * only to a URL a member announced.
+ */
+export class PeerGets {
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  readonly #token?: string;
+  readonly #idleMs: number;
+  readonly #isMemberUrl: (url: string) => boolean;
+
+  /**
+   * `idleMs`: a content response that sends nothing for this long (headers
+   * or body) fails. `isMemberUrl`: is this a URL a member announced? (None
+   * is, without it.)
+   */
+  constructor(options: { token?: string; idleMs?: number; isMemberUrl?: (url: string) => boolean } = {}) {
+    this.#token = options.token;
+    this.#idleMs = options.idleMs ?? 30_000;
+    this.#isMemberUrl = options.isMemberUrl ?? (() => false);
+  }
+
+  /**
+   * The body of a 200 answer to GET `url`. Any other status rejects with an
+   * error whose `status` is that status (the body is discarded).
+   */
+  body(url: string): Promise<AsyncIterable<Uint8Array>> {
+    return new Promise((resolve, reject) => {
+      const headers = authHeaders(this.#token);
+      const req = request(url, { agent: this.#agent, headers }, (res: IncomingMessage) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(Object.assign(new Error(`${url}: ${res.statusCode}`), { status: res.statusCode }));
+          return;
+        }
+        resolve(res);
+      });
+      req.setTimeout(this.#idleMs, () => req.destroy(new Error(`${url}: no bytes for ${this.#idleMs} ms`)));
+      req.on('error', reject); // before the answer; after it, the body's reader sees the error
+      req.end();
+    });
+  }
+
+  /**
+   * Content by SHA-256 from the first of `members` that has it (member URLs
+   * only). When `origin` is given and answered that it does not hold it, the
+   * error says `gone`.
+   */
+  async content(sha256: string, options: { members: Member[]; origin?: string }): Promise<AsyncIterable<Uint8Array>> {
+    let gone = false;
+    for (const m of options.members) {
+      try {
+        return await this.body(this.#memberUrl(m, `/internal/content/${sha256}`));
+      } catch (err) {
+        if (m.id === options.origin && (err as { status?: number }).status === 404) gone = true;
+      }
+    }
+    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
+  }
+
+  /** GET `path` on `member` (within 30 s); a status other than 2xx rejects with an error carrying it. */
+  async get(member: Member, path: string): Promise<Response> {
+    const res = await fetch(this.#memberUrl(member, path), {
+      headers: authHeaders(this.#token),
+      signal: AbortSignal.timeout(30_000),
+    });
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status });
+    }
+    return res;
+  }
+
+  /** GET `/status` of `url`, a URL a peer announced and not yet verified (within 3 s). */
+  status(url: string): Promise<Response> {
+    return fetch(`${url}/status`, { headers: authHeaders(this.#token), signal: AbortSignal.timeout(3000) });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+
+  /** `path` on `member`, refused unless its URL is one a member announced. */
+  #memberUrl(member: Member, path: string): string {
+    if (!this.#isMemberUrl(member.url)) throw new Error(`not a member URL: ${member.url}`);
+    return member.url + path;
+  }
+}
+
+/** The headers that authenticate this node to a peer: `Authorization: Bearer <token>`, or none without a token. */
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
