@@ -313,7 +313,7 @@ test('a broker and a node under Deno replicate both ways with a node under Node'
     assert.is(sha256(new Uint8Array(await getA.arrayBuffer())), sha256(fromDeno));
 
     // A body without a length is not pushed while it arrives: the other node
-    // fetches the content after the notice (peer_get.ts), each way.
+    // fetches the content after the notice (peers.ts), each way.
     for (const [from, to, seed] of [[urlA, urlB, 5], [urlB, urlA, 6]] as const) {
       const bytes = pattern(150_000, seed);
       const chunked = new ReadableStream<Uint8Array>({ start(c) { c.enqueue(bytes.subarray(0, 70_000)); c.enqueue(bytes.subarray(70_000)); c.close(); } });

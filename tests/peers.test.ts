@@ -1,4 +1,4 @@
-// Content GETs from peers (nodes/peer_get.ts), against a real HTTP server:
+// Content GETs from peers (nodes/peers.ts), against a real HTTP server:
 // the body of a 200 arrives whole over kept-alive connections with the
 // token, any other status rejects with that status, and a peer that stops
 // sending fails the read instead of holding it forever.
