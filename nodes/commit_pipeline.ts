@@ -24,7 +24,12 @@ export interface Pending {
   advance?: { origin: string; seq: number };
   /** Tombstones to forget (see `purge`). */
   purge?: { path: string; version: string }[];
+  /** Where this node's own changes came from, for the change log: `api` (default) or `folder` (an edit in the files folder). */
+  source?: 'api' | 'folder';
 }
+
+/** Where a committed change came from: `api`, `folder`, or `peer:<origin>` for a change applied from another node. */
+export type ChangeSource = 'api' | 'folder' | `peer:${string}`;
 
 export interface CommitPipelineOptions {
   nodeId: string;
@@ -33,6 +38,8 @@ export interface CommitPipelineOptions {
   layout: Layout;
   /** Makes the index's write-ahead log durable (default: fdatasync of it); a seam for tests. */
   syncWal?: (walPath: string) => Promise<void>;
+  /** Told of an exception thrown by a listener; default: printed on stderr. */
+  onListenerError?: (err: unknown) => void;
 }
 
 export class CommitPipeline {
@@ -40,7 +47,8 @@ export class CommitPipeline {
   readonly #index: IndexDb;
   readonly #layout: Layout;
   readonly #commits: GroupCommit<Pending, Pruned[]>;
-  readonly #listeners = new Set<(changes: Change[]) => void>();
+  readonly #onListenerError: (err: unknown) => void;
+  readonly #listeners = new Set<(changes: Change[], sources: ChangeSource[]) => void>();
   /** The last seq given to a change of this node (committed; durable once in #durableSeq). */
   #seq: number;
   /** The last seq of this node whose commit is durable: the one others may learn of. */
@@ -56,6 +64,7 @@ export class CommitPipeline {
     this.#nodeId = options.nodeId;
     this.#index = index;
     this.#layout = layout;
+    this.#onListenerError = options.onListenerError ?? ((err) => console.error('change listener failed:', err));
     this.#seq = this.#durableSeq = index.maxSeq(options.nodeId);
     this.#applied = index.applied();
     this.#durableApplied = { ...this.#applied };
@@ -83,8 +92,8 @@ export class CommitPipeline {
     return { ...this.#durableApplied, [this.#nodeId]: this.#durableSeq };
   }
 
-  /** Called with every batch of changes once it is durable (fsynced), in commit order. */
-  onChange(listener: (changes: Change[]) => void): () => void {
+  /** Called with every batch of changes once it is durable (fsynced), in commit order, with where each came from. */
+  onChange(listener: (changes: Change[], sources: ChangeSource[]) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -159,8 +168,15 @@ export class CommitPipeline {
       if (p.advance && p.advance.seq > (this.#durableApplied[p.advance.origin] ?? 0)) this.#durableApplied[p.advance.origin] = p.advance.seq;
     }
     const changes = batch.flatMap((p) => p.changes);
+    const sources = batch.flatMap((p) => p.changes.map((c): ChangeSource => (c.origin === this.#nodeId ? p.source ?? 'api' : `peer:${c.origin}`)));
     setImmediate(() => {
-      for (const listener of this.#listeners) listener(changes);
+      for (const listener of this.#listeners) {
+        try {
+          listener(changes, sources);
+        } catch (err) {
+          this.#onListenerError(err);
+        }
+      }
     });
   }
 }

@@ -10,6 +10,7 @@
  *   --broker URL         MQTT broker (default $NUVEM_BROKER or mqtt://127.0.0.1:1883)
  *   --embedded-broker    run an Aedes broker inside this node
  *   --no-watch           do not watch the files folder for edits
+ *   --rescan-ms N        interval between full rescans of the files folder (default 600000)
  *   --token T            bearer token for HTTP and MQTT (default $NUVEM_TOKEN)
  *   --log-level L        debug | info | warn | error (default info)
  *   --revisions N        revisions kept per path (default 10)
@@ -30,6 +31,8 @@ export interface NodeConfig {
   broker: string;
   embeddedBroker: boolean;
   watch: boolean;
+  /** Full rescans of the files folder, besides watching it (folder_sync.ts). */
+  rescanMs?: number;
   token?: string;
   logLevel: Level;
   keepRevisions: number;
@@ -47,6 +50,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     broker: { type: 'string' },
     'embedded-broker': { type: 'boolean' },
     'no-watch': { type: 'boolean' },
+    'rescan-ms': { type: 'string' },
     token: { type: 'string' },
     'log-level': { type: 'string' },
     revisions: { type: 'string' },
@@ -62,6 +66,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     broker: values.broker ?? env.NUVEM_BROKER ?? 'mqtt://127.0.0.1:1883',
     embeddedBroker: values['embedded-broker'] ?? false,
     watch: !values['no-watch'],
+    rescanMs: intOption('--rescan-ms', values['rescan-ms'] ?? '600000', 1000, 86_400_000),
     token: values.token ?? (env.NUVEM_TOKEN || undefined),
     logLevel: parseLevel(values['log-level']),
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),

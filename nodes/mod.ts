@@ -16,6 +16,9 @@ import { Metrics } from '../protocol/metrics.ts';
 import { Store } from './store.ts';
 import { Replicator } from './replicator.ts';
 import { hostName } from '../protocol/origins.ts';
+import { type ChangeEntry, ChangeLog, changeType } from './change_log.ts';
+import { syncFilesFolder } from './folder_sync.ts';
+import type { Change } from '../protocol/record.ts';
 
 export const VERSION = '0.1.0';
 /** Below this much free space the node reports itself unhealthy. */
@@ -51,7 +54,15 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   const log = createLog({ level: config.logLevel, node: id });
   const metrics = new Metrics();
   const staged = metrics.counter('nuvem_staged_total', 'Uploads peers streamed here while arriving, by what became of them');
-  const store = await Store.open({ dataDir: config.dataDir, nodeId: id, keepRevisions: config.keepRevisions, onStaging: (outcome) => staged({ outcome }) });
+  const store = await Store.open({
+    dataDir: config.dataDir,
+    nodeId: id,
+    keepRevisions: config.keepRevisions,
+    onStaging: (outcome) => staged({ outcome }),
+    onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
+  });
+  const changeLog = new ChangeLog({ folder: join(config.dataDir, '.nuvem'), log });
+  store.onChange((changes, sources) => changes.forEach((c, i) => changeLog.append(changeLogEntry(c, sources[i]))));
   const recovered = await store.recover();
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
@@ -131,6 +142,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
   replicator.start();
   const antiEntropy = startAntiEntropy({ store, replicator, intervalMs: config.antiEntropyMs, log, metrics });
+  const folder = config.watch ? syncFilesFolder(store, { log, rescanMs: config.rescanMs }) : undefined;
 
   let stopping: Promise<void> | undefined;
   return {
@@ -145,8 +157,10 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
         replicator.publishStatus();
         antiEntropy.stop();
         clearInterval(diskTimer);
+        await folder?.close();
         await server.close();
         await replicator.close();
+        await changeLog.close();
         store.close();
         log('info', 'stopped');
       })()),
@@ -164,4 +178,19 @@ async function resolveNodeId(config: NodeConfig): Promise<string> {
   const id = config.id ?? (kept || `n${randomBytes(4).toString('hex')}`);
   if (id !== kept) await fsp.writeFile(file, id + '\n');
   return id;
+}
+
+/** A committed change as a line of `DATA/.nuvem/change_log.jsonl` (change_log.ts). */
+export function changeLogEntry(c: Change, source: string): ChangeEntry {
+  const file = c.type === 'file' && !c.deleted;
+  return {
+    type: changeType(c.op, c.prev !== undefined),
+    path: c.path,
+    from: c.from,
+    kind: c.type,
+    size: file ? c.size : undefined,
+    sha256: file ? c.sha256 : undefined,
+    source,
+    version: c.version,
+  };
 }

@@ -18,7 +18,7 @@
 import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
-import { CommitPipeline } from './commit_pipeline.ts';
+import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
 import { digestOf, recordsOfBucket } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
@@ -48,6 +48,8 @@ export interface StoreOptions {
   onStaging?: (outcome: 'used' | 'expired' | 'failed' | 'refused') => void;
   /** Makes the index's write-ahead log durable (default: fdatasync of it); a seam for tests. */
   syncWal?: (walPath: string) => Promise<void>;
+  /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
+  onListenerError?: (err: unknown) => void;
 }
 
 export class Store implements StorePort {
@@ -83,7 +85,7 @@ export class Store implements StorePort {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
-    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError });
     this.#ctx = {
       nodeId,
       index,
@@ -148,7 +150,7 @@ export class Store implements StorePort {
   }
 
   /** Called with every batch of changes once it is durable (fsynced), in commit order. */
-  onChange(listener: (changes: Change[]) => void): () => void {
+  onChange(listener: (changes: Change[], sources: ChangeSource[]) => void): () => void {
     return this.#commits.onChange(listener);
   }
 
@@ -271,4 +273,14 @@ export class Store implements StorePort {
   recover(): Promise<{ changed: string[]; skipped: string[] }> {
     return reconcile(this.#ctx);
   }
+
+  /**
+   * Checks `paths` (with their subtrees) of the files folder against the
+   * index, as start-up does for the whole folder: what a person or program
+   * changed there becomes a new version, move or tombstone (recovery.ts).
+   */
+  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[] }> {
+    return reconcile(this.#ctx, { paths });
+  }
+
 }

@@ -43,6 +43,8 @@ export interface ClusterOptions {
   antiEntropyMs?: number;
   /** Extra arguments for every node. */
   nodeArgs?: string[];
+  /** Nodes watch their files folders (default: not, `--no-watch`). */
+  watch?: boolean;
   label?: string;
 }
 
@@ -286,7 +288,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       ...(token ? ['--token', token] : []),
       ...(options.nodeArgs ?? []),
     ];
-    const p = await startNodeProcess({ dataDir: dataDir(k), args, timeoutMs: 30_000 });
+    const p = await startNodeProcess({ dataDir: dataDir(k), args, timeoutMs: 30_000, watch: options.watch });
     p.child.once('exit', (code, signal) => {
       if (procs.get(k) !== p) return; // killed on purpose
       procs.delete(k);

@@ -42,10 +42,10 @@ process.once('exit', () => {
  * await fetch(`${node.url}/health`);
  * await node.stop();
  */
-export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number }): Promise<NodeProcess> {
+export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number; watch?: boolean }): Promise<NodeProcess> {
   const args = [
     '--import', 'tsx/esm', 'nodes/main.ts',
-    '--port', '0', '--data', options.dataDir, '--broker', NO_BROKER, '--no-watch', '--log-level', 'info',
+    '--port', '0', '--data', options.dataDir, '--broker', NO_BROKER, ...(options.watch ? [] : ['--no-watch']), '--log-level', 'info',
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
