@@ -26,6 +26,7 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
   const theirs = ((await (await replicator.get(peer, '/internal/digest')).json()) as { buckets: Record<string, string> }).buckets;
   const mine = store.digest();
   let repaired = 0;
+  const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
     // A bucket missing from the peer's digest may still hold its tombstones.
     if (theirs[bucket] === mine[bucket]) continue;
@@ -47,13 +48,19 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
       if (!current && (raw.deleted || !inFlight)) continue;
       const incoming = { ...change, prev: raw.deleted ? raw.prev : undefined };
       if (current && (current.version === change.version || !wins(incoming, current))) continue;
-      await store.applyRemote({ ...change, prev: incoming.prev }, {
-        advance: false,
-        fetchContent: () => replicator.fetchContent(change.sha256, [peer, ...replicator.peersForRepair()]),
-      });
-      repaired++;
+      try {
+        await store.applyRemote({ ...change, prev: incoming.prev }, {
+          advance: false,
+          fetchContent: () => replicator.fetchContent(change.sha256, [peer, ...replicator.peersForRepair()]),
+        });
+        repaired++;
+      } catch (err) {
+        // One record that cannot be applied never holds back the others.
+        failed.push(`${change.path}: ${(err as Error)?.message ?? err}`);
+      }
     }
   }
+  if (failed.length) throw new Error(`repaired ${repaired} record(s); ${failed.length} could not be applied, e.g. ${failed[0]}`);
   return repaired;
 }
 

@@ -36,6 +36,7 @@ export class RemoteChanges {
    */
   async apply(change: Change, options: { fetchContent: ContentSource; advance: boolean }): Promise<ApplyResult> {
     const { index, layout, commits } = this.#ctx;
+    this.#refuseAhead(change);
     return this.#ctx.locks.withPaths(pathsOf(change), async () => {
       this.#ctx.clock.observe(change.version);
       const record = recordOf(change);
@@ -97,11 +98,24 @@ export class RemoteChanges {
   }
 
   /**
+   * A version far ahead of this node's clock (clock.ts) would drag every
+   * later version of this node with it, and one forged notice of
+   * `ffffffffffff-ffff-…` would leave no version to mint: refused, never applied.
+   */
+  #refuseAhead(change: Change): void {
+    if (!this.#ctx.clock.tooFarAhead(change.version)) return;
+    throw new NuvemError('bad_request', `Cannot apply ${change.version} of "${change.path}" from ${change.origin}: more than a minute ahead of this node's clock`, {
+      aheadOfClock: true,
+    });
+  }
+
+  /**
    * Counts a remote change as applied without its content (gone everywhere);
    * a move still leaves its tombstone at `from`.
    */
   markApplied(change: Change, options: { advance: boolean }): Promise<void> {
     const advance = options.advance ? { origin: change.origin, seq: change.seq } : undefined;
+    this.#refuseAhead(change);
     return this.#ctx.locks.withPaths(pathsOf(change), async () => {
       this.#ctx.clock.observe(change.version);
       const pending: Pending = { changes: [change], put: [], revisions: [], advance };

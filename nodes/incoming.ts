@@ -42,6 +42,7 @@ const BATCH = 256;
 const CONCURRENCY = 16;
 
 export class Incoming {
+  readonly #warnedAhead = new Set<string>();
   readonly #o: IncomingOptions;
   readonly #store: Store;
   readonly #id: string;
@@ -174,6 +175,10 @@ export class Incoming {
         fetchContent: () => this.#o.gets.content(change.sha256, { members, origin: change.origin }),
       });
     } catch (err) {
+      if (err instanceof NuvemError && err.extra.aheadOfClock) {
+        this.#aheadOfClock(change);
+        throw err;
+      }
       // A notice is only a hint: one whose content cannot be had or verified
       // is dropped (and counted); the origin's log is the authority.
       if (!via.fromLog) this.#o.ignored('content');
@@ -187,6 +192,16 @@ export class Incoming {
     if (advance) this.#ack(change);
     if (result.outcome === 'lost' && isConflict(result.winner, change)) this.#conflict(change.path, { winner: result.winner, loser: change });
     if (result.outcome === 'applied' && result.loser && isConflict(change, result.loser)) this.#conflict(change.path, { winner: change, loser: result.loser });
+  }
+
+  /** Counted every time; one warning per origin, so a skewed or forging peer cannot flood the log. */
+  #aheadOfClock(change: Change): void {
+    this.#o.ignored('clock');
+    if (this.#warnedAhead.has(change.origin)) return;
+    this.#warnedAhead.add(change.origin);
+    this.#o.log('warn', 'refused changes more than a minute ahead of this node\'s clock; check the clocks (NTP)', {
+      origin: change.origin, version: change.version, path: change.path,
+    });
   }
 
   #conflict(path: string, records: { winner: FileRecord; loser: FileRecord }): void {

@@ -243,6 +243,29 @@ hostile('a forged change notice (a real origin, a SHA-256 it does not hold) is c
   await assertCounted(cluster, before, { counting: [2], what: 'a change with a bogus SHA-256' });
 });
 
+hostile('a forged mkcol notice with the largest version is refused for its clock: writes go on with valid versions, after a restart too', async () => {
+  const seq = (await cluster.request(1, '/status')).json.seq as number;
+  const before = await ignored(cluster, 2);
+  const forged = change({ path: 'hostile/far', type: 'folder', op: 'mkcol', size: 0, sha256: '', contentType: '', origin: 'node-1', seq: seq + 1, version: 'ffffffffffff-ffff-node-1' });
+  await raw.publishAsync('nuvem/files/hostile/far', JSON.stringify(forged), { qos: 1 });
+  const deadline = Date.now() + 3000;
+  while ((((await ignored(cluster, 2)).clock ?? 0) <= (before.clock ?? 0)) && Date.now() < deadline) await sleep(50);
+  assert.ok(((await ignored(cluster, 2)).clock ?? 0) > (before.clock ?? 0), 'counted as refused for its clock');
+  for (const round of ['before', 'after']) {
+    if (round === 'after') await cluster.restart(2).catch(async () => {
+      await cluster.kill(2);
+      await cluster.restart(2);
+    });
+    const put = await cluster.put(2, `hostile/after-forged-${round}.txt`, round);
+    assert.is(put.status, 201, `PUT ${round} the restart: ${put.body.toString()}`);
+    const version = put.json.version as string;
+    assert.match(version, /^[0-9a-f]{12}-[0-9a-f]{4}-/);
+    assert.ok(version < 'ffffffffffff', `${version} is a version of now, not of the forged clock`);
+    assert.is((await cluster.get(2, 'hostile/far')).status, 404);
+  }
+  assert.equal(cluster.crashes(), []);
+});
+
 hostile.run();
 
 // ---
