@@ -10,6 +10,7 @@
  *   --broker URL         MQTT broker (default $NUVEM_BROKER or mqtt://127.0.0.1:1883)
  *   --embedded-broker    run an Aedes broker inside this node
  *   --no-watch           do not watch the files folder for edits
+ *   --accept-vanished   start although the files folder, its marker or most of its files are gone, and record them as deleted
  *   --rescan-ms N        interval between full rescans of the files folder (default 600000)
  *   --token T            bearer token for HTTP and MQTT (default $NUVEM_TOKEN)
  *   --log-level L        debug | info | warn | error (default info)
@@ -31,6 +32,8 @@ export interface NodeConfig {
   broker: string;
   embeddedBroker: boolean;
   watch: boolean;
+  /** Start although the files folder or most files are gone (volume.ts); they become tombstones. */
+  acceptVanished?: boolean;
   /** Full rescans of the files folder, besides watching it (folder_sync.ts). */
   rescanMs?: number;
   token?: string;
@@ -51,6 +54,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     'embedded-broker': { type: 'boolean' },
     'no-watch': { type: 'boolean' },
     'rescan-ms': { type: 'string' },
+    'accept-vanished': { type: 'boolean' },
     token: { type: 'string' },
     'log-level': { type: 'string' },
     revisions: { type: 'string' },
@@ -66,6 +70,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     broker: values.broker ?? env.NUVEM_BROKER ?? 'mqtt://127.0.0.1:1883',
     embeddedBroker: values['embedded-broker'] ?? false,
     watch: !values['no-watch'],
+    acceptVanished: values['accept-vanished'] ?? false,
     rescanMs: intOption('--rescan-ms', values['rescan-ms'] ?? '600000', 1000, 86_400_000),
     token: values.token ?? (env.NUVEM_TOKEN || undefined),
     logLevel: parseLevel(values['log-level']),

@@ -27,11 +27,14 @@ export function syncFilesFolder(store: Store, options: { log: Log; rescanMs?: nu
   const { log } = options;
   let chain = Promise.resolve();
   let closed = false;
-  const run = (what: string, pass: () => Promise<{ changed: string[] }>) => {
+  const run = (what: string, pass: () => Promise<{ changed: string[]; heldBack?: number }>) => {
     chain = chain.then(async () => {
       if (closed) return;
       try {
-        const { changed } = await pass();
+        const { changed, heldBack } = await pass();
+        if (heldBack) {
+          log('error', 'most files are gone from the files folder: is its volume still mounted? Not recording them as deleted; restart with --accept-vanished if they were deleted on purpose', { count: heldBack, pass: what });
+        }
         if (changed.length) log('info', 'changes in the files folder became new versions', { paths: changed.slice(0, 100), count: changed.length, pass: what });
       } catch (err) {
         log('error', 'checking the files folder failed; the next pass tries again', { pass: what, error: String((err as Error)?.message ?? err) });

@@ -18,10 +18,9 @@ export interface DiskWork {
   revisions: FileRecord[];
 }
 
-/** Creates the store's folders in `dataDir` and empties its temp folder. */
+/** Creates the store's metadata folders in `dataDir` and empties its temp folder (the files folder: volume.ts). */
 export async function prepareFolders(dataDir: string): Promise<void> {
   const metaDir = join(dataDir, '.nuvem');
-  await fsp.mkdir(join(dataDir, 'files'), { recursive: true });
   await fsp.rm(join(metaDir, 'tmp'), { recursive: true, force: true });
   await fsp.mkdir(join(metaDir, 'tmp'), { recursive: true });
   await fsp.mkdir(join(metaDir, 'revs'), { recursive: true });

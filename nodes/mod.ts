@@ -58,12 +58,13 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     dataDir: config.dataDir,
     nodeId: id,
     keepRevisions: config.keepRevisions,
+    acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
   });
   const changeLog = new ChangeLog({ folder: join(config.dataDir, '.nuvem'), log });
   store.onChange((changes, sources) => changes.forEach((c, i) => changeLog.append(changeLogEntry(c, sources[i]))));
-  const recovered = await store.recover();
+  const recovered = await store.recover({ startUp: true, acceptVanished: config.acceptVanished });
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
 

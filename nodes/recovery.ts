@@ -24,6 +24,8 @@ import { type Entry, publicRecord } from './index_db.ts';
 import { ancestorsOf, parsePath, subtreeRange } from '../protocol/paths.ts';
 import { type Change, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
+import { UsageError } from '../protocol/errors.ts';
+import { MARKER, massVanish } from './volume.ts';
 
 export interface OnDisk {
   files: Map<string, LocalStat>;
@@ -98,6 +100,7 @@ async function walkInto(out: OnDisk, filesDir: string, rel: string): Promise<num
     const dirents = await fsp.readdir(join(filesDir, rel), { withFileTypes: true });
     let live = 0;
     for (const d of dirents) {
+      if (rel === '' && d.name === MARKER) continue; // the volume's marker (volume.ts)
       const path = rel === '' ? d.name : `${rel}/${d.name}`;
       let valid: string;
       try {
@@ -160,11 +163,27 @@ interface Hashed {
  * rescans), or the paths the watcher reported with their subtrees. Returns
  * the paths that changed and the names left alone.
  */
-export async function reconcile(ctx: StoreContext, options: { paths?: Iterable<string> } = {}): Promise<{ changed: string[]; skipped: string[] }> {
+export async function reconcile(
+  ctx: StoreContext,
+  options: { paths?: Iterable<string>; acceptVanished?: boolean; startUp?: boolean } = {},
+): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
   const { index, layout } = ctx;
   const scope = options.paths === undefined ? undefined : [...options.paths].filter(isPath);
   const disk = scope === undefined ? await scanDisk(layout.filesDir) : await scanPaths(layout.filesDir, scope);
   const plan = planRecovery(scope === undefined ? index.all() : entriesOf(index, scope), disk);
+  // A full pass that finds most files gone more likely looks at the wrong
+  // volume than at a person's deletes (volume.ts): those wait to be told.
+  let heldBack = 0;
+  if (scope === undefined && !options.acceptVanished && massVanish(plan.vanished.length, index.totals().files)) {
+    if (options.startUp) {
+      throw new UsageError(
+        `${plan.vanished.length} of the ${index.totals().files} files this node knows are gone from ${layout.filesDir}: is the right volume mounted? ` +
+          'Nothing was changed. Start with --accept-vanished to record them as deleted.',
+      );
+    }
+    heldBack = plan.vanished.length;
+    plan.vanished = [];
+  }
   const hashed: Hashed[] = [];
   for (const item of plan.rehash) {
     const sha256 = await hashFile(layout.filePath(item.path)).catch(() => undefined);
@@ -181,7 +200,7 @@ export async function reconcile(ctx: StoreContext, options: { paths?: Iterable<s
   ];
   // Concurrently, so the commits of one pass share their index flushes (group commit).
   const changed = (await Promise.all(work.map((w) => w()))).filter((p): p is string => p !== undefined);
-  return { changed, skipped: disk.skipped };
+  return { changed, skipped: disk.skipped, heldBack };
 }
 
 function isPath(path: string): boolean {

@@ -32,6 +32,7 @@ import { SmallFileCache } from './small_cache.ts';
 import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
+import { checkVolume } from './volume.ts';
 
 export type { ApplyResult, ContentSource } from './apply.ts';
 
@@ -48,6 +49,8 @@ export interface StoreOptions {
   onStaging?: (outcome: 'used' | 'expired' | 'failed' | 'refused') => void;
   /** Makes the index's write-ahead log durable (default: fdatasync of it); a seam for tests. */
   syncWal?: (walPath: string) => Promise<void>;
+  /** Start even when the files folder or its marker is missing, and let the start-up check tombstone any number of vanished files (volume.ts). */
+  acceptVanished?: boolean;
   /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
   onListenerError?: (err: unknown) => void;
 }
@@ -113,6 +116,12 @@ export class Store implements StorePort {
   static async open(options: StoreOptions): Promise<Store> {
     await prepareFolders(options.dataDir);
     const index = new IndexDb(join(options.dataDir, '.nuvem', 'index.db'), { keepRevisions: options.keepRevisions ?? 10 });
+    try {
+      await checkVolume(join(options.dataDir, 'files'), index, { acceptVanished: options.acceptVanished });
+    } catch (err) {
+      index.close();
+      throw err;
+    }
     const store = new Store(options, index);
     for (const e of index.all()) store.clock.observe(e.version);
     return store;
@@ -270,8 +279,8 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  recover(): Promise<{ changed: string[]; skipped: string[] }> {
-    return reconcile(this.#ctx);
+  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+    return reconcile(this.#ctx, options);
   }
 
   /**
@@ -279,7 +288,7 @@ export class Store implements StorePort {
    * index, as start-up does for the whole folder: what a person or program
    * changed there becomes a new version, move or tombstone (recovery.ts).
    */
-  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[] }> {
+  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
     return reconcile(this.#ctx, { paths });
   }
 

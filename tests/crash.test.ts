@@ -209,7 +209,7 @@ crash(`${ROUNDS} rounds of kill -9 during a 32 MiB replacing upload: old or new 
     assert.is(record.sha256, await sha256File(onDisk), `${label}: index sha256 = file hashed directly`);
     assert.is(record.sha256, got.sha, `${label}: index sha256 = bytes served`);
     assert.is(got.etag, `"${record.version}"`);
-    assert.equal(readdirSync(join(dir.path, 'files'), { recursive: true }).sort(), ['crash', PATH], `${label}: no stray files`);
+    assert.equal(readdirSync(join(dir.path, 'files'), { recursive: true }).sort(), ['.nuvem', 'crash', PATH], `${label}: no stray files`);
 
     const { json } = await rawRequest(node.url, { target: `/revisions/${PATH}` });
     if (got.sha === fresh && round > 1) {
