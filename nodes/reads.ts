@@ -36,7 +36,7 @@ export function listPath(ctx: ReadContext, folder: string, options: { recursive:
 }
 
 /** Opens the current version, or a kept one with `version`. */
-export async function readFile(ctx: ReadContext, path: string, options: { version?: string } = {}): Promise<Readable> {
+export async function readFile(ctx: ReadContext, path: string, options: { version?: string; retried?: boolean } = {}): Promise<Readable> {
   const { index, layout } = ctx;
   const e = index.get(path);
   if (options.version !== undefined && options.version !== e?.version) {
@@ -49,7 +49,7 @@ export async function readFile(ctx: ReadContext, path: string, options: { versio
   const cached = ctx.cache.get(path, e.version);
   const record = publicRecord(e);
   if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
-  return readable(ctx, record, { file: layout.filePath(path), ino: e.local?.ino });
+  return readable(ctx, record, { file: layout.filePath(path), ino: e.local?.ino, retried: options.retried });
 }
 
 /** The current version of a small file when its bytes are in memory; no I/O. */
@@ -79,7 +79,7 @@ export async function openContent(ctx: ReadContext, sha256: string): Promise<{ s
  * a file replaced since the lookup is read again, and a whole small file read
  * goes into the cache; without (a kept version), a mismatch means damage.
  */
-async function readable(ctx: ReadContext, record: FileRecord, options: { file: string; ino?: number }): Promise<Readable> {
+async function readable(ctx: ReadContext, record: FileRecord, options: { file: string; ino?: number; retried?: boolean }): Promise<Readable> {
   const { file, ino } = options;
   let handle: fsp.FileHandle;
   try {
@@ -89,10 +89,16 @@ async function readable(ctx: ReadContext, record: FileRecord, options: { file: s
   }
   const st = await handle.stat();
   if ((ino !== undefined && st.ino !== ino) || st.size !== record.size) {
-    // Replaced between the index lookup and the open: read again.
+    // Replaced between the index lookup and the open: read again, once. A
+    // file that still differs from its record was changed behind the index's
+    // back (by hand): it is not the version the record describes, and the
+    // folder watcher or the next rescan makes it a version of its own.
     await handle.close();
     if (ino === undefined) throw new NuvemError('internal', `The kept content of "${record.path}" is damaged`);
-    return readFile(ctx, record.path);
+    if (options.retried) {
+      throw new NuvemError('unavailable', `"${record.path}" changed on disk behind the index and is being recorded as a new version; try again shortly`, { retryAfter: 1 });
+    }
+    return readFile(ctx, record.path, { retried: true });
   }
   return {
     record,
