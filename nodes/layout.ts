@@ -10,6 +10,7 @@ import { linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diskError, makeFolders, removeEmptyFolders, Syncer } from './disk.ts';
 import { publicRecord, type Entry, type IndexDb } from './index_db.ts';
+import { conflict } from '../protocol/errors.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
 /** What a change notes of its disk work: the folders to fsync before its commit, the replaced versions kept. */
@@ -90,10 +91,33 @@ export class Layout {
     }
   }
 
+  /**
+   * Refuses a path whose folders, within the files folder, include a
+   * symbolic link: the node never writes or reads through one (a link to
+   * /etc planted in the files folder must not make a PUT write there).
+   */
+  async refuseLinks(file: string): Promise<void> {
+    if (!file.startsWith(this.filesDir + '/')) return;
+    const parts = file.slice(this.filesDir.length + 1).split('/');
+    let dir = this.filesDir;
+    for (const part of parts.slice(0, -1)) {
+      dir = join(dir, part);
+      const st = await fsp.lstat(dir).catch(() => undefined);
+      if (st === undefined) return; // made below, by this node
+      if (st.isSymbolicLink()) throw conflict(`"${dir.slice(this.filesDir.length + 1)}" is a symbolic link in the files folder; Nuvem does not follow links`);
+    }
+  }
+
+  /** Folders seen since may have been replaced (the watcher saw changes): check them again. */
+  forgetFolders(): void {
+    this.#knownDirs.clear();
+  }
+
   /** Creates the folder holding `file` (fsynced at commit), unless it is known to exist. */
   async makeParent(file: string, pending: DiskWork): Promise<void> {
     const dir = dirname(file);
     if (this.#knownDirs.has(dir)) return;
+    await this.refuseLinks(file);
     const created = await makeFolders(dir);
     (pending.syncDirs ??= []).push(...created);
     if (this.#knownDirs.size > 10_000) this.#knownDirs.clear();

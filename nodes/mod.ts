@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import process from 'node:process';
 import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
@@ -168,6 +168,25 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   };
 }
 
+/** Writes `text` to `file` so that a crash leaves the old file or the new one, both durable (temp, fsync, rename, folder fsync). */
+async function writeDurably(file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp`;
+  const handle = await fsp.open(temp, 'w');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fsp.rename(temp, file);
+  const dir = await fsp.open(dirname(file), 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 /** The configured id, or the one kept in the data folder, or a new one kept there. */
 async function resolveNodeId(config: NodeConfig): Promise<string> {
   const file = join(config.dataDir, '.nuvem', 'node-id');
@@ -177,7 +196,7 @@ async function resolveNodeId(config: NodeConfig): Promise<string> {
     throw new NuvemError('bad_request', `The data folder ${config.dataDir} belongs to node "${kept}", not "${config.id}"`);
   }
   const id = config.id ?? (kept || `n${randomBytes(4).toString('hex')}`);
-  if (id !== kept) await fsp.writeFile(file, id + '\n');
+  if (id !== kept) await writeDurably(file, id + '\n');
   return id;
 }
 

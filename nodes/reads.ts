@@ -4,7 +4,7 @@
  * (small_cache.ts); a file replaced between the index lookup and its open is
  * noticed (inode check) and read again.
  */
-import { promises as fsp } from 'node:fs';
+import { constants, promises as fsp } from 'node:fs';
 import { fileStream } from './disk.ts';
 import { conflict, NuvemError, notFound } from '../protocol/errors.ts';
 import type { Page, Readable } from '../functions/deps.ts';
@@ -82,8 +82,9 @@ export async function openContent(ctx: ReadContext, sha256: string): Promise<{ s
 async function readable(ctx: ReadContext, record: FileRecord, options: { file: string; ino?: number; retried?: boolean }): Promise<Readable> {
   const { file, ino } = options;
   let handle: fsp.FileHandle;
+  if (ino !== undefined) await ctx.layout.refuseLinks(file);
   try {
-    handle = await fsp.open(file, 'r');
+    handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
     throw new NuvemError('not_found', `The content of "${record.path}" is missing on this node`);
   }

@@ -168,6 +168,7 @@ export async function reconcile(
   options: { paths?: Iterable<string>; acceptVanished?: boolean; startUp?: boolean } = {},
 ): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
   const { index, layout } = ctx;
+  layout.forgetFolders();
   const scope = options.paths === undefined ? undefined : [...options.paths].filter(isPath);
   const disk = scope === undefined ? await scanDisk(layout.filesDir) : await scanPaths(layout.filesDir, scope);
   const plan = planRecovery(scope === undefined ? index.all() : entriesOf(index, scope), disk);
