@@ -3,7 +3,7 @@
 // instead of counted by a scan each time. Checked here against a count of the
 // entries after every kind of write, including an overwrite, a put over a
 // tombstone and a purge, and on an index opened with entries already in it.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'libsql';
 import { test } from 'uvu';
@@ -76,6 +76,9 @@ test('an index opened with entries in it is counted, then kept', async () => {
       ('x/1.bin', 'file', '2', 10, '${'a'.repeat(64)}', 1, 'application/octet-stream', 0, 'node-a', 2, NULL, NULL, NULL, NULL),
       ('x/2.bin', 'file', '3', 0, '', 1, '', 1, 'node-a', 3, NULL, NULL, NULL, NULL);`);
   db.close();
+  // And its files folder, with the live file in it (nodes/volume.ts refuses an index whose files are all missing).
+  mkdirSync(join(dir.path, 'files', 'x'), { recursive: true });
+  writeFileSync(join(dir.path, 'files', 'x', '1.bin'), 'a'.repeat(10));
   const store = await Store.open({ dataDir: dir.path, nodeId: 'node-a' });
   try {
     assert.equal(store.index.totals(), { files: 1, bytes: 10, tombstones: 1 });
