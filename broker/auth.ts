@@ -12,6 +12,11 @@
  *   (a dashboard): it may subscribe under `{prefix}/` and publish nothing.
  *   Its username is free, but MQTT 3.1.1 needs one to send a password, and
  *   client ids starting with `nuvem-node-` are kept for nodes.
+ * - `nodeToken`: nodes are told apart from clients. A node's password is
+ *   its own credential, `nodeCredential(nodeToken, id)` (protocol/credentials.ts),
+ *   so it can act as itself only; the cluster `token` then makes a client,
+ *   which like a reader may subscribe and publish nothing. Without a node
+ *   token, whoever holds `token` is a node.
  * - Anybody else is refused at CONNECT: 5 (not authorized) without a password,
  *   4 (bad user name or password) with a wrong one.
  *
@@ -28,6 +33,7 @@ import type { AuthenticateError, Client, PublishPacket, Subscription } from 'aed
 import type { Log } from '../protocol/log.ts';
 import { DEFAULT_PREFIX } from '../protocol/topics.ts';
 import { NODE_ID } from '../protocol/version.ts';
+import { nodeCredential } from '../protocol/credentials.ts';
 import { UsageError } from '../protocol/errors.ts';
 
 /** Client ids starting with this belong to nodes (nodes/bus.ts); readers may not take them over. */
@@ -37,6 +43,8 @@ export type Role = { kind: 'anyone' } | { kind: 'node'; id: string } | { kind: '
 
 export interface AuthOptions {
   token?: string;
+  /** Nodes' own secret: with it, `token` no longer makes a node (see above). */
+  nodeToken?: string;
   readToken?: string;
   prefix?: string;
   log?: Log;
@@ -58,8 +66,10 @@ export interface AuthHooks {
 }
 
 export function createAuth(options: AuthOptions = {}): AuthHooks {
-  const { token, readToken } = options;
-  if (token === '' || readToken === '') throw new UsageError('Cannot use an empty token');
+  const { token, readToken, nodeToken } = options;
+  if (token === '' || readToken === '' || nodeToken === '') throw new UsageError('Cannot use an empty token');
+  if (nodeToken !== undefined && token === undefined) throw new UsageError('Cannot use --node-token without --token');
+  if (nodeToken !== undefined && nodeToken === token) throw new UsageError('Cannot use the same value for --token and --node-token');
   if (readToken !== undefined && token === undefined) {
     throw new UsageError('Cannot use --read-token without --token: without a token anyone may publish anyway');
   }
@@ -90,6 +100,18 @@ export function createAuth(options: AuthOptions = {}): AuthHooks {
       };
       if (password === undefined || password.length === 0) return deny(5, 'no password');
       const given = digest(password);
+      if (nodeToken !== undefined) {
+        if (typeof username === 'string' && NODE_ID.test(username) && sameDigest(given, digest(nodeCredential(nodeToken, username)))) {
+          roles.set(client, { kind: 'node', id: username });
+          return done(null, true);
+        }
+        if (sameDigest(given, nodeDigest) || (readDigest !== undefined && sameDigest(given, readDigest))) {
+          if (client.id.startsWith(NODE_CLIENT_ID_PREFIX)) return deny(5, `a client may not use a client id starting with ${NODE_CLIENT_ID_PREFIX}`);
+          roles.set(client, { kind: 'reader' });
+          return done(null, true);
+        }
+        return deny(4, 'wrong token');
+      }
       if (sameDigest(given, nodeDigest)) {
         if (typeof username !== 'string' || !NODE_ID.test(username)) {
           return deny(4, 'a node must give its node id as the username');

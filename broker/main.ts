@@ -8,6 +8,7 @@
  *   --ws-port P       MQTT over WebSocket at /mqtt, for browsers (default 8083; 0 = any free port)
  *   --host H          address to bind (default 127.0.0.1; anything but loopback needs --token)
  *   --token T         nodes connect with this password, their node id as username (default $NUVEM_TOKEN)
+ *   --node-token N    nodes' own secret: nodes connect with a credential derived from it; --token then makes a client that may only subscribe (default $NUVEM_NODE_TOKEN)
  *   --read-token R    dashboards connect with this password: subscribe only (needs --token)
  *   --log-level L     debug | info | warn | error (default info); refusals are logged at debug
  */
@@ -22,6 +23,7 @@ export interface BrokerConfig {
   port: number;
   wsPort: number;
   token?: string;
+  nodeToken?: string;
   readToken?: string;
   logLevel: Level;
 }
@@ -33,6 +35,7 @@ export function parseBrokerArgs(argv: string[], env: Record<string, string | und
     host: { type: 'string' },
     token: { type: 'string' },
     'read-token': { type: 'string' },
+    'node-token': { type: 'string' },
     'log-level': { type: 'string' },
   });
   const level = parseLevel(values['log-level']);
@@ -46,6 +49,7 @@ export function parseBrokerArgs(argv: string[], env: Record<string, string | und
     token,
     readToken: values['read-token'],
     logLevel: level,
+    ...nodeTokenOf(values['node-token'] ?? (env.NUVEM_NODE_TOKEN || undefined)),
   };
 }
 
@@ -69,6 +73,12 @@ export async function runBroker(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+}
+
+/** Present only when given: most brokers run without one. */
+function nodeTokenOf(nodeToken: string | undefined): { nodeToken?: string } {
+  if (nodeToken === '') throw new UsageError('Cannot use an empty --node-token');
+  return nodeToken === undefined ? {} : { nodeToken };
 }
 
 function portOption(name: string, value: string): number {

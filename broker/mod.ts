@@ -36,6 +36,8 @@ export interface BrokerOptions {
   wsPort?: number | false;
   /** Nodes' token: with it, only nodes (and readers) may connect. */
   token?: string;
+  /** Nodes' own secret: with it, `token` lets clients subscribe only (auth.ts). */
+  nodeToken?: string;
   /** Lets dashboards subscribe under the prefix and publish nothing. Needs `token`. */
   readToken?: string;
   /**
@@ -67,7 +69,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<RunningB
   const log: Log = options.log ?? (() => {});
   checkExposure(host, options.token);
   const prefix = checkPrefix(options.prefix ?? DEFAULT_PREFIX);
-  const hooks = createAuth({ token: options.token, readToken: options.readToken, prefix, log });
+  const hooks = createAuth({ token: options.token, readToken: options.readToken, nodeToken: options.nodeToken, prefix, log });
   const broker = await Aedes.createBroker({ ...hooks, connectTimeout: 10_000 });
   watchBroker(broker, log);
 

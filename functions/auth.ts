@@ -16,12 +16,15 @@ export function equalDigests(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** A check of `Authorization` headers against `token`; throws 401 on a missing or wrong one. */
-export function bearerCheck(token: string): (header: string | undefined) => Promise<void> {
-  const expected = digest(token);
+/** A check of `Authorization` headers against any of `tokens`; throws 401 on a missing or wrong one. */
+export function bearerCheck(tokens: string | string[]): (header: string | undefined) => Promise<void> {
+  const expected = Promise.all((Array.isArray(tokens) ? tokens : [tokens]).map(digest));
   return async (header) => {
     const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-    if (!m || !equalDigests(await digest(m[1].trim()), await expected)) {
+    const given = m ? await digest(m[1].trim()) : undefined;
+    // Every token compared, so timing tells nothing of which one (or none) matched.
+    const matches = given ? (await expected).map((e) => equalDigests(given, e)) : [];
+    if (!matches.includes(true)) {
       throw new NuvemError('unauthorized', m ? 'The bearer token is wrong' : 'This node needs Authorization: Bearer <token>');
     }
   };

@@ -75,6 +75,8 @@ export interface Deps {
   metrics: Metrics;
   /** Bearer token every route but /health needs; undefined for none. */
   token?: string;
+  /** Nodes' own token: with it, `/internal/` routes take only this one (clients hold `token`); other routes take either. */
+  nodeToken?: string;
   /**
    * Without a token: the host names, besides loopback ones, that a request's
    * `Host` may name (the public URL's); any other is refused with 403, so a

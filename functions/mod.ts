@@ -45,11 +45,13 @@ export function createApp(deps: Deps): NodeApp {
       requests.count(c.req.method, c.res.status);
     }
   });
-  const checkToken = deps.token === undefined ? undefined : bearerCheck(deps.token);
+  const checkToken = deps.token === undefined ? undefined : bearerCheck([deps.token, ...(deps.nodeToken ? [deps.nodeToken] : [])]);
+  const checkNode = deps.nodeToken === undefined ? undefined : bearerCheck(deps.nodeToken);
   app.use('*', async (c, next) => {
     if (deps.allowedHosts) checkHost(c.req.header('host'), deps.allowedHosts);
     checkRawTarget(deps.rawTarget?.(c));
-    if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
+    if (checkNode && c.req.path.startsWith('/internal/')) await checkNode(c.req.header('authorization'));
+    else if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
     await next();
   });
   const upload = uploader(deps);

@@ -20,7 +20,8 @@ export interface Bus {
 export function connectBus(options: {
   url: string;
   nodeId: string;
-  token?: string;
+  /** The broker password: the node's credential, or the cluster token. */
+  password?: string;
   prefix?: string;
   heartbeatMs: number;
   status: () => Record<string, unknown>;
@@ -48,7 +49,7 @@ export function connectBus(options: {
   const client = mqtt.connect(options.url, {
     clientId: `nuvem-node-${options.nodeId}`,
     username: options.nodeId,
-    password: options.token,
+    password: options.password,
     reconnectPeriod: 1000,
     connectTimeout: 3000,
     // Keepalive at least a few heartbeats: the broker's Last Will fires

@@ -13,6 +13,7 @@
  *   --accept-vanished   start although the files folder, its marker or most of its files are gone, and record them as deleted
  *   --rescan-ms N        interval between full rescans of the files folder (default 600000)
  *   --token T            bearer token for HTTP and MQTT (default $NUVEM_TOKEN)
+ *   --node-token N       nodes' own secret: broker credential and /internal/ routes; clients keep --token (default $NUVEM_NODE_TOKEN)
  *   --log-level L        debug | info | warn | error (default info)
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
@@ -37,6 +38,7 @@ export interface NodeConfig {
   /** Full rescans of the files folder, besides watching it (folder_sync.ts). */
   rescanMs?: number;
   token?: string;
+  nodeToken?: string;
   logLevel: Level;
   keepRevisions: number;
   heartbeatMs: number;
@@ -56,6 +58,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     'rescan-ms': { type: 'string' },
     'accept-vanished': { type: 'boolean' },
     token: { type: 'string' },
+    'node-token': { type: 'string' },
     'log-level': { type: 'string' },
     revisions: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
@@ -73,6 +76,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     acceptVanished: values['accept-vanished'] ?? false,
     rescanMs: intOption('--rescan-ms', values['rescan-ms'] ?? '600000', 1000, 86_400_000),
     token: values.token ?? (env.NUVEM_TOKEN || undefined),
+    nodeToken: values['node-token'] ?? (env.NUVEM_NODE_TOKEN || undefined),
     logLevel: parseLevel(values['log-level']),
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
@@ -82,5 +86,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
   }
   checkExposure(config.host, config.token);
+  if (config.nodeToken !== undefined && (!config.token || config.nodeToken === config.token)) {
+    throw new UsageError('Cannot use --node-token without a --token of its own: clients use the token, nodes the node token');
+  }
   return config;
 }

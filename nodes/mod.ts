@@ -98,6 +98,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     store,
     brokerUrl: config.broker,
     token: config.token,
+    nodeToken: config.nodeToken,
     heartbeatMs: config.heartbeatMs,
     status: nodeStatus,
     log,
@@ -120,6 +121,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     store,
     metrics,
     token: config.token,
+    nodeToken: config.nodeToken,
     // Filled in once the URL is known (below); a token makes the check unnecessary.
     allowedHosts: config.token ? undefined : allowedHosts,
     replication: replicator,

@@ -25,11 +25,14 @@ import { pushing } from './push.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
 import type { WriteConcern } from '../protocol/write_concern.ts';
+import { nodeCredential } from '../protocol/credentials.ts';
 
 export interface ReplicatorOptions {
   store: Store;
   brokerUrl: string;
   token?: string;
+  /** Nodes' own secret (credentials.ts): the broker password is derived from it, and peers are called with it. */
+  nodeToken?: string;
   prefix?: string;
   heartbeatMs: number;
   /** This node's status without the replication fields (added here). */
@@ -66,7 +69,7 @@ export class Replicator {
     this.#timers = options.timers ?? realTimers;
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
     this.membership = new Membership(this.#id, remembered);
-    this.#gets = new PeerGets({ token: options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
+    this.#gets = new PeerGets({ token: options.nodeToken ?? options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
     this.#acks = new AckWaits({ nodeId: this.#id, membership: this.membership, now: this.#now, timers: this.#timers });
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
     this.#count = (reason) => ignored({ reason });
@@ -91,7 +94,7 @@ export class Replicator {
     this.#bus = connectBus({
       url: this.#o.brokerUrl,
       nodeId: this.#id,
-      token: this.#o.token,
+      password: this.#o.nodeToken ? nodeCredential(this.#o.nodeToken, this.#id) : this.#o.token,
       prefix,
       heartbeatMs: this.#o.heartbeatMs,
       status: () => this.status(),
@@ -170,7 +173,7 @@ export class Replicator {
     if (!targets.length) return body;
     return pushing(body, size, targets, {
       origin: this.#id,
-      token: this.#o.token,
+      token: this.#o.nodeToken ?? this.#o.token,
       onOutcome: (peer, outcome, error) => {
         this.#pushed({ outcome });
         if (outcome === 'failed') this.#o.log('info', 'streaming an upload to a peer stopped; it will fetch the content instead', { peer, error: String((error as Error)?.message ?? error) });

@@ -20,6 +20,7 @@
  * `"msg":"cluster ready"` line lists the URLs, and a short summary goes to stderr.
  */
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker, type RunningBroker } from '../broker/mod.ts';
 import { createLog, type Level, type Log } from '../protocol/log.ts';
 import { nodeEntry, NodeStartError, spawnNodeChild, type NodeChild } from './node_child.ts';
@@ -183,8 +184,11 @@ export async function runUp(argv: string[]): Promise<void> {
 }
 
 async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promise<void> {
+  // With a token, the nodes get a secret of their own that no client holds: clients
+  // (the CLI, dashboards) keep the token and may only subscribe (broker/auth.ts).
+  const nodeToken = config.token ? randomBytes(32).toString('base64url') : undefined;
   try {
-    cluster.broker = await startBroker({ host: config.host, port: config.mqttPort, wsPort: config.wsPort, token: config.token, log });
+    cluster.broker = await startBroker({ host: config.host, port: config.mqttPort, wsPort: config.wsPort, token: config.token, nodeToken, log });
   } catch (err) {
     // The broker names its own flags; here they are --mqtt-port and --ws-port.
     if (!(err instanceof Error) || !/with --port$/.test(err.message)) throw err;
@@ -198,7 +202,7 @@ async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promi
   const entry = await nodeEntry();
   if (cluster.isStopping) throw new Error('stopped while starting');
   // The token travels in the environment, not on command lines anyone can read with ps.
-  const env = { ...process.env, NUVEM_TOKEN: config.token ?? '' };
+  const env = { ...process.env, NUVEM_TOKEN: config.token ?? '', NUVEM_NODE_TOKEN: nodeToken ?? '' };
   for (let k = 1; k <= config.nodes; k++) {
     const name = `node-${k}`;
     const args = [

@@ -4,6 +4,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { payloadRefusal, publishRefusal, subscribeRefusal, type Role } from '../broker/auth.ts';
 import { parseStatusMessage, statusMessage, type StatusMessage } from '../protocol/messages.ts';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
+import { nodeCredential } from '../protocol/credentials.ts';
 import { statusTopic } from '../protocol/topics.ts';
 
 const TOKEN = 'node-secret';
@@ -34,7 +35,7 @@ async function connect(url: string, options: IClientOptions = {}) {
 
 const closedBy = (client: MqttClient) => new Promise<void>((resolve) => client.once('close', () => resolve()));
 
-async function withBroker(options: { token?: string; readToken?: string }, fn: (b: RunningBroker, ends: MqttClient[]) => Promise<void>) {
+async function withBroker(options: { token?: string; readToken?: string; nodeToken?: string }, fn: (b: RunningBroker, ends: MqttClient[]) => Promise<void>) {
   const broker = await startBroker({ port: 0, wsPort: false, ...options });
   const ends: MqttClient[] = [];
   try {
@@ -84,6 +85,31 @@ test('without credentials, or with a wrong token, CONNECT is refused', async () 
       );
       assert.ok(err, `connected with ${JSON.stringify(options)}`);
       assert.match(err!.message, reason);
+    }
+  });
+});
+
+test('with a node token, the cluster token makes a client that only subscribes; each node acts only as itself', async () => {
+  const NODE_TOKEN = 'nodes-only-secret';
+  await withBroker({ token: TOKEN, nodeToken: NODE_TOKEN }, async (b, ends) => {
+    const client = await connect(b.mqttUrl, { username: 'client', password: TOKEN });
+    const n1 = await connect(b.mqttUrl, { username: 'n1', password: nodeCredential(NODE_TOKEN, 'n1') });
+    ends.push(client.client, n1.client);
+    await client.client.subscribeAsync('nuvem/#', { qos: 1 });
+    const got = client.next('nuvem/files/a.txt');
+    await n1.client.publishAsync('nuvem/files/a.txt', JSON.stringify({ path: 'a.txt', origin: 'n1', seq: 1 }), { qos: 1 });
+    await got;
+    const closed = closedBy(client.client);
+    client.client.publish('nuvem/files/b.txt', JSON.stringify({ path: 'b.txt', origin: 'n1', seq: 2 }), { qos: 0 });
+    await closed;
+    for (const [options, reason] of [
+      [{ username: 'n2', password: nodeCredential(NODE_TOKEN, 'n1') }, /bad user ?name or password/i],
+      [{ username: 'n1', password: NODE_TOKEN }, /bad user ?name or password/i],
+      [{ username: 'n1', password: nodeCredential('another secret', 'n1') }, /bad user ?name or password/i],
+    ] as const) {
+      const err = await mqtt.connectAsync(b.mqttUrl, { reconnectPeriod: 0, connectTimeout: 2000, ...options }).then((c) => (c.end(true), undefined), (e: Error) => e);
+      assert.ok(err, `connected with ${JSON.stringify(options)}`);
+      assert.match(err!.message, reason, `${JSON.stringify(options)}: ${err!.message}`);
     }
   });
 });

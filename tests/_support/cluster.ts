@@ -38,6 +38,8 @@ export interface ClusterOptions {
   broker?: BrokerKind;
   /** Token for the nodes (HTTP and MQTT) and the embedded broker. */
   token?: string;
+  /** Nodes' own secret (`--node-token`), given to the nodes and the embedded broker; requests keep using `token`. */
+  nodeToken?: string;
   heartbeatMs?: number;
   /** `--anti-entropy-ms` of every node (default 30000, the node's own default). */
   antiEntropyMs?: number;
@@ -166,8 +168,8 @@ interface BrokerControl {
   stop(): Promise<void>;
 }
 
-async function embeddedBroker(token: string | undefined): Promise<BrokerControl> {
-  let running: RunningBroker | undefined = await startEmbeddedBroker({ port: 0, wsPort: false, token });
+async function embeddedBroker(token: string | undefined, nodeToken?: string): Promise<BrokerControl> {
+  let running: RunningBroker | undefined = await startEmbeddedBroker({ port: 0, wsPort: false, token, nodeToken });
   const port = running.port;
   return {
     kind: 'embedded',
@@ -180,7 +182,7 @@ async function embeddedBroker(token: string | undefined): Promise<BrokerControl>
       // The port was ours a moment ago; a connection in TIME_WAIT does not stop a listener (SO_REUSEADDR).
       for (let attempt = 0; ; attempt++) {
         try {
-          running = await startEmbeddedBroker({ port, wsPort: false, token });
+          running = await startEmbeddedBroker({ port, wsPort: false, token, nodeToken });
           return;
         } catch (err) {
           if (attempt >= 40) throw err;
@@ -262,7 +264,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const kind = options.broker ?? 'embedded';
   if (kind === 'mosquitto' && token) throw new Error('the Mosquitto test broker runs without authentication; use the embedded broker with a token');
   const dir: TempDir = tempDir(options.label ?? 'cluster');
-  const broker = kind === 'embedded' ? await embeddedBroker(token) : await mosquittoBroker(dir.path);
+  const broker = kind === 'embedded' ? await embeddedBroker(token, options.nodeToken) : await mosquittoBroker(dir.path);
   const brokerUrl = `mqtt://127.0.0.1:${broker.port}`;
   const ks = Array.from({ length: n }, (_, i) => i + 1);
   const procs = new Map<number, NodeProcess>();
@@ -286,6 +288,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       '--id', id(k), '--port', String(port), '--broker', brokerUrl,
       '--heartbeat-ms', String(heartbeatMs), '--anti-entropy-ms', String(antiEntropyMs),
       ...(token ? ['--token', token] : []),
+      ...(options.nodeToken ? ['--node-token', options.nodeToken] : []),
       ...(options.nodeArgs ?? []),
     ];
     const p = await startNodeProcess({ dataDir: dataDir(k), args, timeoutMs: 30_000, watch: options.watch });
