@@ -10,6 +10,7 @@ import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
 import type { NodeConfig } from './config.ts';
+import { createResourceSampler } from './resources.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import { createLog, type Log } from '../protocol/log.ts';
 import { Metrics } from '../protocol/metrics.ts';
@@ -65,6 +66,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   };
   await refreshDisk();
   const diskTimer = setInterval(refreshDisk, 5000);
+  // cpu, load and mem for every heartbeat, sampled at most once per heartbeat interval (resources.ts).
+  const resources = createResourceSampler({ intervalMs: config.heartbeatMs });
   const nodeStatus = () => {
     const totals = store.index.totals(); // kept by the index, no scan (index_db.ts)
     return {
@@ -79,6 +82,9 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       disk: disk ?? { free: 0, total: 0 },
       inflight: metrics.value('nuvem_http_inflight_requests'),
       version: VERSION,
+      ...resources.read(),
+      requests: metrics.value('nuvem_http_requests_total'),
+      traffic: { in: metrics.value('nuvem_received_bytes_total'), out: metrics.value('nuvem_sent_bytes_total') },
       runtime: runtime.name,
     };
   };
