@@ -13,7 +13,7 @@ import type { Deps } from './deps.ts';
 import { downloadApp, smallReads } from './download.ts';
 import { onError } from './errors.ts';
 import { fastPaths, type FastPaths } from './fast_paths.ts';
-import { requestCounters } from './request_counters.ts';
+import { requestCounters, routeOf } from './request_counters.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
@@ -42,7 +42,7 @@ export function createApp(deps: Deps): NodeApp {
       requests.inflight--;
       // A runtime that stamps the header itself spares every answer a Headers copy.
       if (!deps.stampsNodeHeader) c.res.headers.set('x-nuvem-node', deps.nodeId);
-      requests.count(c.req.method, c.res.status);
+      requests.count(c.req.method, c.res.status, routeOf(c.req.path));
     }
   });
   const checkToken = deps.token === undefined ? undefined : bearerCheck(deps.token);

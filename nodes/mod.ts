@@ -10,6 +10,7 @@ import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
 import type { NodeConfig } from './config.ts';
+import { registerNodeMetrics } from './node_metrics.ts';
 import { createResourceSampler } from './resources.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import { createLog, type Log } from '../protocol/log.ts';
@@ -107,6 +108,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
+  registerNodeMetrics(metrics, { resources, disk: () => disk, membership: replicator.membership, startedAt });
 
   const allowedHosts: string[] = [];
   const deps: Deps = {
