@@ -9,7 +9,8 @@ import process from 'node:process';
 import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
-import type { NodeConfig } from './config.ts';
+import { brokerWsUrl, type NodeConfig } from './config.ts';
+import { loadDashboardAssets } from './dashboard_assets.ts';
 import { registerNodeMetrics } from './node_metrics.ts';
 import { createResourceSampler } from './resources.ts';
 import { NuvemError } from '../protocol/errors.ts';
@@ -109,6 +110,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
   registerNodeMetrics(metrics, { resources, disk: () => disk, membership: replicator.membership, startedAt });
+  const dashboard = await loadDashboardAssets({ brokerWs: config.brokerWs ?? brokerWsUrl(config.broker) });
+  if (dashboard.missing.length) log('warn', 'dashboard files not found; GET / says so', { missing: dashboard.missing });
 
   const allowedHosts: string[] = [];
   const deps: Deps = {
@@ -126,6 +129,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       return undefined;
     },
     log,
+    dashboard,
     rawTarget: runtime.rawTarget,
     requestHeader: runtime.requestHeader,
     requestBody: runtime.requestBody,
