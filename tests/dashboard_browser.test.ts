@@ -112,7 +112,10 @@ test('the dashboard of a 3-node `nuvem up`: live cards, feed, path box, a kill -
     await screenshot(page, 'dashboard-390-dark.png');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 1280, height: 900 });
-    if (process.env.NUVEM_UPDATE_SCREENSHOT) copyFileSync(light, join(REPO_ROOT, 'docs', 'dashboard.png'));
+    if (process.env.NUVEM_UPDATE_SCREENSHOT) {
+      mkdirSync(join(REPO_ROOT, 'docs'), { recursive: true });
+      copyFileSync(light, join(REPO_ROOT, 'docs', 'dashboard.png')); // the README's picture
+    }
 
     // kill -9: the broker publishes the node's Last Will, and the card turns red.
     const killed = Date.now();
