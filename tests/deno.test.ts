@@ -344,7 +344,7 @@ test('a broker and a node under Deno replicate both ways with a node under Node'
   assert.equal(exits, [0, 0], 'the Deno node and the Deno broker exit 0 on SIGTERM');
 });
 
-test('a node under Deno reports cpu, load, mem and disk in its heartbeat, with the deno.json task\'s permissions', async () => {
+test('a node under Deno reports cpu, load, mem and disk in its heartbeat, and serves the dashboard, with the deno.json task\'s permissions', async () => {
   if (denoMissing()) return;
   const broker = await startBroker({ port: 0, wsPort: false });
   let node: DenoProcess | undefined;
@@ -362,6 +362,13 @@ test('a node under Deno reports cpu, load, mem and disk in its heartbeat, with t
       since, timeoutMs: 5000, what: 'a heartbeat counting the upload',
     });
     assertPlausibleResources(later.json, 'a later Deno heartbeat');
+    // The dashboard's files are found and served under Deno too.
+    for (const [file, type] of [['', /^text\/html/], ['dashboard/app.js', /^text\/javascript/], ['dashboard/mqtt.esm.js', /^text\/javascript/]] as const) {
+      const res = await fetch(`${node.ready.url}/${file}`);
+      assert.is(res.status, 200, `/${file}`);
+      assert.match(res.headers.get('content-type') ?? '', type);
+      await res.arrayBuffer();
+    }
   } finally {
     await watch?.close();
     exit = await node?.stop();
