@@ -108,7 +108,7 @@ function formatLatency(ms: number | undefined): string {
   return ms < 10 ? `${ms.toFixed(1)} ms` : `${Math.round(ms)} ms`;
 }
 
-/** `status`: one row per node, by id, then how many are online. */
+/** `status`: one row per node, by id (resource columns: cpu share, 1-min load, the process's memory and the machine's free memory), then how many are online. */
 export function formatStatus(nodes: readonly NodeReport[]): string {
   if (nodes.length === 0) return 'no nodes known';
   const sorted = [...nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -120,10 +120,14 @@ export function formatStatus(nodes: readonly NodeReport[]): string {
     formatLatency(n.latencyMs),
     n.files === undefined ? '-' : `${n.files} (${formatBytes(n.bytes ?? 0)})`,
     n.disk && n.disk.total > 0 ? `${formatBytes(n.disk.free)} free of ${formatBytes(n.disk.total)}` : '-',
+    n.cpu === undefined ? '-' : `${Math.round(n.cpu * 100)}%`,
+    n.load === undefined ? '-' : n.load.toFixed(2),
+    n.mem ? `${formatBytes(n.mem.rss)} (${formatBytes(n.mem.free)} free of ${formatBytes(n.mem.total)})` : '-',
     n.url,
   ]);
   const online = nodes.filter((n) => n.state === 'online').length;
-  const table = formatTable([['NODE', 'STATE', 'HEARTBEAT', 'LAG', 'LATENCY', 'FILES', 'DISK', 'URL'], ...rows], { right: [2, 3, 4] });
+  const header = ['NODE', 'STATE', 'HEARTBEAT', 'LAG', 'LATENCY', 'FILES', 'DISK', 'CPU', 'LOAD', 'MEMORY', 'URL'];
+  const table = formatTable([header, ...rows], { right: [2, 3, 4, 7, 8] });
   return `${table}\n${online} of ${nodes.length} node${nodes.length === 1 ? '' : 's'} online`;
 }
 

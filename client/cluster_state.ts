@@ -65,6 +65,10 @@ export interface NodeReport {
   files?: number;
   bytes?: number;
   disk?: { free: number; total: number };
+  /** Resource report of its last status: cpu share (0 to 1), 1-min load, memory in bytes. */
+  cpu?: number;
+  load?: number;
+  mem?: { rss: number; free: number; total: number };
   seq?: number;
   applied?: Record<string, number>;
   version?: string;
@@ -285,6 +289,9 @@ export class ClusterState {
         files: s?.files,
         bytes: s?.bytes,
         disk: s?.disk,
+        cpu: s?.cpu,
+        load: s?.load,
+        mem: s?.mem,
         seq: s?.seq,
         applied: s?.applied,
         version: s?.version,

@@ -68,6 +68,22 @@ export interface Replication {
   streamToPeers?(body: AsyncIterable<Uint8Array>, size: number | undefined): AsyncIterable<Uint8Array>;
 }
 
+/** What the page needs, read by the node at start. */
+export interface DashboardAssets {
+  /** By file name (`index.html`, `app.js`, `mqtt.esm.js`…): content type, bytes and a strong ETag of them. */
+  files: ReadonlyMap<string, DashboardFile>;
+  /** For `config.json`: the broker's MQTT-over-WebSocket URL and the topic prefix. */
+  brokerWs: string;
+  prefix: string;
+}
+
+/** One file of the dashboard. */
+export interface DashboardFile {
+  type: string;
+  body: Uint8Array;
+  etag: string;
+}
+
 export interface Deps {
   nodeId: string;
   store: StorePort;
@@ -90,6 +106,8 @@ export interface Deps {
   /** Whether the node can take requests: undefined when healthy, else the reason. */
   unhealthy(): string | undefined;
   log: Log;
+  /** The dashboard's files and where the broker is (`GET /`; dashboard.ts); undefined: a page saying they are missing. */
+  dashboard?: DashboardAssets;
   /**
    * The request target exactly as received, where the runtime gives it (Node:
    * `req.url`), checked before URL parsing removes `.`/`..` segments.

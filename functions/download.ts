@@ -71,7 +71,7 @@ export function smallReads(deps: Deps): { read(path: string): SmallAnswer | unde
 export function downloadApp(deps: Deps, small = smallReads(deps)): Hono {
   const app = new Hono();
   let sentBytes = 0;
-  deps.metrics.counterFrom('nuvem_bytes_sent_total', 'File content bytes sent in downloads', () => [{ labels: {}, value: sentBytes + small.sentBytes() }]);
+  deps.metrics.counterFrom('nuvem_sent_bytes_total', 'File content bytes sent in downloads', () => [{ labels: {}, value: sentBytes + small.sentBytes() }]);
   const handler = async (c: Context) => {
     const rest = encodedRest(c, deps, '/files/');
     if (rest === '' || rest.endsWith('/')) return listFolderResponse(c, deps, rest);

@@ -77,7 +77,7 @@ export function fastPaths(deps: Deps, shared: {
     } catch {
       return undefined; // the app answers it, with its error
     }
-    if (answer) requests.count('GET', 200);
+    if (answer) requests.count('GET', 200, '/files/{path}');
     return answer;
   };
   const fastWrite: FastWrite = (method, target, header, body) => {
@@ -97,7 +97,7 @@ export function fastPaths(deps: Deps, shared: {
     requests.inflight++;
     const answer = (status: number, headers: Record<string, string>, json: string): FastAnswer => {
       requests.inflight--;
-      requests.count('PUT', status);
+      requests.count('PUT', status, '/files/{path}');
       const bytes = encoder.encode(json);
       return { status, headers: { ...headers, 'content-length': String(bytes.byteLength), 'x-nuvem-node': deps.nodeId }, body: bytes };
     };

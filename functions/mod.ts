@@ -7,13 +7,13 @@ import { Hono } from 'hono';
 import { NuvemError } from '../protocol/errors.ts';
 import { bearerCheck } from './auth.ts';
 import { changesApp } from './changes.ts';
-import { dashboardApp } from './dashboard.ts';
+import { dashboardApp, isDashboardAsset } from './dashboard.ts';
 import { deleteApp } from './delete.ts';
 import type { Deps } from './deps.ts';
 import { downloadApp, smallReads } from './download.ts';
 import { onError } from './errors.ts';
 import { fastPaths, type FastPaths } from './fast_paths.ts';
-import { requestCounters } from './request_counters.ts';
+import { requestCounters, routeOf } from './request_counters.ts';
 import { revisionsApp } from './listing.ts';
 import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
@@ -22,13 +22,23 @@ import { statusApp } from './status.ts';
 import { checkHost, checkRawTarget } from './target.ts';
 import { uploadApp, uploader } from './upload.ts';
 
-export type { Deps, Replication } from './deps.ts';
+export type { DashboardAssets, DashboardFile, Deps, Replication } from './deps.ts';
 export type { SmallAnswer } from './download.ts';
 export type { FastAnswer, FastRead, FastWrite } from './fast_paths.ts';
 
 export type NodeApp = Hono & FastPaths;
 
 const FILE_METHODS = 'GET, HEAD, PUT, DELETE, MOVE, MKCOL';
+
+/**
+ * What needs no token: liveness, and the dashboard's page and static assets
+ * (they hold no data; a browser cannot send a bearer token when it opens a
+ * page, and the page reads the cluster from the broker with its read token).
+ */
+function isPublic(method: string, path: string): boolean {
+  if (path === '/health') return true;
+  return (method === 'GET' || method === 'HEAD') && (path === '/' || isDashboardAsset(path));
+}
 
 export function createApp(deps: Deps): NodeApp {
   const app = new Hono();
@@ -42,7 +52,7 @@ export function createApp(deps: Deps): NodeApp {
       requests.inflight--;
       // A runtime that stamps the header itself spares every answer a Headers copy.
       if (!deps.stampsNodeHeader) c.res.headers.set('x-nuvem-node', deps.nodeId);
-      requests.count(c.req.method, c.res.status);
+      requests.count(c.req.method, c.res.status, routeOf(c.req.path));
     }
   });
   const checkToken = deps.token === undefined ? undefined : bearerCheck([deps.token, ...(deps.nodeToken ? [deps.nodeToken] : [])]);
@@ -51,7 +61,7 @@ export function createApp(deps: Deps): NodeApp {
     if (deps.allowedHosts) checkHost(c.req.header('host'), deps.allowedHosts);
     checkRawTarget(deps.rawTarget?.(c));
     if (checkNode && c.req.path.startsWith('/internal/')) await checkNode(c.req.header('authorization'));
-    else if (checkToken && c.req.path !== '/health') await checkToken(c.req.header('authorization'));
+    else if (checkToken && !isPublic(c.req.method, c.req.path)) await checkToken(c.req.header('authorization'));
     await next();
   });
   const upload = uploader(deps);

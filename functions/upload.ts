@@ -28,7 +28,7 @@ export interface UploadAnswer {
 
 /** Stores the body, then waits for the write concern. Throws NuvemErrors for the error answer. */
 export function uploader(deps: Deps): (req: UploadRequest) => Promise<UploadAnswer> {
-  const received = deps.metrics.counter('nuvem_bytes_received_total', 'File content bytes stored from uploads');
+  const received = deps.metrics.counter('nuvem_received_bytes_total', 'File content bytes stored from uploads');
   return async (req) => {
     const options = {
       ...parseConditions(req.header),

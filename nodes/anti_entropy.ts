@@ -73,6 +73,10 @@ export function startAntiEntropy(options: {
 }): { runOnce(): Promise<number>; stop(): void } {
   const repairs = options.metrics.counter('nuvem_anti_entropy_repairs_total', 'Records repaired by anti-entropy');
   const purged = options.metrics.counter('nuvem_tombstones_purged_total', 'Tombstones forgotten once every known member had applied them');
+  const runs = options.metrics.counter('nuvem_anti_entropy_runs_total', 'Anti-entropy passes run (at start and every interval)');
+  const failures = options.metrics.counter('nuvem_anti_entropy_peer_failures_total', 'Digest comparisons with a peer that failed (the next pass tries again)');
+  runs({}, 0);
+  failures({}, 0);
   const planner = new PurgePlanner();
   const purge = async () => {
     const { store, replicator } = options;
@@ -95,11 +99,13 @@ export function startAntiEntropy(options: {
           repairs({}, n);
           total += n;
         } catch (err) {
+          failures();
           options.log('debug', 'anti-entropy pass with a peer failed', { peer: peer.id, error: String((err as Error)?.message ?? err) });
         }
       }
       if (total) options.replicator.catchUpAll();
       await purge().catch((err) => options.log('warn', 'purging tombstones failed; the next pass tries again', { error: String((err as Error)?.message ?? err) }));
+      runs();
       return total;
     })().finally(() => (running = undefined)));
   const first = setTimeout(() => void runOnce(), 500);

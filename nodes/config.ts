@@ -8,6 +8,8 @@
  *   --host H             address to bind (default 127.0.0.1; anything but loopback needs --token)
  *   --public-url URL     URL peers and clients use for this node (default http://HOST:PORT)
  *   --broker URL         MQTT broker (default $NUVEM_BROKER or mqtt://127.0.0.1:1883)
+ *   --broker-ws URL      the broker's MQTT-over-WebSocket URL, for the dashboard's browsers
+ *                        (default $NUVEM_BROKER_WS or ws://BROKER-HOST:8083/mqtt)
  *   --embedded-broker    run an Aedes broker inside this node
  *   --no-watch           do not watch the files folder for edits
  *   --accept-vanished   start although the files folder, its marker or most of its files are gone, and record them as deleted
@@ -31,6 +33,8 @@ export interface NodeConfig {
   dataDir: string;
   publicUrl?: string;
   broker: string;
+  /** Where browsers reach the broker over WebSocket (the dashboard, functions/dashboard.ts). */
+  brokerWs?: string;
   embeddedBroker: boolean;
   watch: boolean;
   /** Start although the files folder or most files are gone (volume.ts); they become tombstones. */
@@ -53,6 +57,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     host: { type: 'string' },
     'public-url': { type: 'string' },
     broker: { type: 'string' },
+    'broker-ws': { type: 'string' },
     'embedded-broker': { type: 'boolean' },
     'no-watch': { type: 'boolean' },
     'rescan-ms': { type: 'string' },
@@ -71,6 +76,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     dataDir: values.data ?? './data',
     publicUrl: values['public-url'],
     broker: values.broker ?? env.NUVEM_BROKER ?? 'mqtt://127.0.0.1:1883',
+    brokerWs: values['broker-ws'] ?? (env.NUVEM_BROKER_WS || undefined),
     embeddedBroker: values['embedded-broker'] ?? false,
     watch: !values['no-watch'],
     acceptVanished: values['accept-vanished'] ?? false,
@@ -89,5 +95,41 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   if (config.nodeToken !== undefined && (!config.token || config.nodeToken === config.token)) {
     throw new UsageError('Cannot use --node-token without a --token of its own: clients use the token, nodes the node token');
   }
+  config.brokerWs = brokerWsUrl(config.broker, config.brokerWs);
   return config;
+}
+
+/** The WebSocket listener's port when `--broker-ws` is not given: the broker's default (broker/mod.ts). */
+const DEFAULT_BROKER_WS_PORT = 8083;
+
+/**
+ * `--broker-ws` checked, or derived from `--broker`: the same host, port
+ * 8083, path `/mqtt` (what `nuvem broker` and `nuvem up` listen on by default).
+ *
+ * @example
+ * brokerWsUrl('mqtt://10.0.0.5:1883') // 'ws://10.0.0.5:8083/mqtt'
+ */
+export function brokerWsUrl(broker: string, given?: string): string {
+  if (given !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(given);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'ws:' && url.protocol !== 'wss:')) {
+      throw new UsageError(`Cannot use --broker-ws "${given}": expected a ws:// or wss:// URL such as ws://127.0.0.1:8083/mqtt`);
+    }
+    return url.href;
+  }
+  let host = '127.0.0.1';
+  let secure = false;
+  try {
+    const url = new URL(broker);
+    host = url.hostname || host;
+    secure = url.protocol === 'mqtts:' || url.protocol === 'ssl:' || url.protocol === 'tls:';
+  } catch {
+    // a broker URL the MQTT client will complain about; the dashboard guesses loopback
+  }
+  return `${secure ? 'wss' : 'ws'}://${host}:${DEFAULT_BROKER_WS_PORT}/mqtt`;
 }

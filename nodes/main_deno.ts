@@ -4,6 +4,7 @@
  */
 import { parseNodeArgs } from './config.ts';
 import { startNode, type Runtime } from './mod.ts';
+import { diskUsage } from './resources.ts';
 import { UsageError } from '../protocol/errors.ts';
 
 // deno-lint-ignore no-explicit-any
@@ -26,9 +27,8 @@ export function denoRuntime(): Runtime {
         }
       });
     },
-    async diskUsage() {
-      return undefined;
-    },
+    // node:fs statfs works under Deno 2 (with --allow-read), so disk figures are the same as under Node.
+    diskUsage,
   };
 }
 

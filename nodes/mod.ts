@@ -9,7 +9,10 @@ import process from 'node:process';
 import type { Context, Hono } from 'hono';
 import { createApp, type Deps, type FastRead, type FastWrite } from '../functions/mod.ts';
 import { startAntiEntropy } from './anti_entropy.ts';
-import type { NodeConfig } from './config.ts';
+import { brokerWsUrl, type NodeConfig } from './config.ts';
+import { loadDashboardAssets } from './dashboard_assets.ts';
+import { registerNodeMetrics } from './node_metrics.ts';
+import { createResourceSampler } from './resources.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import { createLog, type Log } from '../protocol/log.ts';
 import { Metrics } from '../protocol/metrics.ts';
@@ -77,6 +80,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   };
   await refreshDisk();
   const diskTimer = setInterval(refreshDisk, 5000);
+  // cpu, load and mem for every heartbeat, sampled at most once per heartbeat interval (resources.ts).
+  const resources = createResourceSampler({ intervalMs: config.heartbeatMs });
   const nodeStatus = () => {
     const totals = store.index.totals(); // kept by the index, no scan (index_db.ts)
     return {
@@ -91,6 +96,9 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       disk: disk ?? { free: 0, total: 0 },
       inflight: metrics.value('nuvem_http_inflight_requests'),
       version: VERSION,
+      ...resources.read(),
+      requests: metrics.value('nuvem_http_requests_total'),
+      traffic: { in: metrics.value('nuvem_received_bytes_total'), out: metrics.value('nuvem_sent_bytes_total') },
       runtime: runtime.name,
     };
   };
@@ -114,6 +122,9 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
+  registerNodeMetrics(metrics, { resources, disk: () => disk, membership: replicator.membership, startedAt });
+  const dashboard = await loadDashboardAssets({ brokerWs: config.brokerWs ?? brokerWsUrl(config.broker) });
+  if (dashboard.missing.length) log('warn', 'dashboard files not found; GET / says so', { missing: dashboard.missing });
 
   const allowedHosts: string[] = [];
   const deps: Deps = {
@@ -132,6 +143,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       return undefined;
     },
     log,
+    dashboard,
     rawTarget: runtime.rawTarget,
     requestHeader: runtime.requestHeader,
     requestBody: runtime.requestBody,

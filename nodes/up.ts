@@ -196,7 +196,10 @@ async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promi
   }
   const broker = cluster.broker;
   const brokerHost = isWildcard(config.host) ? '127.0.0.1' : config.host;
-  const brokerUrl = `mqtt://${brokerHost.includes(':') ? `[${brokerHost}]` : brokerHost}:${broker.port}`;
+  const urlHost = brokerHost.includes(':') ? `[${brokerHost}]` : brokerHost;
+  const brokerUrl = `mqtt://${urlHost}:${broker.port}`;
+  // The dashboard's browsers reach the broker here (nodes serve it in /dashboard/config.json).
+  const brokerWs = `ws://${urlHost}:${broker.wsPort}/mqtt`;
   log('info', 'broker listening', { mqtt: broker.mqttUrl, ws: broker.wsUrl });
 
   const entry = await nodeEntry();
@@ -210,6 +213,7 @@ async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promi
       '--port', String(config.basePort + k - 1),
       '--data', join(config.dataDir, name),
       '--broker', brokerUrl,
+      '--broker-ws', brokerWs,
       '--host', config.host,
       '--log-level', config.logLevel,
     ];

@@ -42,6 +42,16 @@ export interface StatusMessage {
   inflight: number;
   /** Software version of the node. */
   version: string;
+  /** Share of all cores busy over the last sampling interval, 0 to 1 (like psutil's cpu_percent / 100). */
+  cpu?: number;
+  /** 1-minute load average of the machine. */
+  load?: number;
+  /** Resident memory of the node process, and the machine's free and total memory, in bytes. */
+  mem?: { rss: number; free: number; total: number };
+  /** HTTP requests answered since the node started (a counter: the dashboard draws its rate). */
+  requests?: number;
+  /** File content bytes received in uploads and sent in downloads since the node started (counters). */
+  traffic?: { in: number; out: number };
 }
 
 /** `nuvem/files/{path}`: the record as the change left it, plus `op` (and `from` for moves). */
@@ -78,8 +88,8 @@ const SOFTWARE_VERSION = /^[\x21-\x7e]{1,64}$/;
 // --- builders
 
 export function statusMessage(status: StatusMessage & Record<string, unknown>): string {
-  const { id, url, state, ts, startedAt, heartbeatMs, seq, applied, lag, files, bytes, disk, inflight, version, ...extra } = status;
-  const value = { id, url, state, ts, startedAt, heartbeatMs, seq, applied, lag, files, bytes, disk, inflight, version, ...extra };
+  const { id, url, state, ts, startedAt, heartbeatMs, seq, applied, lag, files, bytes, disk, inflight, version, cpu, load, mem, requests, traffic, ...extra } = status;
+  const value = { id, url, state, ts, startedAt, heartbeatMs, seq, applied, lag, files, bytes, disk, inflight, version, cpu, load, mem, requests, traffic, ...extra };
   return built(value, checkStatus);
 }
 
@@ -143,7 +153,27 @@ function checkStatus(o: Json): StatusMessage {
   if (typeof o.version !== 'string' || !SOFTWARE_VERSION.test(o.version)) {
     fail(`"version" must be 1 to 64 printable characters, got ${show(o.version)}`);
   }
+  checkResources(o);
   return o as unknown as StatusMessage;
+}
+
+/**
+ * The resource report and traffic counters (DESIGN.md section 4). Optional,
+ * so a status from a node that predates them is still a status; checked
+ * whenever present. Every node of this version sends them.
+ */
+function checkResources(o: Json): void {
+  if (o.cpu !== undefined) ratio(o, 'cpu');
+  if (o.load !== undefined) nonNegative(o, 'load');
+  if (o.mem !== undefined) {
+    const mem = object(o, 'mem');
+    for (const k of ['rss', 'free', 'total']) count(mem, k, `mem.${k}`);
+  }
+  if (o.requests !== undefined) count(o, 'requests');
+  if (o.traffic !== undefined) {
+    const traffic = object(o, 'traffic');
+    for (const k of ['in', 'out']) count(traffic, k, `traffic.${k}`);
+  }
 }
 
 function checkChange(o: Json): ChangeMessage {
@@ -287,6 +317,18 @@ function isCount(v: unknown): v is number {
 function count(o: Json, key: string, label = key): number {
   const v = o[key];
   if (!isCount(v)) fail(`"${label}" must be a non-negative integer, got ${show(v)}`);
+  return v;
+}
+
+function nonNegative(o: Json, key: string): number {
+  const v = o[key];
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(`"${key}" must be a non-negative number, got ${show(v)}`);
+  return v;
+}
+
+function ratio(o: Json, key: string): number {
+  const v = nonNegative(o, key);
+  if (v > 1) fail(`"${key}" must be a share from 0 to 1, got ${show(v)}`);
   return v;
 }
 

@@ -52,9 +52,9 @@ export class Metrics {
   render(): string {
     const lines: string[] = [];
     for (const [name, f] of this.#families) {
-      lines.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`);
+      lines.push(`# HELP ${name} ${f.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${name} ${f.type}`);
       const values = f.read ? f.read() : [...f.values.values()];
-      for (const { labels, value } of values) lines.push(`${name}${formatLabels(labels)} ${value}`);
+      for (const { labels, value } of values) lines.push(`${name}${formatLabels(labels)} ${formatValue(value)}`);
     }
     return lines.join('\n') + '\n';
   }
@@ -67,6 +67,12 @@ export class Metrics {
     }
     return family;
   }
+}
+
+/** Prometheus spells the non-finite values `+Inf`, `-Inf` and `NaN`. */
+function formatValue(v: number): string {
+  if (Number.isFinite(v)) return String(v);
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
 }
 
 function formatLabels(labels: Labels): string {

@@ -249,6 +249,37 @@ test('status validator rejects a table of bad payloads with reasons', () => {
   assert.throws(() => statusMessage({ ...goodStatus(), applied: many }), /Cannot build message: payload is larger than 65536 bytes/);
 });
 
+test('the resource report: checked when present, optional for nodes that predate it', () => {
+  const resources = { cpu: 0.25, load: 1.5, mem: { rss: 60_000_000, free: 1_000_000_000, total: 8_000_000_000 }, requests: 42, traffic: { in: 10, out: 20 } };
+  const built = statusMessage({ ...goodStatus(), ...resources });
+  assert.ok(built.includes('"version":"0.1.0","cpu":0.25,"load":1.5,"mem":{'), 'after the fields every status has');
+  const parsed = parseStatusMessage(built);
+  assert.ok(parsed.ok);
+  if (parsed.ok) assert.equal({ cpu: parsed.value.cpu, load: parsed.value.load, mem: parsed.value.mem, requests: parsed.value.requests, traffic: parsed.value.traffic }, resources);
+  assert.ok(parseStatusMessage(JSON.stringify(goodStatus())).ok, 'a status without them is still a status');
+  for (const edge of [{ cpu: 0 }, { cpu: 1 }, { load: 0 }, { load: 123.45 }]) assert.ok(parseStatusMessage(JSON.stringify({ ...goodStatus(), ...edge })).ok, JSON.stringify(edge));
+  const table: Bad[] = [
+    ['cpu over 1', { cpu: 1.01 }, /"cpu" must be a share from 0 to 1, got 1.01/],
+    ['cpu negative', { cpu: -0.1 }, /"cpu" must be a non-negative number/],
+    ['cpu string', { cpu: '50%' }, /"cpu"/],
+    ['cpu null', { cpu: null }, /"cpu"/],
+    ['load negative', { load: -1 }, /"load" must be a non-negative number/],
+    ['load string', { load: '1' }, /"load"/],
+    ['mem array', { mem: [1, 2, 3] }, /"mem" must be an object/],
+    ['mem rss missing', { mem: { free: 1, total: 2 } }, /"mem.rss" must be a non-negative integer, got nothing/],
+    ['mem free float', { mem: { rss: 1, free: 1.5, total: 2 } }, /"mem.free"/],
+    ['mem total negative', { mem: { rss: 1, free: 1, total: -2 } }, /"mem.total"/],
+    ['requests float', { requests: 1.5 }, /"requests"/],
+    ['traffic out', { traffic: { in: 1, out: '2' } }, /"traffic.out"/],
+  ];
+  for (const [name, patch, reason] of table) {
+    const r = parseStatusMessage(JSON.stringify({ ...goodStatus(), ...patch }));
+    assert.is(r.ok, false, name);
+    if (!r.ok) assert.match(r.reason, reason, `${name}: ${r.reason}`);
+  }
+  assert.throws(() => statusMessage({ ...goodStatus(), cpu: 2 }), /Cannot build message: "cpu"/, 'what we send is what we accept');
+});
+
 test('a message this node sends is checked as a receiver checks it', () => {
   assert.throws(() => changeMessage({ ...goodChange(), path: 'a/../b' }), /Cannot build message: "path"/);
   assert.throws(() => changeMessage({ ...goodChange(), op: 'move', from: goodChange().path }), /Cannot build message: a "move" change must have "from" differ/);

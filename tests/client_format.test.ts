@@ -135,14 +135,17 @@ test('content types from extensions', () => {
 test('status: a row per node by id, offline ones included, and how many are online', () => {
   const text = formatStatus([
     { id: 'node-2', url: 'http://127.0.0.1:7002', state: 'offline', heartbeatAgeMs: 12_300, heartbeatMs: 1000, lag: 0, files: 3, bytes: 2048, disk: { free: 5 * 2 ** 30, total: 20 * 2 ** 30 } },
-    { id: 'node-1', url: 'http://127.0.0.1:7001', state: 'online', heartbeatAgeMs: 420, heartbeatMs: 1000, lag: 2, latencyMs: 1.234, files: 3, bytes: 2048, disk: { free: 5 * 2 ** 30, total: 20 * 2 ** 30 } },
+    {
+      id: 'node-1', url: 'http://127.0.0.1:7001', state: 'online', heartbeatAgeMs: 420, heartbeatMs: 1000, lag: 2, latencyMs: 1.234, files: 3, bytes: 2048,
+      disk: { free: 5 * 2 ** 30, total: 20 * 2 ** 30 }, cpu: 0.126, load: 0.5, mem: { rss: 60 * 2 ** 20, free: 3 * 2 ** 30, total: 8 * 2 ** 30 },
+    },
     { id: 'http://127.0.0.1:7003', url: 'http://127.0.0.1:7003', state: 'unreachable', heartbeatMs: 5000, error: 'connect ECONNREFUSED' },
   ]);
   const lines = text.split('\n');
-  assert.match(lines[0], /^NODE\s+STATE\s+HEARTBEAT\s+LAG\s+LATENCY\s+FILES\s+DISK\s+URL$/);
-  assert.match(lines[1], /^http:\/\/127\.0\.0\.1:7003\s+unreachable\s+-\s+-\s+-\s+-\s+-\s+http/);
-  assert.match(lines[2], /^node-1\s+online\s+420 ms\s+2\s+1\.2 ms\s+3 \(2\.0 KiB\)\s+5\.00 GiB free of 20\.0 GiB/);
-  assert.match(lines[3], /^node-2\s+offline\s+12\.3 s\s+0\s+-/);
+  assert.match(lines[0], /^NODE\s+STATE\s+HEARTBEAT\s+LAG\s+LATENCY\s+FILES\s+DISK\s+CPU\s+LOAD\s+MEMORY\s+URL$/);
+  assert.match(lines[1], /^http:\/\/127\.0\.0\.1:7003\s+unreachable\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+-\s+http/);
+  assert.match(lines[2], /^node-1\s+online\s+420 ms\s+2\s+1\.2 ms\s+3 \(2\.0 KiB\)\s+5\.00 GiB free of 20\.0 GiB\s+13%\s+0\.50\s+60\.0 MiB \(3\.00 GiB free of 8\.00 GiB\)\s+http:\/\/127\.0\.0\.1:7001$/);
+  assert.match(lines[3], /^node-2\s+offline\s+12\.3 s\s+0\s+-\s+3 \(2\.0 KiB\)\s+5\.00 GiB free of 20\.0 GiB\s+-\s+-\s+-\s+http/, 'no resource report: dashes');
   assert.is(lines[4], '1 of 3 nodes online');
   assert.is(formatStatus([]), 'no nodes known');
   assert.is(formatAge(undefined), '-');

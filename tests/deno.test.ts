@@ -13,7 +13,9 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { WebSocket } from 'ws';
+import { startBroker } from '../broker/mod.ts';
 import { watchTopics } from './_support/mqtt_watch.ts';
+import { assertPlausibleResources } from './_support/resources_check.ts';
 import { REPO_ROOT, startNodeProcess, type NodeProcess } from './_support/node_process.ts';
 import { sleep } from './_support/sleep.ts';
 
@@ -340,6 +342,39 @@ test('a broker and a node under Deno replicate both ways with a node under Node'
     exits = [await nodeB?.stop(), await broker.stop()];
   }
   assert.equal(exits, [0, 0], 'the Deno node and the Deno broker exit 0 on SIGTERM');
+});
+
+test('a node under Deno reports cpu, load, mem and disk in its heartbeat, and serves the dashboard, with the deno.json task\'s permissions', async () => {
+  if (denoMissing()) return;
+  const broker = await startBroker({ port: 0, wsPort: false });
+  let node: DenoProcess | undefined;
+  let watch: Awaited<ReturnType<typeof watchTopics>> | undefined;
+  let exit: number | string | undefined;
+  try {
+    watch = await watchTopics(broker.mqttUrl, ['nuvem/nodes/+/status']);
+    node = await startDenoNode(['--id', 'deno-beat', '--broker', broker.mqttUrl]);
+    const first = await watch.waitFor((m) => m.json?.id === 'deno-beat' && m.json?.state === 'online', { timeoutMs: 20_000, what: 'a heartbeat of deno-beat' });
+    assert.match(String(first.json.runtime), /^deno /);
+    assertPlausibleResources(first.json, 'Deno heartbeat');
+    const since = watch.seen.length;
+    assert.is((await fetch(`${node.ready.url}/files/d.txt`, { method: 'PUT', body: 'd'.repeat(5000) })).status, 201);
+    const later = await watch.waitFor((m) => m.json?.id === 'deno-beat' && m.json.traffic?.in >= first.json.traffic.in + 5000, {
+      since, timeoutMs: 5000, what: 'a heartbeat counting the upload',
+    });
+    assertPlausibleResources(later.json, 'a later Deno heartbeat');
+    // The dashboard's files are found and served under Deno too.
+    for (const [file, type] of [['', /^text\/html/], ['dashboard/app.js', /^text\/javascript/], ['dashboard/mqtt.esm.js', /^text\/javascript/]] as const) {
+      const res = await fetch(`${node.ready.url}/${file}`);
+      assert.is(res.status, 200, `/${file}`);
+      assert.match(res.headers.get('content-type') ?? '', type);
+      await res.arrayBuffer();
+    }
+  } finally {
+    await watch?.close();
+    exit = await node?.stop();
+    await broker.close();
+  }
+  assert.is(exit, 0);
 });
 
 test.run();

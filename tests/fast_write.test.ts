@@ -11,7 +11,7 @@ import { headersOf, realNode } from './_support/real_node.ts';
 
 const counted = async (url: string, code: number) => {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(new RegExp(`nuvem_http_requests_total\\{method="PUT",code="${code}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  return Number(new RegExp(`nuvem_http_requests_total\\{method="PUT",code="${code}",route="/files/\\{path\\}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
 };
 
 /**

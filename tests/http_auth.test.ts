@@ -29,12 +29,13 @@ const ROUTES: [string, string, RequestInit?][] = [
   ['GET', '/changes'],
   ['GET', '/status'],
   ['GET', '/metrics'],
-  ['GET', '/'],
+  ['POST', '/'],
+  ['GET', '/dashboardx'],
   ['PATCH', '/files/secret.txt'],
   ['GET', '/no-such-route'],
 ];
 
-auth('every route but /health is 401 JSON without the token or with a wrong one', async () => {
+auth('every route but /health and the dashboard\'s page is 401 JSON without the token or with a wrong one', async () => {
   for (const [method, target, init] of ROUTES) {
     for (const authorization of [undefined, 'Bearer wrong', `Bearer ${TOKEN}x`, `Basic ${btoa(`u:${TOKEN}`)}`, TOKEN]) {
       const headers = new Headers(init?.headers);
@@ -56,7 +57,7 @@ auth('every route but /health is 401 JSON without the token or with a wrong one'
 auth('with the right token every route works', async () => {
   const expected: Record<string, number> = {
     'GET /files/secret.txt': 200, 'HEAD /files/secret.txt': 200, 'PUT /files/new.txt': 201, 'GET /files/': 200,
-    'GET /revisions/secret.txt': 200, 'GET /changes': 200, 'GET /status': 200, 'GET /metrics': 200, 'GET /': 200,
+    'GET /revisions/secret.txt': 200, 'GET /changes': 200, 'GET /status': 200, 'GET /metrics': 200, 'POST /': 404, 'GET /dashboardx': 404,
     'PATCH /files/secret.txt': 405, 'GET /no-such-route': 404, 'MKCOL /files/folder': 201,
     'MOVE /files/secret.txt': 201, 'DELETE /files/new.txt': 204,
   };
@@ -67,6 +68,19 @@ auth('with the right token every route works', async () => {
     await res.arrayBuffer();
   }
   assert.equal((await current(au, 'moved.txt')).body, Buffer.from('classified'));
+});
+
+auth('the dashboard\'s page and files need no token: they hold no data, and a browser cannot send one', async () => {
+  for (const target of ['/', '/dashboard/app.js', '/dashboard/model.js', '/dashboard/style.css', '/dashboard/mqtt.esm.js', '/dashboard/config.json']) {
+    const res = await au.app.request(target);
+    assert.is(res.status, 200, target);
+    await res.arrayBuffer();
+  }
+  const missing = await au.app.request('/dashboard/secret.txt');
+  assert.is(missing.status, 404, 'only the dashboard\'s own files');
+  for (const target of ['/status', '/files/secret.txt', '/dashboard/../files/secret.txt']) {
+    assert.is((await au.app.request(target)).status, 401, target);
+  }
 });
 
 auth.run();

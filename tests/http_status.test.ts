@@ -42,8 +42,9 @@ misc('/health is 200; /metrics is Prometheus text with nuvem_http_requests_total
   assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
   const text = await metrics.text();
   assert.match(text, /# TYPE nuvem_http_requests_total counter/);
-  assert.match(text, /^nuvem_http_requests_total\{method="GET",code="200"\} \d+$/m);
-  assert.match(text, /^nuvem_http_requests_total\{method="PUT",code="201"\} \d+$/m);
+  assert.match(text, /^nuvem_http_requests_total\{method="GET",code="200",route="\/files\/\{path\}"\} \d+$/m);
+  assert.match(text, /^nuvem_http_requests_total\{method="PUT",code="201",route="\/files\/\{path\}"\} \d+$/m);
+  assert.match(text, /^nuvem_http_requests_total\{method="GET",code="200",route="\/health"\} \d+$/m);
 });
 
 misc('/health is 503 JSON with Retry-After once the node is stopping', async () => {

@@ -13,6 +13,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseUpArgs } from '../nodes/up.ts';
 import { REPO_ROOT } from './_support/node_process.ts';
+import { freePorts } from './_support/ports.ts';
 import { tempDir } from './_support/temp.ts';
 import { UsageError } from '../protocol/errors.ts';
 import { sleep } from './_support/sleep.ts';
@@ -89,32 +90,6 @@ function listen(port: number): Promise<Server> {
 }
 
 const close = (servers: Server[]) => Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-
-/** `count` consecutive free ports (for --base-port), and `extra` more free ports elsewhere. */
-async function freePorts(count: number, extra: number): Promise<{ base: number; others: number[] }> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const held: Server[] = [];
-    try {
-      const first = await listen(0);
-      held.push(first);
-      const base = (first.address() as { port: number }).port;
-      if (base + count > 65535) continue;
-      for (let i = 1; i < count; i++) held.push(await listen(base + i));
-      const others: number[] = [];
-      for (let i = 0; i < extra; i++) {
-        const s = await listen(0);
-        held.push(s);
-        others.push((s.address() as { port: number }).port);
-      }
-      return { base, others };
-    } catch {
-      // a neighbour was taken: try another run
-    } finally {
-      await close(held);
-    }
-  }
-  throw new Error('no run of free ports found');
-}
 
 /** Every port can be bound again. */
 async function assertFree(ports: number[]): Promise<void> {
