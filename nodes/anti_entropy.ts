@@ -95,7 +95,10 @@ export function startAntiEntropy(options: {
       for (const peer of options.replicator.peersForRepair()) {
         try {
           const n = await repairFrom(options.store, options.replicator, peer);
-          if (n) options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
+          if (n) {
+            options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
+            options.replicator.publishEvent({ type: 'repair', peer: peer.id, count: n });
+          }
           repairs({}, n);
           total += n;
         } catch (err) {

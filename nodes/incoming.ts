@@ -108,15 +108,21 @@ export class Incoming {
 
   /** Pulls `origin`'s changes after `applied` from a peer's log; true if it made progress. */
   async #catchUp(origin: string, applied: number): Promise<boolean> {
-    const { membership } = this.#o;
+    const { membership, metrics } = this.#o;
+    const runs = metrics.counter('nuvem_catch_up_runs_total', 'Catch-up pulls from peers\' logs, by whether they brought changes');
     for (const peer of peersFor(membership, { origin, now: this.#o.now() })) {
       const run = await readLog(this.#o.gets, { peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
       if (!run) continue;
       for (let i = 0; i < run.length; i += BATCH) {
         await this.#applyRun(run.slice(i, i + BATCH), { sources: [peer, membership.get(origin)], fromLog: true });
       }
-      if (run.length) return true;
+      metrics.counter('nuvem_catch_up_changes_total', 'Changes applied from peers\' logs by catch-up')({}, run.length);
+      if (run.length) {
+        runs({ outcome: 'progress' });
+        return true;
+      }
     }
+    runs({ outcome: 'none' });
     return false;
   }
 

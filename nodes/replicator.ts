@@ -12,8 +12,8 @@
  * concern waits) and `peers.ts` (the HTTP client for peers).
  */
 import { AckWaits, realTimers, type Timers } from './acks.ts';
-import { changeMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../protocol/messages.ts';
-import { ackTopic, fileTopic, parseTopic } from '../protocol/topics.ts';
+import { changeMessage, eventMessage, type EventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../protocol/messages.ts';
+import { ackTopic, eventTopic, fileTopic, parseTopic } from '../protocol/topics.ts';
 import { connectBus, type Bus } from './bus.ts';
 import { originsBehind } from './catch_up.ts';
 import { Incoming } from './incoming.ts';
@@ -269,6 +269,12 @@ export class Replicator {
    */
   fetchContent(sha256: string, members: Member[], origin?: string): Promise<AsyncIterable<Uint8Array>> {
     return this.#gets.content(sha256, { members, origin });
+  }
+
+  /** Publishes a notable event of this node on `nuvem/events/{id}` (conflict, repair, …), when the broker is there. */
+  publishEvent(event: EventMessage): void {
+    if (!this.#bus?.connected) return;
+    this.#bus.publish(eventTopic(this.#id, { prefix: this.#o.prefix }), eventMessage({ ...event, node: this.#id, ts: this.#now() }));
   }
 
   /** GET `path` on `member` (member URLs only, with the token); a status other than 2xx rejects. */
