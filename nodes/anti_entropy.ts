@@ -16,6 +16,7 @@ import { PurgePlanner } from './purge.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Replicator } from './replicator.ts';
 import type { Store } from './store.ts';
+import { readJson } from './peers.ts';
 
 export function changeOf(r: FileRecord): Change {
   return { ...r, op: r.deleted ? 'delete' : r.type === 'folder' ? 'mkcol' : 'put' };
@@ -23,14 +24,14 @@ export function changeOf(r: FileRecord): Change {
 
 /** One pass against one peer; returns the number of records repaired. */
 export async function repairFrom(store: Store, replicator: Replicator, peer: Member): Promise<number> {
-  const theirs = ((await (await replicator.get(peer, '/internal/digest')).json()) as { buckets: Record<string, string> }).buckets;
+  const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
   const mine = store.digest();
   let repaired = 0;
   const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
     // A bucket missing from the peer's digest may still hold its tombstones.
     if (theirs[bucket] === mine[bucket]) continue;
-    const { records } = (await (await replicator.get(peer, `/internal/digest/${Number(bucket)}`)).json()) as { records: FileRecord[] };
+    const { records } = await readJson<{ records: FileRecord[] }>(await replicator.get(peer, `/internal/digest/${Number(bucket)}`));
     for (const raw of records) {
       const checked = checkedChange(changeOf(raw));
       if (!checked.ok) continue;
@@ -51,7 +52,7 @@ export async function repairFrom(store: Store, replicator: Replicator, peer: Mem
       try {
         await store.applyRemote({ ...change, prev: incoming.prev }, {
           advance: false,
-          fetchContent: () => replicator.fetchContent(change.sha256, [peer, ...replicator.peersForRepair()]),
+          fetchContent: replicator.contentSource(change.sha256, [peer, ...replicator.peersForRepair()]),
         });
         repaired++;
       } catch (err) {

@@ -14,7 +14,15 @@ import { publicRecord } from './index_db.ts';
 import { type Change, type FileRecord, recordOf, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
 
+/**
+ * Where a change's content comes from: each call may answer another copy
+ * (peers.ts `source`: the next member), so a copy that fails its SHA-256 is
+ * fetched again elsewhere; a rejection means no copy is left.
+ */
 export type ContentSource = () => Promise<AsyncIterable<Uint8Array>>;
+
+/** Copies fetched for one change before giving up on it (a copy that fails its hash does not end the search). */
+const MAX_FETCHES = 8;
 
 export type ApplyResult =
   | { outcome: 'applied'; loser?: FileRecord }
@@ -166,12 +174,21 @@ export class RemoteChanges {
     const local = this.#ctx.layout.contentFile(change.sha256);
     const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
     if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
-    sources.push(fetchContent);
+    for (let i = 0; i < MAX_FETCHES; i++) sources.push(fetchContent);
     let lastError: unknown;
     for (const source of sources) {
+      let body: AsyncIterable<Uint8Array>;
+      try {
+        body = await source();
+      } catch (err) {
+        lastError ??= err;
+        if (source === fetchContent) break; // no copy left
+        continue;
+      }
       let temp;
       try {
-        temp = await writeTemp(this.#ctx.layout.tmpDir, await source(), {});
+        // Never more than the record says: a peer sending more is cut off, not buffered to the disk's end.
+        temp = await writeTemp(this.#ctx.layout.tmpDir, body, { maxSize: change.size });
       } catch (err) {
         lastError = err;
         continue;

@@ -7,7 +7,7 @@
  */
 import { parseChangeMessage } from '../protocol/messages.ts';
 import { isOnline, type Member, type Membership } from './membership.ts';
-import type { PeerGets } from './peers.ts';
+import { type PeerGets, readJson } from './peers.ts';
 import type { Change } from '../protocol/record.ts';
 
 /** Changes asked for per log request. */
@@ -56,7 +56,7 @@ export async function readLog(
   let changes: Change[];
   try {
     const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}`);
-    changes = ((await res.json()) as { changes: Change[] }).changes;
+    changes = (await readJson<{ changes: Change[] }>(res)).changes;
   } catch {
     return undefined;
   }

@@ -178,7 +178,7 @@ export class Incoming {
     try {
       result = await this.#store.applyRemote(change, {
         advance,
-        fetchContent: () => this.#o.gets.content(change.sha256, { members, origin: change.origin }),
+        fetchContent: this.#o.gets.source(change.sha256, { members, origin: change.origin }),
       });
     } catch (err) {
       if (err instanceof NuvemError && err.extra.aheadOfClock) {

@@ -54,20 +54,25 @@ export class PeerGets {
   }
 
   /**
-   * Content by SHA-256 from the first of `members` that has it (member URLs
-   * only). When `origin` is given and answered that it does not hold it, the
-   * error says `gone`.
+   * Content by SHA-256 from `members` in turn: each call answers the body of
+   * the next member that has it, so a body that fails its hash is fetched
+   * again from another member; after the last, it rejects, saying `gone`
+   * when `origin` was asked and answered that it does not hold it.
    */
-  async content(sha256: string, options: { members: Member[]; origin?: string }): Promise<AsyncIterable<Uint8Array>> {
+  source(sha256: string, options: { members: Member[]; origin?: string }): () => Promise<AsyncIterable<Uint8Array>> {
+    let next = 0;
     let gone = false;
-    for (const m of options.members) {
-      try {
-        return await this.body(this.#memberUrl(m, `/internal/content/${sha256}`));
-      } catch (err) {
-        if (m.id === options.origin && (err as { status?: number }).status === 404) gone = true;
+    return async () => {
+      while (next < options.members.length) {
+        const m = options.members[next++];
+        try {
+          return await this.body(this.#memberUrl(m, `/internal/content/${sha256}`));
+        } catch (err) {
+          if (m.id === options.origin && (err as { status?: number }).status === 404) gone = true;
+        }
       }
-    }
-    throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
+      throw new NuvemError('unavailable', `No reachable peer holds content ${sha256}`, { gone });
+    };
   }
 
   /** GET `path` on `member` (within 30 s); a status other than 2xx rejects with an error carrying it. */
@@ -97,6 +102,38 @@ export class PeerGets {
     if (!this.#isMemberUrl(member.url)) throw new Error(`not a member URL: ${member.url}`);
     return member.url + path;
   }
+}
+
+/** The most JSON a node reads from a peer in one answer (a log page, a bucket's records, a status). */
+export const MAX_PEER_JSON_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A peer's JSON answer, read with a bound: a peer (or anything answering at
+ * its URL) cannot make this node buffer without limit.
+ */
+export async function readJson<T>(res: Response, maxBytes = MAX_PEER_JSON_BYTES): Promise<T> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel();
+    throw new Error(`a peer's answer of ${declared} bytes is over the ${maxBytes}-byte limit`);
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body ?? []) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      await res.body?.cancel().catch(() => {});
+      throw new Error(`a peer's answer is over the ${maxBytes}-byte limit`);
+    }
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return JSON.parse(new TextDecoder().decode(bytes)) as T;
 }
 
 /** The headers that authenticate this node to a peer: `Authorization: Bearer <token>`, or none without a token. */

@@ -20,7 +20,7 @@ import { Incoming } from './incoming.ts';
 import type { Log } from '../protocol/log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from '../protocol/metrics.ts';
-import { PeerGets } from './peers.ts';
+import { PeerGets, readJson } from './peers.ts';
 import { pushing } from './push.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
@@ -233,7 +233,7 @@ export class Replicator {
     const url = member.url;
     this.#gets.status(url)
       .then(async (res) => {
-        const body = (await res.json()) as { id?: string };
+        const body = await readJson<{ id?: string }>(res, 1024 * 1024);
         if (res.ok && body.id === member.id) {
           this.membership.verify(member.id, url);
           this.#verifying.delete(member.id);
@@ -262,13 +262,9 @@ export class Replicator {
     return this.membership.known().filter((m) => m.verified && (isOnline(m, now) || !m.status || !this.#bus?.connected));
   }
 
-  /**
-   * Content by SHA-256 from the first of `members` that has it (member URLs
-   * only). When `origin` is given and answered that it does not hold it, the
-   * error says `gone`.
-   */
-  fetchContent(sha256: string, members: Member[], origin?: string): Promise<AsyncIterable<Uint8Array>> {
-    return this.#gets.content(sha256, { members, origin });
+  /** Content by SHA-256 from `members` in turn, a member per call (peers.ts `source`). */
+  contentSource(sha256: string, members: Member[], origin?: string): () => Promise<AsyncIterable<Uint8Array>> {
+    return this.#gets.source(sha256, { members, origin });
   }
 
   /** Publishes a notable event of this node on `nuvem/events/{id}` (conflict, repair, …), when the broker is there. */

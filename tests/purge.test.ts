@@ -255,7 +255,7 @@ function from(peer: Store): { replicator: Replicator; member: Member } {
       target === '/internal/digest'
         ? Response.json({ buckets: peer.digest() })
         : Response.json({ records: peer.bucketRecords(Number(target.split('/').pop())) }),
-    fetchContent: async (sha: string) => (await peer.openContent(sha))!.body as unknown as AsyncIterable<Uint8Array>,
+    contentSource: (sha: string) => async () => (await peer.openContent(sha))!.body as unknown as AsyncIterable<Uint8Array>,
   } as unknown as Replicator;
   return { replicator, member };
 }
