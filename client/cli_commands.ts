@@ -17,6 +17,7 @@ import { baseName, normalizeRemote, remoteForPut } from './paths.ts';
 import { createProgress, type ProgressStream } from './progress.ts';
 import { formatBytes } from './progress_format.ts';
 import { recordFromHeaders } from './records.ts';
+import { runSync } from './cli_sync.ts';
 import type { PutOptions } from './types.ts';
 
 export interface CommandContext {
@@ -224,4 +225,4 @@ const watch: Runner = async (ctx, { args }) => {
   }, { signal: ctx.signal, onGap: (reason) => logLine(ctx, 'warn', { msg: reason }) });
 };
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch };
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch, sync: runSync };
