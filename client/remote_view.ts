@@ -28,6 +28,7 @@
  * view.apply('a.jpg', { kind: 'file', size: 3, sha256, version, deleted: false });
  */
 import { wins, type Rankable } from '../nodes/conflict.ts';
+import type { NodeReport } from './cluster_state.ts';
 import type { BaseEntry, EntryKind, RemoteEntry } from './sync_types.ts';
 
 /** A record as a notice, a listing or an answer gives it, relative to the remote folder. */
@@ -233,4 +234,14 @@ export function relativeRemote(root: string, path: string): string | undefined {
 /** The cluster's path of a path relative to the remote folder. */
 export function absoluteRemote(root: string, path: string): string {
   return root === '' ? path : `${root}/${path}`;
+}
+
+/**
+ * Whether every online node holds the last change of every other online
+ * node (freshness rule, DESIGN.md section 4): then a listing from any of
+ * them misses nothing that was announced.
+ */
+export function clusterCaughtUp(nodes: readonly Pick<NodeReport, 'id' | 'state' | 'seq' | 'applied'>[]): boolean {
+  const online = nodes.filter((n) => n.state === 'online');
+  return online.every((n) => online.every((o) => o.id === n.id || (n.applied?.[o.id] ?? 0) >= (o.seq ?? 0)));
 }

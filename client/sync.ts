@@ -39,7 +39,7 @@ import { compileIgnore, IGNORE_FILE, type IgnorePredicate } from './ignore_rules
 import { hashInto, scanTree, statPath } from './local_tree.ts';
 import type { NuvemClient } from './mod.ts';
 import { normalizeRemote } from './paths.ts';
-import { relativeRemote, RemoteView } from './remote_view.ts';
+import { clusterCaughtUp, relativeRemote, RemoteView } from './remote_view.ts';
 import { isOffline, listRemote, runActions, type ExecContext, type SyncChange } from './sync_exec.ts';
 import { needsHash, planSync } from './sync_plan.ts';
 import { expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
@@ -126,6 +126,10 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   /** Resolves `start()` once the first pass ran (or failed). */
   #firstPass: (() => void) | undefined;
   #ready = false;
+  #idleWaiters: (() => void)[] = [];
+  /** Full passes run again while the nodes have not applied each other's changes (a listing may have missed some). */
+  #catchUp = 0;
+  #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SyncFolderOptions) {
     super();
@@ -149,6 +153,19 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
 
   get lastChange(): (SyncChange & { time: string }) | undefined {
     return this.#lastChange;
+  }
+
+  /** Asks for a full reconcile (as at start): the whole folder scanned, the remote folder listed. */
+  rescan(): void {
+    this.#requestFull();
+  }
+
+  /** Resolves once no pass runs and nothing waits to be synced (a local change still settling is not counted). */
+  idle(): Promise<void> {
+    if (this.#status === 'idle' || this.#status === 'closed') {
+      if (!this.#full && this.#dirty.size === 0) return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   /** One full reconcile (planned again where the world moved on), without going live. */
@@ -188,7 +205,9 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#setStatus('closed');
     this.#abort.abort();
     this.#firstPass?.();
+    for (const resolve of this.#idleWaiters.splice(0)) resolve();
     clearInterval(this.#fullTimer);
+    clearTimeout(this.#catchUpTimer);
     this.#wake?.();
     await this.#watcher?.close();
     await this.#loop?.catch(() => {});
@@ -296,6 +315,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
           await this.#livePass(paths);
         } else {
           this.#setStatus('idle');
+          for (const resolve of this.#idleWaiters.splice(0)) resolve();
           await new Promise<void>((resolve) => (this.#wake = resolve));
           this.#wake = undefined;
           continue;
@@ -346,11 +366,34 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
     if (newest !== '') this.#state!.setMeta('newestVersion', newest);
     this.#firstPass?.();
+    if (this.#loop !== undefined) await this.#checkCaughtUp();
     if (!this.#ready) {
       this.#ready = true;
       this.emit('ready');
     }
     return summary;
+  }
+
+  /**
+   * After a listing from nodes that had not all applied each other's changes
+   * (a broker outage, a node back from the dead), lists again in a moment,
+   * until they have (at most 30 times in a row).
+   */
+  async #checkCaughtUp(): Promise<void> {
+    let nodes;
+    try {
+      nodes = await this.#client.nodes();
+    } catch {
+      return;
+    }
+    if (clusterCaughtUp(nodes)) {
+      this.#catchUp = 0;
+      return;
+    }
+    if (++this.#catchUp > 30) return;
+    clearTimeout(this.#catchUpTimer);
+    this.#catchUpTimer = setTimeout(() => this.#requestFull(), 2000);
+    this.#catchUpTimer.unref?.();
   }
 
   async #livePass(paths: string[]): Promise<PassSummary> {
