@@ -80,6 +80,7 @@ export async function runSync(ctx: CommandContext, { args, options }: CommandInp
     }
     log('info', 'syncing', { dir, remote: remote || '/', via: ctx.via });
     await sync.start();
+    log('info', 'live', { files: sync.files, status: sync.status });
     redraw();
     await new Promise<void>((done) => {
       if (ctx.signal.aborted) return done();
