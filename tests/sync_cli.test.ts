@@ -1,7 +1,7 @@
 /**
- * `nuvem sync` as a real process (`bin/nuvem.js`) against a 2-node cluster: `--once` exits 0 when the folder is in
- * sync and 1 when it cannot be (no node reachable, the remote folder is a
- * file); a live run prints JSON log lines with a `level`, syncs both ways,
+ * `nuvem sync` as a real process (`bin/nuvem.js`) against a 2-node cluster:
+ * `--once` exits 0 when the folder is in sync and 1 when it cannot be (no
+ * node reachable, the remote folder is a file); a live run prints JSON log lines with a `level`, syncs both ways,
  * and stops cleanly on SIGTERM and on Ctrl-C (SIGINT).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
