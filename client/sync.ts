@@ -129,6 +129,8 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   #idleWaiters: (() => void)[] = [];
   /** Full passes run again while the nodes have not applied each other's changes (a listing may have missed some). */
   #catchUp = 0;
+  /** When notices were last missed (a gap, being offline, the start): listings stay suspect for a while. */
+  #gapAt = 0;
   #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: SyncFolderOptions) {
@@ -272,6 +274,13 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#wake?.();
   }
 
+  /** Notices may have been missed: list again now, and again until the nodes have caught up with each other. */
+  #gap(): void {
+    this.#gapAt = Date.now();
+    this.#catchUp = 0;
+    this.#requestFull();
+  }
+
   #requestFull(): void {
     this.#full = true;
     this.#wake?.();
@@ -286,13 +295,13 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
           signal,
           onGap: (reason) => {
             this.#log('info', 'Change notices may have been missed; listing the remote folder again', { reason });
-            this.#requestFull();
+            this.#gap();
           },
         });
       } catch (err) {
         if (signal.aborted) return;
         this.#log('warn', 'Cannot follow the cluster\'s changes; trying again', { error: (err as Error).message });
-        this.#requestFull();
+        this.#gap();
         await pause(1000, signal);
       }
     }
@@ -332,7 +341,8 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
           this.#log('error', 'A sync pass failed; trying again', { error: (err as Error).message });
           this.emit('error', { error: err as Error });
         }
-        this.#full = true; // what happened meanwhile is not known
+        this.#gapAt = Date.now(); // what happened meanwhile is not known
+        this.#full = true;
         this.#firstPass?.();
         await pause(backoff, signal);
       }
@@ -375,9 +385,11 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   }
 
   /**
-   * After a listing from nodes that had not all applied each other's changes
-   * (a broker outage, a node back from the dead), lists again in a moment,
-   * until they have (at most 30 times in a row).
+   * After notices were missed (a broker outage, being offline), a listing may
+   * come from a node that has not applied everything yet, and nothing will
+   * announce what it lacked. So the folder is listed again every 2 s until
+   * every online node holds every other's last change, as their statuses
+   * say, and those statuses are fresh (5 s after the gap); at most 30 times.
    */
   async #checkCaughtUp(): Promise<void> {
     let nodes;
@@ -386,7 +398,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     } catch {
       return;
     }
-    if (clusterCaughtUp(nodes)) {
+    if (clusterCaughtUp(nodes) && Date.now() - this.#gapAt > 5000) {
       this.#catchUp = 0;
       return;
     }
