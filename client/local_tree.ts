@@ -20,7 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parsePath } from '../protocol/paths.ts';
 import type { IgnorePredicate } from './ignore_rules.ts';
@@ -107,11 +107,14 @@ export async function scanTree(root: string, options: ScanOptions & { under?: st
   return out;
 }
 
-/** SHA-256 (hex) of a file, streamed; undefined when it vanished. */
-export async function hashLocalFile(file: string): Promise<string | undefined> {
+const WHOLE_BELOW = 256 * 1024;
+
+/** SHA-256 (hex) of a file, streamed (small files read whole); undefined when it vanished. */
+export async function hashLocalFile(file: string, size = Infinity): Promise<string | undefined> {
   const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Uint8Array);
+    if (size < WHOLE_BELOW) hash.update(await readFile(file));
+    else for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Uint8Array);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -133,7 +136,7 @@ export async function hashInto(root: string, local: Map<string, LocalEntry>, pat
       for (let attempt = 0; ; attempt++) {
         const file = join(root, path);
         const before = await lstat(file).catch(() => undefined);
-        const sha256 = before?.isFile() ? await hashLocalFile(file) : undefined;
+        const sha256 = before?.isFile() ? await hashLocalFile(file, before.size) : undefined;
         const after = sha256 === undefined ? undefined : await lstat(file).catch(() => undefined);
         if (!before?.isFile() || !after || sha256 === undefined) {
           local.delete(path);

@@ -361,8 +361,10 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       throw err;
     }
     this.#view.replace(listing);
+    const listed = performance.now();
     await this.#readIgnore();
     const scanned = await scanTree(this.dir, { ignore: this.#ignore, onSkip: this.#onSkip });
+    const phases = { listMs: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
     for (const [path, entry] of scanned) {
       const known = this.#local.get(path);
       if (known?.sha256 !== undefined && known.kind === 'file' && known.size === entry.size && known.mtimeMs === entry.mtimeMs) {
@@ -370,7 +372,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       }
     }
     this.#local = scanned;
-    const summary = await this.#planAndRun('full', undefined, started);
+    const summary = await this.#planAndRun('full', undefined, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());
     let newest = '';
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
@@ -456,7 +458,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   }
 
   /** Plans the paths in `dirty` (everything when undefined), runs the plan, and plans again what moved on meanwhile. */
-  async #planAndRun(kind: 'full' | 'live', dirty: readonly string[] | undefined, started: number): Promise<PassSummary> {
+  async #planAndRun(kind: 'full' | 'live', dirty: readonly string[] | undefined, started: number, phases: object = {}): Promise<PassSummary> {
     const summary: PassSummary = { kind, actions: 0, failed: 0, unsettled: 0, offline: false, ms: 0 };
     let scope: Set<string> | undefined = dirty === undefined ? undefined : this.#scopeOf(dirty);
     for (let round = 0; round < ROUNDS; round++) {
@@ -499,7 +501,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       scope = this.#scopeOf([...result.replan]);
     }
     summary.ms = Math.round(performance.now() - started);
-    this.#log(summary.actions > 0 || summary.failed > 0 ? 'info' : 'debug', `Sync pass done`, { ...summary });
+    this.#log(summary.actions > 0 || summary.failed > 0 ? 'info' : 'debug', `Sync pass done`, { ...summary, ...phases });
     this.emit('synced', summary);
     return summary;
   }
