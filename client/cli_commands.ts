@@ -17,7 +17,6 @@ import { baseName, normalizeRemote, remoteForPut } from './paths.ts';
 import { createProgress, type ProgressStream } from './progress.ts';
 import { formatBytes } from './progress_format.ts';
 import { recordFromHeaders } from './records.ts';
-import { runSync } from './cli_sync.ts';
 import type { PutOptions } from './types.ts';
 
 export interface CommandContext {
@@ -225,4 +224,7 @@ const watch: Runner = async (ctx, { args }) => {
   }, { signal: ctx.signal, onGap: (reason) => logLine(ctx, 'warn', { msg: reason }) });
 };
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch, sync: runSync };
+/** `sync DIR`: loaded only when used (SQLite and the folder watcher are not needed by other commands). */
+const sync: Runner = async (ctx, input) => (await import('./cli_sync.ts')).runSync(ctx, input);
+
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch, sync };
