@@ -172,6 +172,12 @@ sync('create, modify, delete, rename and mkdir on one side show on the other wit
   assert.ok(lines.some((l) => l.type === 'moved' && l.from === 'hello.txt' && l.path === 'docs/renamed.txt' && l.direction === 'up'));
   assert.ok(lines.some((l) => l.type === 'created' && l.path === 'docs/empty' && l.kind === 'folder' && l.direction === 'down'));
   assert.ok(lines.some((l) => l.type === 'deleted' && l.path === 'docs/notes.md' && l.direction === 'down'));
+  // No echo: what one side downloaded it never sent back, what it uploaded it never fetched again.
+  const history = (side: Side, path: string) => readFileSync(join(side.dir, '.nuvem-sync/change_log.jsonl'), 'utf8').trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((l) => l.path === path).map((l) => `${l.type} ${l.direction}`);
+  assert.equal(history(b, 'docs/notes.md'), ['created down', 'deleted down']);
+  assert.equal(history(a, 'docs/notes.md'), ['created up', 'deleted up']);
+  assert.equal(history(a, 'hello.txt'), ['created up', 'modified down']);
   // What the cluster holds is what both sides hold.
   const listed = (await cluster.list(3)).filter((r) => r.path.startsWith('t1/')).map((r) => r.path);
   assert.ok(listed.includes('t1/papers/renamed.txt'), listed.join(', '));
