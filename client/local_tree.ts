@@ -151,3 +151,41 @@ export async function hashInto(root: string, local: Map<string, LocalEntry>, pat
   };
   await Promise.all(Array.from({ length: Math.min(4, paths.length) }, worker));
 }
+
+/** Gives a freshly scanned file the hash `known` had, when its size and mtime are the same. */
+export function keepHash(entry: LocalEntry, known: LocalEntry | undefined): void {
+  if (entry.kind === 'file' && known?.kind === 'file' && known.sha256 !== undefined && known.size === entry.size && known.mtimeMs === entry.mtimeMs) {
+    entry.sha256 = known.sha256;
+  }
+}
+
+/**
+ * Brings the entries of `paths` in `local` up to date, and those of their
+ * ancestors: a path that is a folder is scanned with everything in it, one
+ * that is no longer a folder loses what was under it. Known hashes are kept
+ * for files whose size and mtime did not move.
+ */
+export async function rescanPaths(root: string, options: ScanOptions & { local: Map<string, LocalEntry>; paths: readonly string[] }): Promise<void> {
+  const { local, paths } = options;
+  const merge = (path: string, entry: LocalEntry | undefined) => {
+    if (!entry) return void local.delete(path);
+    keepHash(entry, local.get(path));
+    local.set(path, entry);
+  };
+  const direct = new Set(paths);
+  const all = new Set<string>();
+  for (const path of paths) {
+    all.add(path);
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) all.add(path.slice(0, i));
+  }
+  for (const path of [...all].sort()) {
+    const entry = await statPath(root, path, options);
+    const known = local.get(path);
+    merge(path, entry);
+    const rescan = entry?.kind === 'folder' && direct.has(path);
+    if (!rescan && (entry?.kind === 'folder' || known?.kind !== 'folder')) continue;
+    const under = rescan ? await scanTree(root, { ...options, under: path }) : new Map<string, LocalEntry>();
+    for (const p of [...local.keys()]) if (p.startsWith(`${path}/`) && !under.has(p)) local.delete(p);
+    for (const [p, e] of under) merge(p, e);
+  }
+}

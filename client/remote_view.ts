@@ -28,6 +28,7 @@
  * view.apply('a.jpg', { kind: 'file', size: 3, sha256, version, deleted: false });
  */
 import { wins, type Rankable } from '../nodes/conflict.ts';
+import type { ChangeMessage } from '../protocol/messages.ts';
 import type { NodeReport } from './cluster_state.ts';
 import type { BaseEntry, EntryKind, RemoteEntry } from './sync_types.ts';
 
@@ -244,4 +245,21 @@ export function absoluteRemote(root: string, path: string): string {
 export function clusterCaughtUp(nodes: readonly Pick<NodeReport, 'id' | 'state' | 'seq' | 'applied'>[]): boolean {
   const online = nodes.filter((n) => n.state === 'online');
   return online.every((n) => online.every((o) => o.id === n.id || (n.applied?.[o.id] ?? 0) >= (o.seq ?? 0)));
+}
+
+/**
+ * What a change notice says about paths under the remote folder `root`:
+ * the record at its path, and for a move the tombstone it left at `from`
+ * (ranked just after the version moved away).
+ */
+export function recordsOfChange(root: string, change: ChangeMessage): [string, RemoteRecord][] {
+  const kind = change.type === 'folder' ? 'folder' : 'file';
+  const out: [string, RemoteRecord][] = [];
+  const path = relativeRemote(root, change.path);
+  if (path !== undefined) {
+    out.push([path, { kind, size: change.size, sha256: change.sha256, version: change.version, deleted: change.deleted, prev: change.prev }]);
+  }
+  const from = change.from === undefined ? undefined : relativeRemote(root, change.from);
+  if (from !== undefined) out.push([from, { kind, size: 0, sha256: '', version: change.version, deleted: true, prev: change.fromPrev }]);
+  return out;
 }

@@ -36,10 +36,10 @@ import { ChangeLog } from '../nodes/change_log.ts';
 import { FolderWatcher, type Log } from '../nodes/folder_watcher.ts';
 import type { ChangeMessage } from '../protocol/messages.ts';
 import { compileIgnore, IGNORE_FILE, type IgnorePredicate } from './ignore_rules.ts';
-import { hashInto, scanTree, statPath } from './local_tree.ts';
+import { hashInto, keepHash, rescanPaths, scanTree } from './local_tree.ts';
 import type { NuvemClient } from './mod.ts';
 import { normalizeRemote } from './paths.ts';
-import { clusterCaughtUp, relativeRemote, RemoteView } from './remote_view.ts';
+import { clusterCaughtUp, recordsOfChange, RemoteView } from './remote_view.ts';
 import { isOffline, listRemote, runActions, type ExecContext, type SyncChange } from './sync_exec.ts';
 import { needsHash, planSync } from './sync_plan.ts';
 import { expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
@@ -263,14 +263,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   }
 
   #onRemote(change: ChangeMessage): void {
-    const kind = change.type === 'folder' ? 'folder' : 'file';
-    const path = relativeRemote(this.remote, change.path);
-    const record = { kind, size: change.size, sha256: change.sha256, version: change.version, deleted: change.deleted, prev: change.prev } as const;
-    if (path !== undefined && this.#view.apply(path, record)) this.#dirty.add(path);
-    const from = change.from === undefined ? undefined : relativeRemote(this.remote, change.from);
-    if (from !== undefined && this.#view.apply(from, { kind, size: 0, sha256: '', version: change.version, deleted: true, prev: change.fromPrev })) {
-      this.#dirty.add(from);
-    }
+    for (const [path, record] of recordsOfChange(this.remote, change)) if (this.#view.apply(path, record)) this.#dirty.add(path);
     this.#wake?.();
   }
 
@@ -365,12 +358,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     await this.#readIgnore();
     const scanned = await scanTree(this.dir, { ignore: this.#ignore, onSkip: this.#onSkip });
     const phases = { listMs: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
-    for (const [path, entry] of scanned) {
-      const known = this.#local.get(path);
-      if (known?.sha256 !== undefined && known.kind === 'file' && known.size === entry.size && known.mtimeMs === entry.mtimeMs) {
-        entry.sha256 = known.sha256;
-      }
-    }
+    for (const [path, entry] of scanned) keepHash(entry, this.#local.get(path));
     this.#local = scanned;
     const summary = await this.#planAndRun('full', undefined, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());
@@ -418,43 +406,8 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     return this.#planAndRun('live', paths, started);
   }
 
-  /**
-   * Looks at `paths` on disk again, and at their ancestors; a path that is a
-   * folder is scanned with everything in it, one that no longer is loses
-   * what was under it.
-   */
-  async #rescanLocal(paths: readonly string[]): Promise<void> {
-    const direct = new Set(paths);
-    const all = new Set<string>();
-    for (const path of paths) {
-      all.add(path);
-      for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) all.add(path.slice(0, i));
-    }
-    const options = { ignore: this.#ignore, onSkip: this.#onSkip };
-    for (const path of [...all].sort()) {
-      const entry = await statPath(this.dir, path, options);
-      const known = this.#local.get(path);
-      this.#merge(path, entry);
-      const rescan = entry?.kind === 'folder' && direct.has(path);
-      if (!rescan && (entry?.kind === 'folder' || known?.kind !== 'folder')) continue;
-      const under = new Map<string, LocalEntry>();
-      if (rescan) for (const [p, e] of await scanTree(this.dir, { ...options, under: path })) under.set(p, e);
-      for (const p of [...this.#local.keys()]) if (p.startsWith(`${path}/`) && !under.has(p)) this.#local.delete(p);
-      for (const [p, e] of under) this.#merge(p, e);
-    }
-  }
-
-  /** Sets (or, with undefined, drops) a local entry, keeping a known hash when size and mtime are the same. */
-  #merge(path: string, entry: LocalEntry | undefined): void {
-    if (!entry) {
-      this.#local.delete(path);
-      return;
-    }
-    const known = this.#local.get(path);
-    if (entry.kind === 'file' && known?.kind === 'file' && known.sha256 !== undefined && known.size === entry.size && known.mtimeMs === entry.mtimeMs) {
-      entry.sha256 = known.sha256;
-    }
-    this.#local.set(path, entry);
+  #rescanLocal(paths: readonly string[]): Promise<void> {
+    return rescanPaths(this.dir, { local: this.#local, paths, ignore: this.#ignore, onSkip: this.#onSkip });
   }
 
   /** Plans the paths in `dirty` (everything when undefined), runs the plan, and plans again what moved on meanwhile. */

@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import { statusLine } from '../client/cli_sync.ts';
 import { compileIgnore } from '../client/ignore_rules.ts';
 import { hashInto, scanTree } from '../client/local_tree.ts';
-import { clusterCaughtUp, RemoteView, type RemoteRecord } from '../client/remote_view.ts';
+import { clusterCaughtUp, recordsOfChange, RemoteView, type RemoteRecord } from '../client/remote_view.ts';
 import { deleteRequest, moveRequest } from '../client/requests.ts';
 import { selectNodes, type NodeView } from '../client/selection.ts';
 import { expandScope, pairLocalRenames } from '../client/sync_scope.ts';
@@ -154,6 +154,19 @@ view("a write of this mirror's replaced by one from the same base is a lost writ
   n.apply('h', { ...file('mine', 'v2'), prev: undefined }); // its own notice
   n.apply('h', { ...file('theirs', 'v3'), prev: undefined });
   assert.ok(n.lostWrite('h', base('v2')));
+});
+
+view('a move notice under the synced folder is a record at its path and a tombstone at its old one', () => {
+  const change = {
+    path: 'photos/b/x.jpg', type: 'file', version: 'v9', size: 2, sha256: sha('xx'), modified: 0, contentType: 'image/jpeg',
+    deleted: false, origin: 'node-1', seq: 4, op: 'move', from: 'photos/x.jpg', fromPrev: 'v3',
+  } as const;
+  assert.equal(recordsOfChange('photos', change), [
+    ['b/x.jpg', { kind: 'file', size: 2, sha256: sha('xx'), version: 'v9', deleted: false, prev: undefined }],
+    ['x.jpg', { kind: 'file', size: 0, sha256: '', version: 'v9', deleted: true, prev: 'v3' }],
+  ]);
+  assert.equal(recordsOfChange('other', change), []);
+  assert.equal(recordsOfChange('', change).map(([p]) => p), ['photos/b/x.jpg', 'photos/x.jpg']);
 });
 
 view('the cluster is caught up when every online node holds every other online node\'s last change', () => {
