@@ -55,6 +55,14 @@ export const COMMANDS = {
   revisions: { args: ['REMOTE'], options: {}, summary: 'list the kept earlier versions of a file' },
   status: { args: [], options: {}, summary: 'show every node: state, heartbeat age, lag, latency, files, disk' },
   watch: { args: ['[FOLDER]'], options: {}, summary: 'print changes as they happen, one line each (with --json: JSON lines)' },
+  sync: {
+    args: ['DIR'],
+    options: {
+      remote: { type: 'string', help: 'the remote folder to mirror (default: the root)' },
+      once: { type: 'boolean', help: 'reconcile once and exit: 0 when in sync, 1 when something could not be synced' },
+    },
+    summary: 'mirror a local folder with the cluster both ways, live until Ctrl-C (state in DIR/.nuvem-sync/)',
+  },
 } satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMANDS;

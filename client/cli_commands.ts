@@ -236,4 +236,7 @@ const watch: Runner = async (ctx, { args }) => {
   }, { signal: ctx.signal, onGap: (reason) => logLine(ctx, 'warn', { msg: reason }) });
 };
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch };
+/** `sync DIR`: loaded only when used (SQLite and the folder watcher are not needed by other commands). */
+const sync: Runner = async (ctx, input) => (await import('./cli_sync.ts')).runSync(ctx, input);
+
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch, sync };

@@ -23,6 +23,8 @@ export interface FeedOptions {
   onGap?(info: { from: NodeView; reason: string }): void;
   /** Seconds each long poll waits (default 25). */
   waitSeconds?: number;
+  /** A node id or URL to follow while it is available. */
+  prefer?: string;
 }
 
 const REMEMBERED = 10_000;
@@ -68,7 +70,7 @@ export async function followChanges(options: FeedOptions): Promise<void> {
   while (!signal.aborted) {
     let node: NodeView;
     try {
-      node = selectNodes(state.views(), { exclude: avoid }).nodes[0];
+      node = selectNodes(state.views(), { exclude: avoid, prefer: options.prefer }).nodes[0];
     } catch (err) {
       if (avoid.size === 0) throw err;
       avoid.clear(); // every node failed once: try them all again, after a pause

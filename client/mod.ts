@@ -123,6 +123,7 @@ export function createClient(options: ClientOptions): NuvemClient {
     onResponse: options.onResponse,
     onFailover: options.onFailover,
     refresh: () => poll(pollMs),
+    prefer: options.prefer,
   };
 
   const started = (async () => {
@@ -408,7 +409,7 @@ export function createClient(options: ClientOptions): NuvemClient {
         return;
       }
       await followChanges({
-        state, fetch: fetchFn, token: options.token, timeoutMs, signal: opts.signal, onChange,
+        state, fetch: fetchFn, token: options.token, timeoutMs, signal: opts.signal, onChange, prefer: options.prefer,
         onGap: (gap) => opts.onGap?.(`the feed from ${gap.from.id} broke (${gap.reason}); changes until it resumes elsewhere may be missing`),
       });
     },

@@ -75,7 +75,7 @@ export function deleteRequest(path: string, options: RemoveOptions = {}): NuvemR
   return {
     method: 'DELETE',
     target: fileTarget(path, { recursive: options.recursive ? 'true' : undefined, ...writeQuery(options) }),
-    headers: {},
+    headers: options.ifMatch === undefined ? {} : { 'if-match': quoteVersion(options.ifMatch) },
   };
 }
 
@@ -83,7 +83,11 @@ export function moveRequest(from: string, to: string, options: MoveOptions = {})
   return {
     method: 'MOVE',
     target: fileTarget(from, writeQuery(options)),
-    headers: { destination: fileTarget(to), overwrite: options.overwrite === false ? 'F' : 'T' },
+    headers: {
+      destination: fileTarget(to),
+      overwrite: options.overwrite === false ? 'F' : 'T',
+      ...(options.ifMatch === undefined ? {} : { 'if-match': quoteVersion(options.ifMatch) }),
+    },
   };
 }
 

@@ -20,6 +20,8 @@
  *    requests blind.
  * 4. Then the least `inflight` (the node's own figure plus this client's
  *    requests to it); then the order given.
+ * A `prefer`red node (a client bound to one node) goes before all of these
+ * while it is eligible and has not failed lately.
  * A node that failed this client's request lately goes after all the rest.
  * A node whose status is unknown (it answers, but not with a status: a
  * wrong token, a proxy) is tried only when no online node is available.
@@ -66,6 +68,8 @@ export interface SelectionRequest {
   needs?: readonly Need[];
   /** Node ids not to choose (already tried for this request). */
   exclude?: ReadonlySet<string>;
+  /** A node id or URL that goes first while it is available and holds `needs` (a client bound to one node). */
+  prefer?: string;
 }
 
 export interface Exclusion {
@@ -152,7 +156,8 @@ export function selectNodes(nodes: readonly NodeView[], request: SelectionReques
     }
   }
   // Array#sort is stable: equal nodes keep the order given.
-  return { nodes: [...chosen].sort(compare), stale, excluded };
+  const preferred = (n: NodeView) => Number(request.prefer !== undefined && !n.failedRecently && (n.id === request.prefer || n.url === request.prefer));
+  return { nodes: [...chosen].sort((a, b) => preferred(b) - preferred(a) || compare(a, b)), stale, excluded };
 }
 
 function noNodeMessage(nodes: readonly NodeView[], excluded: Exclusion[]): string {

@@ -50,6 +50,8 @@ export interface SendContext {
   onFailover?: (info: FailoverInfo) => void;
   /** Refreshes what the client knows (polls the nodes) before giving up for want of a node. */
   refresh?: () => Promise<void>;
+  /** A node id or URL to try first while it is eligible (see `selection.ts`). */
+  prefer?: string;
 }
 
 export interface SendOptions {
@@ -102,7 +104,7 @@ export async function send(ctx: SendContext, request: NuvemRequest, opts: SendOp
     opts.signal?.throwIfAborted();
     let candidates;
     try {
-      candidates = selectNodes(ctx.state.views(), { needs: opts.needs, exclude: tried });
+      candidates = selectNodes(ctx.state.views(), { needs: opts.needs, exclude: tried, prefer: ctx.prefer });
     } catch (err) {
       if (!(err instanceof NoNodeAvailableError)) throw err;
       if (!refreshed && ctx.refresh) {

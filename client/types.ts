@@ -81,6 +81,12 @@ export interface ClientOptions {
   pollMs?: number;
   /** How long to wait for the broker and the nodes' retained status (default 3 s). */
   discoveryTimeoutMs?: number;
+  /**
+   * A node (id or base URL) to send requests to while it can serve them, ahead
+   * of closer ones; the others stay there for failover. A `nuvem sync` bound to
+   * one node uses it.
+   */
+  prefer?: string;
   onRequest?: (info: RequestInfo) => void;
   onResponse?: (info: ResponseInfo) => void;
   onFailover?: (info: FailoverInfo) => void;
@@ -131,11 +137,15 @@ export interface GetOptions {
 
 export interface RemoveOptions extends ChangeOptions {
   recursive?: boolean;
+  /** Delete only this version (`If-Match`): 412 when the path moved on. */
+  ifMatch?: string;
 }
 
 export interface MoveOptions extends ChangeOptions {
   /** `false` sends `Overwrite: F`: fail with 412 when the target exists. Default true. */
   overwrite?: boolean;
+  /** Move only this version of the source (`If-Match`): 412 when it moved on. */
+  ifMatch?: string;
 }
 
 export interface ListOptions {

@@ -33,9 +33,11 @@ export interface ChangeEntry {
   kind: 'file' | 'folder';
   size?: number;
   sha256?: string;
-  /** Where the change came from: `api`, `folder` (the watched files folder) or `peer:<node id>`. */
+  /** Where the change came from: `api`, `folder` (the watched files folder) or `peer:<node id>`; `sync` for `nuvem sync`. */
   source: string;
   version?: string;
+  /** `nuvem sync` only: `up` (local to cluster) or `down` (cluster to local). */
+  direction?: 'up' | 'down';
 }
 
 /** Options of a {@linkcode ChangeLog}. */
@@ -87,8 +89,8 @@ export function changeType(op: ChangeOp, prevExisted: boolean): ChangeType {
 
 /** The JSON line of an entry, fields always in the same order. */
 function toLine(entry: ChangeEntry): string {
-  const { time, type, path, from, kind, size, sha256, source, version } = entry;
-  const record = { time: time ?? new Date().toISOString(), type, path, from, kind, size, sha256, source, version };
+  const { time, type, path, from, kind, size, sha256, source, version, direction } = entry;
+  const record = { time: time ?? new Date().toISOString(), type, path, from, kind, size, sha256, source, version, direction };
   return JSON.stringify(record) + '\n';
 }
 

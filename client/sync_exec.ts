@@ -1,0 +1,412 @@
+/**
+ * Runs the actions of a `nuvem sync` plan (`sync_plan.ts`, `sync_scope.ts`)
+ * against the local folder and the cluster, and records each path's new base
+ * entry. Guarded against the world moving on between plan and action:
+ *
+ * - Uploads send `If-Match` of the version they replace (`If-None-Match: *`
+ *   for new paths) and `Content-Digest`; moves are a `MOVE` with `If-Match`
+ *   and `Overwrite: F` (no bytes sent); deletes send `If-Match`. A `412`
+ *   (the cluster moved on), a `404`/`409`, or a digest mismatch (the file
+ *   changed while uploading) sends the path back to be planned again.
+ * - Downloads land in `.nuvem-sync/tmp/`, are checked against the SHA-256
+ *   the node announced and fsynced, and only then renamed into place, after
+ *   checking that the local path is still as planned. A local file that
+ *   changed since the scan is never overwritten or deleted: the path is
+ *   planned again.
+ * - A file is deleted locally only after a `HEAD` confirms it is gone from
+ *   the cluster (a listing from a node that is behind must not delete it).
+ * - When no node can be reached the run stops; the rest is left for later.
+ *
+ * Transfers run four at a time; every other step runs in plan order.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { lstat, mkdir, open, rename, rm, rmdir, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ChangeType } from '../nodes/change_log.ts';
+import { contentTypeFor } from './content_type.ts';
+import { DigestMismatchError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
+import { fileStream } from './local_files.ts';
+import type { NuvemClient } from './mod.ts';
+import { recordFromHeaders } from './records.ts';
+import { absoluteRemote, relativeRemote, type RemoteRecord, type RemoteView } from './remote_view.ts';
+import { NoNodeAvailableError } from './selection.ts';
+import type { ExecAction, LocalRename } from './sync_scope.ts';
+import type { BaseEntry, EntryKind, LocalEntry, SyncAction } from './sync_types.ts';
+import type { NuvemEntry, NuvemRecord } from './types.ts';
+
+/** One change the mirror made, for the change log and the status line. */
+export interface SyncChange {
+  type: ChangeType;
+  path: string;
+  from?: string;
+  kind: EntryKind;
+  size?: number;
+  sha256?: string;
+  version?: string;
+  direction: 'up' | 'down';
+}
+
+export interface ExecContext {
+  /** The local folder. */
+  root: string;
+  /** The remote folder (`''`: the root). */
+  remoteRoot: string;
+  client: NuvemClient;
+  /** Where downloads are written before they are renamed into place. */
+  tmpDir: string;
+  local: Map<string, LocalEntry>;
+  view: RemoteView;
+  base: ReadonlyMap<string, BaseEntry>;
+  setBase(path: string, entry: BaseEntry | undefined): void;
+  record(change: SyncChange): void;
+  signal: AbortSignal;
+}
+
+export interface ExecResult {
+  done: number;
+  /** Paths to plan again. */
+  replan: Set<string>;
+  failed: { path: string; error: Error }[];
+  /** No node could be reached: the actions from there on were not run. */
+  offline?: Error;
+  /** Paths of the actions not run. */
+  pending: Set<string>;
+}
+
+/** The action cannot go ahead as planned: plan these paths again. */
+class Replan extends Error {
+  readonly paths: string[];
+  constructor(reason: string, paths: string[]) {
+    super(reason);
+    this.paths = paths;
+  }
+}
+
+/** Errors that mean the cluster cannot be reached now, not that the action is wrong. */
+export function isOffline(err: unknown): boolean {
+  return err instanceof NuvemNetworkError || err instanceof NuvemTimeoutError || err instanceof NoNodeAvailableError ||
+    (err instanceof NuvemHttpError && err.status >= 500 && err.code !== 'write_concern');
+}
+
+const RANK: Record<ExecAction['type'], number> = {
+  conflict: 0, mkdirLocal: 1, mkdirRemote: 1, move: 2, upload: 3, download: 3, renameLocal: 3,
+  deleteLocal: 4, deleteRemote: 4, adoptBase: 5, forget: 5,
+};
+
+const TRANSFERS = 4;
+
+export function pathsOf(action: ExecAction): string[] {
+  return action.type === 'move' || action.type === 'renameLocal' ? [action.from, action.to]
+    : action.type === 'conflict' ? [action.path, action.copy] : [action.path];
+}
+
+/** Runs `actions` (in the order given, transfers of one rank side by side). */
+export async function runActions(ctx: ExecContext, actions: readonly ExecAction[]): Promise<ExecResult> {
+  const result: ExecResult = { done: 0, replan: new Set(), failed: [], pending: new Set() };
+  let i = 0;
+  while (i < actions.length && !result.offline) {
+    let j = i + 1;
+    if (RANK[actions[i].type] === 3) while (j < actions.length && RANK[actions[j].type] === 3) j++;
+    const group = actions.slice(i, j);
+    let next = 0;
+    const worker = async () => {
+      while (next < group.length && !result.offline && !ctx.signal.aborted) {
+        const action = group[next++];
+        try {
+          await runOne(ctx, action);
+          result.done++;
+        } catch (err) {
+          if (ctx.signal.aborted) return;
+          if (err instanceof Replan) for (const p of err.paths) result.replan.add(p);
+          else if (isOffline(err)) {
+            result.offline ??= err as Error;
+            for (const p of pathsOf(action)) result.pending.add(p);
+          } else result.failed.push({ path: pathsOf(action)[0], error: err as Error });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TRANSFERS, group.length) }, worker));
+    i = j;
+  }
+  for (const action of actions.slice(i)) for (const p of pathsOf(action)) result.pending.add(p);
+  if (ctx.signal.aborted) for (const action of actions) for (const p of pathsOf(action)) result.pending.add(p);
+  return result;
+}
+
+async function runOne(ctx: ExecContext, action: ExecAction): Promise<void> {
+  switch (action.type) {
+    case 'conflict': return conflict(ctx, action);
+    case 'mkdirLocal': return mkdirLocal(ctx, action.path);
+    case 'mkdirRemote': return mkdirRemote(ctx, action.path);
+    case 'move': return move(ctx, action);
+    case 'upload': return upload(ctx, action);
+    case 'download': return download(ctx, action);
+    case 'renameLocal': return renameLocal(ctx, action);
+    case 'deleteLocal': return deleteLocal(ctx, action);
+    case 'deleteRemote': return deleteRemote(ctx, action);
+    case 'adoptBase': return ctx.setBase(action.path, action.base);
+    case 'forget': return ctx.setBase(action.path, undefined);
+  }
+}
+
+// --- local checks
+
+/** The local entry now (kind, size, mtime), without hashing or ignore rules. */
+async function lstatEntry(ctx: ExecContext, path: string): Promise<LocalEntry | undefined> {
+  try {
+    const st = await lstat(join(ctx.root, path));
+    if (st.isDirectory()) return { kind: 'folder', size: 0, mtimeMs: 0 };
+    return { kind: st.isFile() ? 'file' : 'folder', size: st.size, mtimeMs: st.mtimeMs };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+const sameStat = (a: LocalEntry | undefined, b: LocalEntry | undefined) =>
+  a === undefined ? b === undefined : b !== undefined && a.kind === b.kind && (a.kind === 'folder' || (a.size === b.size && a.mtimeMs === b.mtimeMs));
+
+/** Throws `Replan` unless the local path is still as the plan saw it. */
+async function expectLocal(ctx: ExecContext, path: string, expected: LocalEntry | undefined): Promise<void> {
+  const now = await lstatEntry(ctx, path);
+  if (!sameStat(expected, now)) {
+    if (now === undefined) ctx.local.delete(path);
+    else ctx.local.set(path, now); // unhashed: it gets hashed when planned again
+    throw new Replan(`"${path}" changed locally since it was scanned`, [path]);
+  }
+}
+
+function moveLocalEntries(ctx: ExecContext, from: string, to: string): void {
+  for (const [path, entry] of [...ctx.local]) {
+    if (path !== from && !path.startsWith(`${from}/`)) continue;
+    ctx.local.delete(path);
+    ctx.local.set(to + path.slice(from.length), entry);
+  }
+}
+
+// --- remote answers
+
+const remote = (ctx: ExecContext, path: string) => absoluteRemote(ctx.remoteRoot, path);
+
+function recordOf(r: NuvemRecord | NuvemEntry, kind: EntryKind): RemoteRecord {
+  return { kind, size: Number(r.size ?? 0), sha256: String(r.sha256 ?? ''), version: String(r.version ?? ''), deleted: r.deleted === true };
+}
+
+/** A `503 write_concern` answer to a change: stored; its body is the record. */
+function storedAnyway(err: unknown): Record<string, unknown> | undefined {
+  return err instanceof NuvemHttpError && err.code === 'write_concern' ? err.body : undefined;
+}
+
+/** Asks the cluster what is at `path` now and puts it in the view. */
+async function refreshRemote(ctx: ExecContext, path: string): Promise<void> {
+  try {
+    const entry = await ctx.client.stat(remote(ctx, path), { signal: ctx.signal });
+    ctx.view.observe(path, recordOf(entry, entry.type === 'folder' ? 'folder' : 'file'));
+  } catch (err) {
+    if (err instanceof NuvemHttpError && (err.status === 404 || err.status === 409)) ctx.view.observe(path, undefined);
+    else throw err;
+  }
+}
+
+/** Turns the refusals that mean "the cluster moved on" into a `Replan` after refreshing the view. */
+async function onRefusal(ctx: ExecContext, err: unknown, paths: string[]): Promise<never> {
+  if (err instanceof NuvemHttpError && [404, 409, 412].includes(err.status)) {
+    for (const p of paths) await refreshRemote(ctx, p);
+    throw new Replan(`${err.status} ${err.code}: ${err.message}`, paths);
+  }
+  if (err instanceof NuvemHttpError && err.code === 'bad_digest') {
+    for (const p of paths) ctx.local.set(p, { ...ctx.local.get(p)!, sha256: undefined }); // hash it again
+    throw new Replan(`"${paths[0]}" changed while it was uploaded`, paths);
+  }
+  throw err;
+}
+
+// --- the actions
+
+async function conflict(ctx: ExecContext, a: Extract<SyncAction, { type: 'conflict' }>): Promise<void> {
+  if ((await lstatEntry(ctx, a.copy)) !== undefined) throw new Replan(`"${a.copy}" exists already`, [a.path, a.copy]);
+  await rename(join(ctx.root, a.path), join(ctx.root, a.copy));
+  moveLocalEntries(ctx, a.path, a.copy);
+  ctx.record({ type: 'moved', from: a.path, path: a.copy, kind: a.kind, direction: 'down' });
+}
+
+async function mkdirLocal(ctx: ExecContext, path: string): Promise<void> {
+  const now = await lstatEntry(ctx, path);
+  if (now && now.kind !== 'folder') throw new Replan(`"${path}" is a file locally`, [path]);
+  if (!now) await mkdir(join(ctx.root, path), { recursive: true });
+  ctx.local.set(path, { kind: 'folder', size: 0, mtimeMs: 0 });
+  ctx.setBase(path, { kind: 'folder', size: 0, mtimeMs: 0, sha256: '', version: ctx.view.get(path)?.version ?? '' });
+  if (!now) ctx.record({ type: 'created', path, kind: 'folder', direction: 'down' });
+}
+
+async function mkdirRemote(ctx: ExecContext, path: string): Promise<void> {
+  let version: string;
+  try {
+    const record = await ctx.client.mkdir(remote(ctx, path), { signal: ctx.signal }).catch((err) => storedAnyway(err) ?? Promise.reject(err));
+    version = String(record?.version ?? '');
+  } catch (err) {
+    if (!(err instanceof NuvemHttpError && err.status === 405)) return onRefusal(ctx, err, [path]);
+    await refreshRemote(ctx, path); // there already
+    const there = ctx.view.get(path);
+    if (there?.kind !== 'folder') throw new Replan(`"${path}" is a file in the cluster`, [path]);
+    version = there.version;
+  }
+  if (version !== '') ctx.view.wrote(path, { kind: 'folder', size: 0, sha256: '', version, deleted: false });
+  ctx.setBase(path, { kind: 'folder', size: 0, mtimeMs: 0, sha256: '', version });
+  ctx.record({ type: 'created', path, kind: 'folder', direction: 'up', version: version || undefined });
+}
+
+async function move(ctx: ExecContext, a: Extract<SyncAction, { type: 'move' }>): Promise<void> {
+  const target = ctx.local.get(a.to)!;
+  let result: NuvemRecord | undefined;
+  try {
+    result = await ctx.client.move(remote(ctx, a.from), remote(ctx, a.to), { ifMatch: a.ifMatch, overwrite: false, signal: ctx.signal })
+      .catch((err) => (storedAnyway(err) as NuvemRecord | undefined) ?? Promise.reject(err));
+  } catch (err) {
+    return onRefusal(ctx, err, [a.from, a.to]);
+  }
+  const version = String(result?.version ?? '');
+  ctx.view.deleted(a.from, a.ifMatch);
+  ctx.view.wrote(a.to, { kind: 'file', size: target.size, sha256: a.sha256, version, deleted: false }, { parent: '' });
+  ctx.setBase(a.from, undefined);
+  ctx.setBase(a.to, { kind: 'file', size: target.size, mtimeMs: target.mtimeMs, sha256: a.sha256, version });
+  ctx.record({ type: 'moved', from: a.from, path: a.to, kind: 'file', size: target.size, sha256: a.sha256, version, direction: 'up' });
+}
+
+async function upload(ctx: ExecContext, a: Extract<SyncAction, { type: 'upload' }>): Promise<void> {
+  const planned = ctx.local.get(a.path)!;
+  await expectLocal(ctx, a.path, planned);
+  const file = join(ctx.root, a.path);
+  const ifMatch = 'ifMatch' in a ? a.ifMatch : undefined;
+  let record: NuvemRecord;
+  try {
+    record = await ctx.client.put(remote(ctx, a.path), () => fileStream(file), {
+      ifMatch, ifNoneMatch: ifMatch === undefined ? '*' : undefined, size: a.size, sha256: a.sha256,
+      contentType: contentTypeFor(a.path), signal: ctx.signal,
+    }).catch((err) => (storedAnyway(err) as NuvemRecord | undefined) ?? Promise.reject(err));
+  } catch (err) {
+    return onRefusal(ctx, err, [a.path]);
+  }
+  const version = String(record.version);
+  ctx.view.wrote(a.path, { kind: 'file', size: a.size, sha256: a.sha256, version, deleted: false }, { parent: ifMatch });
+  ctx.setBase(a.path, { kind: 'file', size: a.size, mtimeMs: planned.mtimeMs, sha256: a.sha256, version });
+  ctx.record({ type: ifMatch === undefined ? 'created' : 'modified', path: a.path, kind: 'file', size: a.size, sha256: a.sha256, version, direction: 'up' });
+}
+
+async function download(ctx: ExecContext, a: { path: string }): Promise<void> {
+  const expected = ctx.local.get(a.path);
+  let res: Response;
+  try {
+    res = await ctx.client.get(remote(ctx, a.path), { signal: ctx.signal });
+  } catch (err) {
+    return onRefusal(ctx, err, [a.path]);
+  }
+  const served = recordFromHeaders(remote(ctx, a.path), res.headers);
+  await mkdir(ctx.tmpDir, { recursive: true });
+  const temp = join(ctx.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+  try {
+    const { size, sha256 } = await writeVerified(res.body, { temp, sha256: served.sha256, signal: ctx.signal });
+    if (served.modified > 0) await utimes(temp, new Date(), new Date(served.modified)).catch(() => {});
+    await expectLocal(ctx, a.path, expected);
+    await mkdir(dirname(join(ctx.root, a.path)), { recursive: true });
+    await rename(temp, join(ctx.root, a.path));
+    const placed = (await lstatEntry(ctx, a.path))!;
+    ctx.local.set(a.path, { ...placed, sha256 });
+    ctx.view.observe(a.path, { kind: 'file', size, sha256, version: served.version, deleted: false });
+    ctx.setBase(a.path, { kind: 'file', size, mtimeMs: placed.mtimeMs, sha256, version: served.version });
+    ctx.record({ type: expected ? 'modified' : 'created', path: a.path, kind: 'file', size, sha256, version: served.version, direction: 'down' });
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** Streams a body into `temp`, fsyncs it, and checks its SHA-256. */
+async function writeVerified(body: ReadableStream<Uint8Array> | null, options: { temp: string; sha256: string; signal: AbortSignal }) {
+  const hash = createHash('sha256');
+  let size = 0;
+  const file = await open(options.temp, 'wx');
+  try {
+    if (body) {
+      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+        options.signal.throwIfAborted();
+        hash.update(chunk);
+        size += chunk.byteLength;
+        let offset = 0;
+        while (offset < chunk.byteLength) offset += (await file.write(chunk, offset)).bytesWritten;
+      }
+    }
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  const sha256 = hash.digest('hex');
+  if (options.sha256 && options.sha256 !== sha256) throw new DigestMismatchError(`the download to ${options.temp}`, { expected: options.sha256, actual: sha256 });
+  return { size, sha256 };
+}
+
+async function renameLocal(ctx: ExecContext, a: LocalRename): Promise<void> {
+  const source = await lstatEntry(ctx, a.from);
+  const base = ctx.base.get(a.from);
+  if (!base || !sameStat({ kind: 'file', size: base.size, mtimeMs: base.mtimeMs }, source)) return download(ctx, { path: a.to });
+  await expectLocal(ctx, a.to, ctx.local.get(a.to));
+  await mkdir(dirname(join(ctx.root, a.to)), { recursive: true });
+  await rename(join(ctx.root, a.from), join(ctx.root, a.to));
+  const placed = (await lstatEntry(ctx, a.to))!;
+  ctx.local.delete(a.from);
+  ctx.local.set(a.to, { ...placed, sha256: a.sha256 });
+  ctx.setBase(a.from, undefined);
+  ctx.setBase(a.to, { kind: 'file', size: placed.size, mtimeMs: placed.mtimeMs, sha256: a.sha256, version: a.version });
+  ctx.record({ type: 'moved', from: a.from, path: a.to, kind: 'file', size: a.size, sha256: a.sha256, version: a.version, direction: 'down' });
+}
+
+async function deleteLocal(ctx: ExecContext, a: Extract<SyncAction, { type: 'deleteLocal' }>): Promise<void> {
+  const expected = ctx.local.get(a.path);
+  if (a.kind === 'file') {
+    await refreshRemote(ctx, a.path);
+    if (ctx.view.get(a.path)) throw new Replan(`"${a.path}" is still in the cluster`, [a.path]);
+    await expectLocal(ctx, a.path, expected);
+    await rm(join(ctx.root, a.path), { force: true });
+  } else {
+    try {
+      await rmdir(join(ctx.root, a.path));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new Replan(`"${a.path}" is not empty locally`, [a.path]);
+      if (code !== 'ENOENT') throw err;
+    }
+  }
+  ctx.local.delete(a.path);
+  ctx.setBase(a.path, undefined);
+  if (expected) ctx.record({ type: 'deleted', path: a.path, kind: a.kind, direction: 'down' });
+}
+
+async function deleteRemote(ctx: ExecContext, a: Extract<SyncAction, { type: 'deleteRemote' }>): Promise<void> {
+  await expectLocal(ctx, a.path, undefined);
+  const ifMatch = a.ifMatch === '' ? undefined : a.ifMatch;
+  try {
+    await ctx.client.remove(remote(ctx, a.path), { ifMatch, signal: ctx.signal }).catch((err) => storedAnyway(err) ?? Promise.reject(err));
+  } catch (err) {
+    if (!(err instanceof NuvemHttpError && err.status === 404)) return onRefusal(ctx, err, [a.path]);
+  }
+  ctx.view.deleted(a.path, a.ifMatch);
+  ctx.setBase(a.path, undefined);
+  ctx.record({ type: 'deleted', path: a.path, kind: a.kind, direction: 'up' });
+}
+
+// --- listing
+
+/** Every live record under the remote folder, keyed by relative path (an absent folder lists as empty). */
+export async function listRemote(client: NuvemClient, options: { root: string; signal?: AbortSignal }): Promise<Map<string, RemoteRecord>> {
+  const out = new Map<string, RemoteRecord>();
+  try {
+    for await (const entry of client.entries(options.root, { recursive: true, signal: options.signal })) {
+      const rel = relativeRemote(options.root, entry.path);
+      if (rel === undefined || entry.deleted) continue;
+      out.set(rel, recordOf(entry, entry.type === 'folder' ? 'folder' : 'file'));
+    }
+  } catch (err) {
+    if (!(err instanceof NuvemHttpError && err.status === 404)) throw err;
+  }
+  return out;
+}
