@@ -136,12 +136,13 @@ test('a node that turns slow loses the reads to a faster one within a few reques
   fresh();
   // Both hold the version served (n1 #3), so freshness does not decide.
   const a = fake('a', { handle: serving(content), delayMs: 0, applied: { n1: 3 } });
-  const b = fake('b', { handle: serving(content), delayMs: 15, applied: { n1: 3 } });
+  // Delays far apart: a loaded machine adds tens of milliseconds to any request, which must not reorder them.
+  const b = fake('b', { handle: serving(content), delayMs: 60, applied: { n1: 3 } });
   const served: string[] = [];
   const client = await measured(createClient({ nodes: [a.url, b.url], fetch: fakeCluster([a, b]), onResponse: (r) => served.push(r.nodeId!) }));
   for (let i = 0; i < 5; i++) await (await client.get('x.bin')).arrayBuffer();
   assert.equal(served, ['a', 'a', 'a', 'a', 'a']);
-  a.delayMs = 100;
+  a.delayMs = 400;
   served.length = 0;
   for (let i = 0; i < 10; i++) await (await client.get('x.bin')).arrayBuffer();
   const lastA = served.lastIndexOf('a');

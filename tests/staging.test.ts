@@ -9,7 +9,7 @@ import { NuvemError } from '../protocol/errors.ts';
 import { Staging, withIdleTimeout } from '../nodes/staging.ts';
 import { randomBytesFrom, sha256 } from './_support/bytes.ts';
 import { tempDir } from './_support/temp.ts';
-import { sleep } from './_support/sleep.ts';
+import { sleep, until } from './_support/sleep.ts';
 
 /** The error `p` rejects with; fails the test when it resolves. */
 async function rejection(p: Promise<unknown>): Promise<Error> {
@@ -157,8 +157,10 @@ test('the idle limit is per wait: a slow but steady push, and a slow consumer, a
       yield new Uint8Array([i]);
     }
   }
+  // 40 ms between chunks against a 500 ms limit: a busy machine delays timers by tens of
+  // milliseconds, never by hundreds, so only a limit counted over the whole push could trip.
   const got: number[] = [];
-  for await (const c of withIdleTimeout(trickle(), 100)) got.push(c[0]); // 240 ms in all, never 100 ms between chunks
+  for await (const c of withIdleTimeout(trickle(), 500)) got.push(c[0]); // 240 ms in all, never 500 ms between chunks
   assert.equal(got, [0, 1, 2, 3, 4, 5]);
   const slow: number[] = [];
   for await (const c of withIdleTimeout(chunks(new Uint8Array([7, 8]), 1), 50)) {
@@ -167,10 +169,10 @@ test('the idle limit is per wait: a slow but steady push, and a slow consumer, a
   }
   assert.equal(slow, [7, 8]);
   const err = await (async () => {
-    for await (const _ of withIdleTimeout(trickleThenStall(), 100)) { /* drain */ }
+    for await (const _ of withIdleTimeout(trickleThenStall(), 500)) { /* drain */ }
   })().catch((e) => e);
   assert.instance(err, NuvemError);
-  assert.match(err.message, /No bytes for 100 ms/);
+  assert.match(err.message, /No bytes for 500 ms/);
   async function* trickleThenStall(): AsyncIterable<Uint8Array> {
     yield* trickle();
     yield* stalls(new Uint8Array(1));
@@ -183,7 +185,7 @@ test('close removes staged files', async () => {
     await staging.receive('node-1', 10, chunks(new Uint8Array(10)));
     assert.is(files().length, 1);
     staging.close();
-    await sleep(20);
+    await until('staged files removed', () => files().length === 0, 5000); // removed in the background
     assert.equal(files(), []);
     await rejection(staging.receive('node-1', 10, chunks(new Uint8Array(10))));
   } finally {
