@@ -5,9 +5,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pairBroker, type PairBroker, type PairClient } from './_support/broker_pair.ts';
 import { nodeCredential } from '../protocol/credentials.ts';
-import { parseStatusMessage, statusMessage, type StatusMessage } from '../protocol/messages.ts';
+import { parseStatusMessage } from '../protocol/messages.ts';
 import { statusTopic } from '../protocol/topics.ts';
 import type { AuthOptions } from '../broker/auth.ts';
+import { statusPayload } from './_support/status.ts';
 
 const TOKEN = 'node-secret';
 const READ = 'read-secret';
@@ -36,24 +37,7 @@ async function granted(c: PairClient, filter: string): Promise<number[]> {
   return suback.granted;
 }
 
-function status(id: string, state: StatusMessage['state']): string {
-  return statusMessage({
-    id,
-    url: 'http://127.0.0.1:7001',
-    state,
-    ts: Date.now(),
-    startedAt: Date.now(),
-    heartbeatMs: 1000,
-    seq: 0,
-    applied: {},
-    lag: 0,
-    files: 0,
-    bytes: 0,
-    disk: { free: 0, total: 0 },
-    inflight: 0,
-    version: '0.1.0',
-  });
-}
+const status = statusPayload;
 
 // ---
 

@@ -2,10 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { payloadRefusal, publishRefusal, subscribeRefusal, type Role } from '../broker/auth.ts';
-import { parseStatusMessage, statusMessage, type StatusMessage } from '../protocol/messages.ts';
+import { parseStatusMessage } from '../protocol/messages.ts';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
 import { nodeCredential } from '../protocol/credentials.ts';
 import { statusTopic } from '../protocol/topics.ts';
+import { statusPayload } from './_support/status.ts';
 
 const TOKEN = 'node-secret';
 const READ = 'read-secret';
@@ -46,24 +47,7 @@ async function withBroker(options: { token?: string; readToken?: string; nodeTok
   }
 }
 
-function status(id: string, state: StatusMessage['state']): string {
-  return statusMessage({
-    id,
-    url: 'http://127.0.0.1:7001',
-    state,
-    ts: Date.now(),
-    startedAt: Date.now(),
-    heartbeatMs: 1000,
-    seq: 0,
-    applied: {},
-    lag: 0,
-    files: 0,
-    bytes: 0,
-    disk: { free: 0, total: 0 },
-    inflight: 0,
-    version: '0.1.0',
-  });
-}
+const status = statusPayload;
 
 // ---
 
