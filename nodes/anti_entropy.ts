@@ -89,24 +89,44 @@ export function startAntiEntropy(options: {
     purged({}, n);
     if (n) options.log('debug', 'purged tombstones every member has applied', { count: n });
   };
+  // Peers that keep failing (a vanished host) are asked less often: after the
+  // n-th failure in a row, the next 2^(n-1) - 1 passes (at most 15) skip them.
+  const backoff = new Map<string, { failures: number; skip: number }>();
+  const due = (peer: Member) => {
+    const b = backoff.get(peer.id);
+    if (!b || b.skip === 0) return true;
+    b.skip--;
+    return false;
+  };
+  const failed = (peer: Member) => {
+    const b = backoff.get(peer.id) ?? { failures: 0, skip: 0 };
+    b.failures++;
+    b.skip = Math.min(2 ** (b.failures - 1), 16) - 1;
+    backoff.set(peer.id, b);
+  };
+  const repairWith = async (peer: Member): Promise<number> => {
+    try {
+      const n = await repairFrom(options.store, options.replicator, peer);
+      backoff.delete(peer.id);
+      if (n) {
+        options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
+        options.replicator.publishEvent({ type: 'repair', peer: peer.id, count: n });
+      }
+      repairs({}, n);
+      return n;
+    } catch (err) {
+      failures();
+      failed(peer);
+      options.log('debug', 'anti-entropy pass with a peer failed', { peer: peer.id, error: String((err as Error)?.message ?? err) });
+      return 0;
+    }
+  };
   let running: Promise<number> | undefined;
   const runOnce = () =>
     (running ??= (async () => {
-      let total = 0;
-      for (const peer of options.replicator.peersForRepair()) {
-        try {
-          const n = await repairFrom(options.store, options.replicator, peer);
-          if (n) {
-            options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
-            options.replicator.publishEvent({ type: 'repair', peer: peer.id, count: n });
-          }
-          repairs({}, n);
-          total += n;
-        } catch (err) {
-          failures();
-          options.log('debug', 'anti-entropy pass with a peer failed', { peer: peer.id, error: String((err as Error)?.message ?? err) });
-        }
-      }
+      // Every peer at once: one that does not answer holds up nobody's repair.
+      const counts = await Promise.all(options.replicator.peersForRepair().filter(due).map(repairWith));
+      const total = counts.reduce((a, b) => a + b, 0);
       if (total) options.replicator.catchUpAll();
       await purge().catch((err) => options.log('warn', 'purging tombstones failed; the next pass tries again', { error: String((err as Error)?.message ?? err) }));
       runs();

@@ -19,6 +19,7 @@ export class PeerGets {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
   readonly #token?: string;
   readonly #idleMs: number;
+  readonly #answerMs: number;
   readonly #isMemberUrl: (url: string) => boolean;
 
   /**
@@ -26,9 +27,10 @@ export class PeerGets {
    * or body) fails. `isMemberUrl`: is this a URL a member announced? (None
    * is, without it.)
    */
-  constructor(options: { token?: string; idleMs?: number; isMemberUrl?: (url: string) => boolean } = {}) {
+  constructor(options: { token?: string; idleMs?: number; answerMs?: number; isMemberUrl?: (url: string) => boolean } = {}) {
     this.#token = options.token;
     this.#idleMs = options.idleMs ?? 30_000;
+    this.#answerMs = options.answerMs ?? 3000;
     this.#isMemberUrl = options.isMemberUrl ?? (() => false);
   }
 
@@ -75,12 +77,20 @@ export class PeerGets {
     };
   }
 
-  /** GET `path` on `member` (within 30 s); a status other than 2xx rejects with an error carrying it. */
+  /**
+   * GET `path` on `member`: its answer must begin within `answerMs` (3 s; a
+   * vanished host sends no reset, and would otherwise hold the caller for the
+   * whole 30 s) and end within 30 s. A status other than 2xx rejects with an
+   * error carrying it.
+   */
   async get(member: Member, path: string): Promise<Response> {
-    const res = await fetch(this.#memberUrl(member, path), {
+    const url = this.#memberUrl(member, path);
+    const answer = new AbortController();
+    const timer = setTimeout(() => answer.abort(new Error(`${url}: no answer within ${this.#answerMs} ms`)), this.#answerMs);
+    const res = await fetch(url, {
       headers: authHeaders(this.#token),
-      signal: AbortSignal.timeout(30_000),
-    });
+      signal: AbortSignal.any([answer.signal, AbortSignal.timeout(30_000)]),
+    }).finally(() => clearTimeout(timer));
     if (!res.ok) {
       await res.body?.cancel();
       throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status });
