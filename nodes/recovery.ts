@@ -265,9 +265,7 @@ async function commitVanished(ctx: StoreContext, e: Entry): Promise<string | und
     const st = await fsp.lstat(layout.filePath(e.path)).catch(() => undefined);
     const stillGone = e.type === 'file' ? !st?.isFile() : !st?.isDirectory();
     if (!stillGone || !unchanged(ctx, e.path, e)) return undefined;
-    const tombstone = ctx.newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' });
-    tombstone.deleted = true;
-    tombstone.prev = e.version;
+    const tombstone = tombstoneOf(ctx.newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' }), e.path, e.version);
     const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [], source: 'folder' };
     if (e.type === 'file' && (await exists(layout.revPath(e)))) pending.revisions.push(publicRecord(e));
     await ctx.commits.commit(pending);

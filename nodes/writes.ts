@@ -134,9 +134,7 @@ export class LocalWrites {
     const e = index.get(path);
     if (!e || e.deleted) throw notFound(path);
     checkConditions(e, path, conditions);
-    const tombstone = this.#ctx.newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' });
-    tombstone.deleted = true;
-    tombstone.prev = e.version;
+    const tombstone = tombstoneOf(this.#ctx.newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' }), path, e.version);
     const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
     await layout.retire(e, pending);
     const file = layout.filePath(path);
