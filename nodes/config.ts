@@ -20,6 +20,7 @@
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
+ *   --materialise-ms N   how long small files' plain files wait for their batched sync (default 500; $NUVEM_MATERIALISE_MS)
  */
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
@@ -47,6 +48,8 @@ export interface NodeConfig {
   keepRevisions: number;
   heartbeatMs: number;
   antiEntropyMs: number;
+  /** Delay of the batched sync that marks small files' plain files materialised (small_files.ts). */
+  materialiseMs?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -68,6 +71,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     revisions: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
+    'materialise-ms': { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -87,6 +91,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
+    materialiseMs: intOption('--materialise-ms', values['materialise-ms'] ?? env.NUVEM_MATERIALISE_MS ?? '500', 0, 86_400_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);

@@ -23,11 +23,20 @@ export interface Mutation {
   applied?: Record<string, number>;
   /** Tombstones to forget: each entry is deleted only if it is still that deleted version. */
   purge?: { path: string; version: string }[];
+  /** Bytes of small files, kept by SHA-256 (small_files.ts): committed with their records. */
+  blobs?: { sha256: string; bytes: Uint8Array }[];
+  /** Versions whose plain file in files/ is not yet known durable: rewritten from their blob at start-up. */
+  unmaterialised?: { path: string; version: string }[];
+  /** Versions whose plain file a batched sync made durable, with where it sits (recorded only if still current). */
+  materialised?: { path: string; version: string; local?: LocalStat }[];
 }
 
 type Row = Record<string, unknown>;
 
 const HOT_ENTRIES = 100_000;
+
+/** Files up to this size may keep their bytes in the index (DESIGN.md section 3: small files take one flush). */
+export const BLOB_MAX = 64 * 1024;
 
 export interface Totals {
   files: number;
@@ -75,6 +84,8 @@ CREATE INDEX IF NOT EXISTS entries_sha ON entries(sha256) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS revisions_sha ON revisions(sha256);
 CREATE TABLE IF NOT EXISTS applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unmaterialised (path TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
 `;
 
 function toEntry(row: Row | undefined): Entry | undefined {
@@ -114,7 +125,7 @@ export class IndexDb {
   readonly #stmt: Record<string, Database.Statement>;
   /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
   readonly #hot = new Map<string, Entry | null>();
-  readonly #transaction: (batch: Mutation[]) => unknown;
+  readonly #transaction: (batch: Mutation[], unreferenced: Set<string>) => unknown;
   /** Counted once when opened, then moved by each commit (#totalsAfter). */
   #totals: Totals;
 
@@ -131,7 +142,12 @@ export class IndexDb {
     this.#db.pragma('synchronous = NORMAL');
     this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
-    this.#transaction = this.#db.transaction((batch: Mutation[]) => batch.map((m) => this.#apply(m)));
+    this.#transaction = this.#db.transaction((batch: Mutation[], unreferenced: Set<string>) => {
+      const pruned = batch.map((m) => this.#apply(m));
+      for (const p of pruned.flat()) unreferenced.add(p.sha256);
+      for (const sha of unreferenced) this.#stmt.dropBlob.run(sha);
+      return pruned;
+    });
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmt = {
       get: p('SELECT * FROM entries WHERE path = ?'),
@@ -164,6 +180,17 @@ export class IndexDb {
       setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      addBlob: p('INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?, ?)'),
+      blob: p('SELECT bytes FROM blobs WHERE sha256 = ?'),
+      hasBlob: p('SELECT 1 FROM blobs WHERE sha256 = ?'),
+      // A blob no live record and no kept revision refers to any more.
+      dropBlob: p(`DELETE FROM blobs WHERE sha256 = ?1
+        AND NOT EXISTS (SELECT 1 FROM entries WHERE sha256 = ?1 AND deleted = 0)
+        AND NOT EXISTS (SELECT 1 FROM revisions WHERE sha256 = ?1)`),
+      addUnmaterialised: p('INSERT OR REPLACE INTO unmaterialised (path, version) VALUES (?, ?)'),
+      dropUnmaterialised: p('DELETE FROM unmaterialised WHERE path = ? AND version = ?'),
+      unmaterialised: p('SELECT path, version FROM unmaterialised ORDER BY path'),
+      setLocal: p('UPDATE entries SET local_size = ?, local_mtime = ?, local_ino = ? WHERE path = ? AND version = ?'),
     };
     const counted = this.#stmt.countTotals.get() as Row;
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
@@ -267,6 +294,36 @@ export class IndexDb {
     return { ...this.#totals };
   }
 
+  /** The bytes of a small file committed with its record (small_files.ts), by SHA-256. */
+  blob(sha256: string): Uint8Array | undefined {
+    const row = this.#stmt.blob.get(sha256) as Row | undefined;
+    return row ? (row.bytes as Uint8Array) : undefined;
+  }
+
+  /** How many small files' contents the index holds (current and kept). */
+  blobCount(): number {
+    return Number((this.#db.prepare('SELECT count(*) AS n FROM blobs').get() as Row).n);
+  }
+
+  hasBlob(sha256: string): boolean {
+    return this.#stmt.hasBlob.get(sha256) !== undefined;
+  }
+
+  /** Versions whose plain file is not yet known durable (start-up rewrites them). */
+  unmaterialised(): { path: string; version: string }[] {
+    return (this.#stmt.unmaterialised.all() as Row[]).map((r) => ({ path: r.path as string, version: r.version as string }));
+  }
+
+  /**
+   * Where the plain file of `path` at `version` sits, known in memory before
+   * it is committed (with its materialising sync): the folder watcher then
+   * sees the node's own write as no edit. No effect if the path moved on.
+   */
+  noteLocal(path: string, version: string, local: LocalStat): void {
+    const hit = this.#hot.get(path);
+    if (hit && hit.version === version) this.#hot.set(path, { ...hit, local });
+  }
+
   getMeta(key: string): string | undefined {
     return (this.#stmt.getMeta.get(key) as Row | undefined)?.value as string | undefined;
   }
@@ -282,9 +339,17 @@ export class IndexDb {
    */
   commit(batch: Mutation[]): Pruned[][] {
     const totals = this.#totalsAfter(batch);
+    // Content whose blob may have lost its last reference: replaced records' (revisions keep theirs).
+    const unreferenced = new Set<string>();
+    for (const m of batch) {
+      for (const { record } of m.put ?? []) {
+        const before = this.get(record.path);
+        if (before && !before.deleted && before.sha256 !== record.sha256 && before.size <= BLOB_MAX) unreferenced.add(before.sha256);
+      }
+    }
     let pruned: Pruned[][];
     try {
-      pruned = this.#transaction(batch) as Pruned[][];
+      pruned = this.#transaction(batch, unreferenced) as Pruned[][];
     } catch (err) {
       this.#hot.clear();
       throw err;
@@ -293,6 +358,7 @@ export class IndexDb {
     for (const m of batch) {
       for (const { path } of m.purge ?? []) this.#hot.delete(path);
       for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
+      for (const { path, version, local } of m.materialised ?? []) if (local) this.noteLocal(path, version, local);
     }
     return pruned;
   }
@@ -351,6 +417,12 @@ export class IndexDb {
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     for (const { path, version } of m.purge ?? []) s.purge.run(path, version);
+    for (const b of m.blobs ?? []) s.addBlob.run(b.sha256, b.bytes);
+    for (const { path, version } of m.unmaterialised ?? []) s.addUnmaterialised.run(path, version);
+    for (const { path, version, local } of m.materialised ?? []) {
+      s.dropUnmaterialised.run(path, version);
+      if (local) s.setLocal.run(local.size, local.mtimeMs, local.ino, path, version);
+    }
     return pruned;
   }
 

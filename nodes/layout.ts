@@ -9,7 +9,7 @@
 import { linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diskError, makeFolders, removeEmptyFolders, Syncer } from './disk.ts';
-import { publicRecord, type Entry, type IndexDb } from './index_db.ts';
+import { BLOB_MAX, publicRecord, type Entry, type IndexDb } from './index_db.ts';
 import { conflict } from '../protocol/errors.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
@@ -130,6 +130,11 @@ export class Layout {
    */
   async retire(live: Entry, pending: DiskWork): Promise<void> {
     if (live.type !== 'file') return;
+    if (live.size <= BLOB_MAX && this.#index.hasBlob(live.sha256)) {
+      // Its bytes are in the index (small_files.ts): the revision keeps them there, no link, no folder flush.
+      pending.revisions.push(publicRecord(live));
+      return;
+    }
     const target = this.revPath(live);
     try {
       await this.makeParent(target, pending);

@@ -64,11 +64,14 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
+    materialiseMs: config.materialiseMs,
+    onSmallError: (err, path) => log('error', 'could not write a small file in the files folder; its bytes are in the index and it is written again at start', { path, error: String(err) }),
   });
   const changeLog = new ChangeLog({ folder: join(config.dataDir, '.nuvem'), log });
   store.onChange((changes, sources) => changes.forEach((c, i) => changeLog.append(changeLogEntry(c, sources[i]))));
   const recovered = await store.recover({ startUp: true, acceptVanished: config.acceptVanished });
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
+  if (recovered.rewritten.length) log('info', 'small files written before a crash were written again from the index', { paths: recovered.rewritten.slice(0, 100), count: recovered.rewritten.length });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
 
   const startedAt = Date.now();
@@ -176,6 +179,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
         await server.close();
         await replicator.close();
         await changeLog.close();
+        // Small files' plain files synced and marked, so a clean stop leaves none to rewrite at start.
+        await store.materialise().catch(() => {});
         store.close();
         log('info', 'stopped');
       })()),

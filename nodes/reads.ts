@@ -8,7 +8,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { fileStream } from './disk.ts';
 import { conflict, NuvemError, notFound } from '../protocol/errors.ts';
 import type { Page, Readable } from '../functions/deps.ts';
-import { publicRecord } from './index_db.ts';
+import { BLOB_MAX, publicRecord } from './index_db.ts';
 import { hasChildren, listFolder } from './listing.ts';
 import type { FileRecord } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
@@ -42,13 +42,21 @@ export async function readFile(ctx: ReadContext, path: string, options: { versio
   if (options.version !== undefined && options.version !== e?.version) {
     const kept = index.revision(path, options.version);
     if (!kept) throw new NuvemError('not_found', `No version "${options.version}" of "${path}" is kept`);
+    const inIndex = kept.size <= BLOB_MAX ? index.blob(kept.sha256) : undefined;
+    if (inIndex) return inMemory(kept, inIndex);
     return readable(ctx, kept, { file: layout.revPath(kept) });
   }
   if (!e || e.deleted) throw notFound(path);
   if (e.type !== 'file') throw new NuvemError('bad_request', `"${path}" is a folder; list it with GET /files/${path}/`);
   const cached = ctx.cache.get(path, e.version);
   const record = publicRecord(e);
-  if (cached) return { record, open: async (start, end) => cached.subarray(start, end + 1), close: async () => {} };
+  if (cached) return inMemory(record, cached);
+  // A small file's bytes committed with its record (small_files.ts).
+  const inIndex = e.size <= BLOB_MAX ? index.blob(e.sha256) : undefined;
+  if (inIndex) {
+    ctx.cache.set(path, e.version, inIndex);
+    return inMemory(record, inIndex);
+  }
   return readable(ctx, record, { file: layout.filePath(path), ino: e.local?.ino, retried: options.retried });
 }
 
@@ -62,6 +70,8 @@ export function readSmall(ctx: ReadContext, path: string): { record: FileRecord;
 
 /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
 export async function openContent(ctx: ReadContext, sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined> {
+  const inIndex = ctx.index.blob(sha256);
+  if (inIndex) return { size: inIndex.byteLength, body: new ReadableStream({ start: (c) => (inIndex.byteLength && c.enqueue(inIndex), c.close()) }) };
   const file = ctx.layout.contentFile(sha256);
   if (!file) return undefined;
   const handle = await fsp.open(file, 'r').catch(() => undefined);
@@ -72,6 +82,10 @@ export async function openContent(ctx: ReadContext, sha256: string): Promise<{ s
     return { size, body: new ReadableStream({ start: (c) => c.close() }) };
   }
   return { size, body: fileStream(handle, 0, size - 1) };
+}
+
+function inMemory(record: FileRecord, bytes: Uint8Array): Readable {
+  return { record, open: async (start, end) => bytes.subarray(start, end + 1), close: async () => {} };
 }
 
 /**

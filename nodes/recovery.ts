@@ -267,7 +267,7 @@ async function commitVanished(ctx: StoreContext, e: Entry): Promise<string | und
     if (!stillGone || !unchanged(ctx, e.path, e)) return undefined;
     const tombstone = tombstoneOf(ctx.newRecord(e.path, { type: e.type, size: 0, sha256: '', contentType: '' }), e.path, e.version);
     const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [], source: 'folder' };
-    if (e.type === 'file' && (await exists(layout.revPath(e)))) pending.revisions.push(publicRecord(e));
+    if (e.type === 'file' && (await keptContent(ctx, e))) pending.revisions.push(publicRecord(e));
     await ctx.commits.commit(pending);
     ctx.cache.delete(e.path);
     return e.path;
@@ -287,11 +287,16 @@ async function commitHashed(ctx: StoreContext, h: Hashed): Promise<string | unde
     const contentType = known?.contentType ?? DEFAULT_CONTENT_TYPE;
     const record = ctx.newRecord(h.path, { type: 'file', size: h.stat.size, sha256: h.sha256, contentType });
     const pending: Pending = { changes: [{ ...record, op: 'put', prev: known?.version }], put: [{ record, local: h.stat }], revisions: [], source: 'folder' };
-    if (known && (await exists(layout.revPath(known)))) pending.revisions.push(publicRecord(known));
+    if (known && (await keptContent(ctx, known))) pending.revisions.push(publicRecord(known));
     await ctx.commits.commit(pending);
     ctx.cache.delete(h.path);
     return h.path;
   });
+}
+
+/** The bytes of `e` are kept apart from its plain file: a revision link, or the index (small files). */
+async function keptContent(ctx: StoreContext, e: Entry): Promise<boolean> {
+  return ctx.index.hasBlob(e.sha256) || (await exists(ctx.layout.revPath(e)));
 }
 
 async function commitFolder(ctx: StoreContext, path: string): Promise<string | undefined> {

@@ -29,6 +29,7 @@ import * as reads from './reads.ts';
 import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
 import { reconcile } from './recovery.ts';
 import { SmallFileCache } from './small_cache.ts';
+import { Materialiser, rematerialise } from './small_files.ts';
 import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
@@ -53,6 +54,10 @@ export interface StoreOptions {
   acceptVanished?: boolean;
   /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
   onListenerError?: (err: unknown) => void;
+  /** How long a small file's plain file waits for the batched sync that marks it materialised (small_files.ts; 500). */
+  materialiseMs?: number;
+  /** Told when a small file's plain file could not be written or rewritten (its bytes stay in the index). */
+  onSmallError?: (err: unknown, path: string) => void;
 }
 
 export class Store implements StorePort {
@@ -70,6 +75,7 @@ export class Store implements StorePort {
   readonly #commits: CommitPipeline;
   readonly #writes: LocalWrites;
   readonly #remote: RemoteChanges;
+  readonly #materialiser: Materialiser;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     const { nodeId } = options;
@@ -98,6 +104,8 @@ export class Store implements StorePort {
       commits: this.#commits,
       cache,
       staging: this.staging,
+      materialiser: this.#materialiser = new Materialiser({ commits: this.#commits, syncer: layout.syncer, delayMs: options.materialiseMs ?? 500 }),
+      onSmallError: options.onSmallError,
       newRecord: (path, fields) => ({
         path,
         ...fields,
@@ -217,6 +225,7 @@ export class Store implements StorePort {
   }
 
   close(): void {
+    this.#materialiser.close();
     this.staging.close();
     this.index.close();
   }
@@ -279,8 +288,15 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
-    return reconcile(this.#ctx, options);
+  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; rewritten: string[] }> {
+    // Small files committed but not yet synced on disk first: a crash before their sync is no edit (small_files.ts).
+    const rewritten = await rematerialise(this.#ctx);
+    return { ...(await reconcile(this.#ctx, options)), rewritten };
+  }
+
+  /** Syncs every small file's plain file written so far and marks it materialised (small_files.ts). */
+  materialise(): Promise<void> {
+    return this.#materialiser.settle();
   }
 
   /**

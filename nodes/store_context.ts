@@ -12,6 +12,7 @@ import type { Locks } from './locks.ts';
 import type { FileRecord } from '../protocol/record.ts';
 import type { SmallFileCache } from './small_cache.ts';
 import type { Staging } from './staging.ts';
+import type { Materialiser } from './small_files.ts';
 
 export interface StoreContext {
   readonly nodeId: string;
@@ -23,6 +24,10 @@ export interface StoreContext {
   readonly cache: SmallFileCache;
   /** Content peers pushed while their uploads streamed in, waiting for its change. */
   readonly staging: Staging;
+  /** Syncs the plain files of small versions written after their commit, in batches (small_files.ts). */
+  readonly materialiser: Materialiser;
+  /** Told when a small version's plain file could not be written (it stays in the index, rewritten at start-up). */
+  readonly onSmallError?: (err: unknown, path: string) => void;
   /** A record of a new change of this node at `path`: the next version, modified now, its seq set at commit. */
   newRecord(path: string, fields: Pick<FileRecord, 'type' | 'size' | 'sha256' | 'contentType'>): FileRecord;
 }

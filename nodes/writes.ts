@@ -16,6 +16,7 @@ import { hasChildren } from './listing.ts';
 import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
 import { checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
+import { BLOB_MAX, putSmall, readSmallBody } from './small_files.ts';
 
 export class LocalWrites {
   readonly #ctx: StoreContext;
@@ -28,15 +29,15 @@ export class LocalWrites {
   async put(path: string, body: AsyncIterable<Uint8Array>, options: PutOptions = {}): Promise<{ record: FileRecord; created: boolean }> {
     const { layout, cache } = this.#ctx;
     this.#checkFileSlot(path, options);
-    const temp = await writeTemp(layout.tmpDir, body, { keepSmall: cache.maxFileBytes });
+    const read = await readSmallBody(body, BLOB_MAX);
+    if ('bytes' in read) {
+      checkDigest(options, read.sha256);
+      return putSmall(this.#ctx, path, { ...read, options, check: () => this.#checkFileSlot(path, options) });
+    }
+    const temp = await writeTemp(layout.tmpDir, read.rest, { keepSmall: cache.maxFileBytes });
     let placed = false;
     try {
-      if (options.sha256 !== undefined && options.sha256 !== temp.sha256) {
-        throw new NuvemError('bad_digest', 'The body does not match its Content-Digest; nothing was stored', {
-          expected: options.sha256,
-          actual: temp.sha256,
-        });
-      }
+      checkDigest(options, temp.sha256);
       return await this.#ctx.locks.withPaths([path], async () => {
         const current = this.#checkFileSlot(path, options);
         const record = this.#ctx.newRecord(path, {
@@ -105,6 +106,8 @@ export class LocalWrites {
     if (to.startsWith(from + '/')) throw conflict(`Cannot move "${from}" into itself`);
     const { index, locks } = this.#ctx;
     const source = index.get(from);
+    // A small file's plain file may not be synced yet: it is, before it moves (small_files.ts).
+    await this.#ctx.materialiser.settle();
     if (source && !source.deleted && source.type === 'file') {
       return locks.withPaths([from, to], async () => [await this.#moveFile(from, to, options)]);
     }
@@ -213,6 +216,15 @@ export class LocalWrites {
     await this.#ctx.commits.commit(pending);
     await layout.prune(dirname(layout.filePath(from)));
     return records;
+  }
+}
+
+function checkDigest(options: PutOptions, sha256: string): void {
+  if (options.sha256 !== undefined && options.sha256 !== sha256) {
+    throw new NuvemError('bad_digest', 'The body does not match its Content-Digest; nothing was stored', {
+      expected: options.sha256,
+      actual: sha256,
+    });
   }
 }
 
