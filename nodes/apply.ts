@@ -13,6 +13,8 @@ import { NuvemError } from '../protocol/errors.ts';
 import { publicRecord } from './index_db.ts';
 import { type Change, type FileRecord, recordOf, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
+import type { DiskWork } from './layout.ts';
+import { BLOB_MAX, collectVerified, writePlain } from './small_files.ts';
 
 /**
  * Where a change's content comes from: each call may answer another copy
@@ -60,7 +62,12 @@ export class RemoteChanges {
       }
       pending.changes.push(change);
       if (current && !wins(record, current)) {
-        if (!record.deleted && record.type === 'file') {
+        if (!record.deleted && record.type === 'file' && record.size <= BLOB_MAX) {
+          // A small loser keeps its bytes in the index, like a small revision (small_files.ts).
+          const bytes = await this.#fetchBytes(change, options.fetchContent);
+          pending.small = { blobs: [{ sha256: record.sha256, bytes }] };
+          pending.revisions.push(record);
+        } else if (!record.deleted && record.type === 'file') {
           const temp = await this.#fetchTemp(change, options.fetchContent);
           const target = layout.revPath(record);
           await layout.makeParent(target, pending);
@@ -77,6 +84,8 @@ export class RemoteChanges {
       const fromLoses = fromEntry && !fromEntry.deleted && wins(fromTombstoneOf(change, record)!, fromEntry);
       const live = current && !current.deleted ? current : undefined;
       if (live) await layout.retire(live, pending);
+      let small: Uint8Array | undefined;
+      const smallFolders: DiskWork = { revisions: [] };
       const file = layout.filePath(change.path);
       if (record.deleted) {
         if (live?.type === 'file') await fsp.rm(file, { force: true });
@@ -88,8 +97,15 @@ export class RemoteChanges {
         pending.put.push({ record });
       } else if (fromLoses && fromEntry!.sha256 === record.sha256 && fromEntry!.local) {
         // A move of content this node holds at `from`: rename, no bytes.
+        await this.#ctx.materialiser.settle(); // a small file's plain file synced before it moves
         await layout.place(layout.filePath(change.from!), { to: change.path, pending });
         pending.put.push({ record, local: fromEntry!.local });
+      } else if (record.size <= BLOB_MAX) {
+        // One flush: the bytes are committed with the record, the plain file written after (small_files.ts).
+        small = await this.#fetchBytes(change, options.fetchContent);
+        pending.small = { blobs: [{ sha256: record.sha256, bytes: small }], unmaterialised: [{ path: record.path, version: record.version }] };
+        await layout.makeParent(file, smallFolders);
+        pending.put.push({ record });
       } else {
         const temp = await this.#fetchTemp(change, options.fetchContent);
         await layout.place(temp, { to: change.path, pending });
@@ -99,6 +115,10 @@ export class RemoteChanges {
       const away = await this.#leaveFrom(change, pending);
       await commits.commit(pending);
       this.#ctx.cache.delete(change.path);
+      if (small) {
+        this.#ctx.cache.set(change.path, record.version, small);
+        writePlain(this.#ctx, record, { bytes: small, dirs: smallFolders.syncDirs });
+      }
       if (record.deleted) await layout.prune(dirname(file));
       if (away) await this.#left(change.from!);
       return { outcome: 'applied', loser: live && publicRecord(live) };
@@ -164,6 +184,44 @@ export class RemoteChanges {
   }
 
   /**
+   * A small change's bytes in memory, verified: from the index when this
+   * node holds them, the copy its origin pushed, a local file of the same
+   * SHA-256, else fetched (each copy that fails its hash, the next).
+   */
+  async #fetchBytes(change: Change, fetchContent: ContentSource): Promise<Uint8Array> {
+    const { index, staging, layout } = this.#ctx;
+    const inIndex = index.blob(change.sha256);
+    if (inIndex && inIndex.byteLength === change.size) return inIndex;
+    const staged = await staging.take(change.origin, change.sha256, change.size);
+    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
+    if (staged) sources.push(async () => oneChunk(await fsp.readFile(staged).finally(() => fsp.rm(staged, { force: true }))));
+    const local = layout.contentFile(change.sha256);
+    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
+    for (let i = 0; i < MAX_FETCHES; i++) sources.push(fetchContent);
+    let lastError: unknown;
+    for (const source of sources) {
+      let body: AsyncIterable<Uint8Array>;
+      try {
+        body = await source();
+      } catch (err) {
+        lastError ??= err;
+        if (source === fetchContent) break; // no copy left
+        continue;
+      }
+      let bytes: Uint8Array | undefined;
+      try {
+        bytes = await collectVerified(body, change);
+      } catch (err) {
+        lastError = err;
+        continue;
+      }
+      if (bytes) return bytes;
+      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
+    }
+    throw lastError;
+  }
+
+  /**
    * Content for a remote change, in a temp file, verified: the copy its
    * origin pushed while the upload streamed in, or a local copy of the same
    * SHA-256 when there is one (no transfer), else fetched.
@@ -199,6 +257,10 @@ export class RemoteChanges {
     }
     throw lastError;
   }
+}
+
+async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 /** The paths a change touches: a move's two, else its own. */
