@@ -314,6 +314,10 @@ export class IndexDb {
     return (this.#stmt.unmaterialised.all() as Row[]).map((r) => ({ path: r.path as string, version: r.version as string }));
   }
 
+  unmaterialisedCount(): number {
+    return Number((this.#db.prepare('SELECT count(*) AS n FROM unmaterialised').get() as Row).n);
+  }
+
   /**
    * Where the plain file of `path` at `version` sits, known in memory before
    * it is committed (with its materialising sync): the folder watcher then

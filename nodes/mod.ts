@@ -124,6 +124,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   });
   metrics.gauge('nuvem_bytes', 'Bytes of live files held by this node', () => nodeStatus().bytes);
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
+  metrics.gauge('nuvem_small_files_unmaterialised', 'Small files committed with their bytes in the index whose plain file is not yet synced (small_files.ts)', () => store.index.unmaterialisedCount());
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
   registerNodeMetrics(metrics, { resources, disk: () => disk, membership: replicator.membership, startedAt });
   const dashboard = await loadDashboardAssets({ brokerWs: config.brokerWs ?? brokerWsUrl(config.broker) });
