@@ -51,6 +51,8 @@ export interface StorePort {
   /** Node-to-node: content by SHA-256, this node's log for an origin, digests. */
   openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
   logFor(origin: string, after: number, limit: number): Change[];
+  /** A page of that log carrying small files' bytes (base64, by SHA-256), at most `maxBytes` of them. */
+  logPage(origin: string, after: number, options: { limit: number; maxBytes: number }): { changes: Change[]; bytes: Record<string, string> };
   applied(): Record<string, number>;
   digest(): Record<string, string>;
   bucketRecords(bucket: number): FileRecord[];

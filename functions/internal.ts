@@ -40,6 +40,9 @@ export function internalApp(deps: Deps): Hono {
     if (!NODE_ID.test(origin)) throw bad('Expected ?origin=<node id>');
     if (!Number.isSafeInteger(after) || after < 0) throw bad('Expected ?after=<seq>');
     const limit = clampInt(c.req.query('limit'), { min: 1, max: 5000, fallback: 1000 });
+    // ?bytes=N: small files' bytes ride along, at most N of them per page (a longer page is cut there).
+    const maxBytes = clampInt(c.req.query('bytes'), { min: 0, max: 16 * 1024 * 1024, fallback: 0 });
+    if (maxBytes > 0) return c.json({ ...deps.store.logPage(origin, after, { limit, maxBytes }), applied: deps.store.applied() });
     return c.json({ changes: deps.store.logFor(origin, after, limit), applied: deps.store.applied() });
   });
 

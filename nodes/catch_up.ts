@@ -9,9 +9,45 @@ import { parseChangeMessage } from '../protocol/messages.ts';
 import { isOnline, type Member, type Membership } from './membership.ts';
 import { type PeerGets, readJson } from './peers.ts';
 import type { Change } from '../protocol/record.ts';
+import { Buffer } from 'node:buffer';
 
 /** Changes asked for per log request. */
 export const CATCH_UP_PAGE = 500;
+
+/** Bytes of small files a log page carries at most (the rest of the page waits for the next request). */
+export const LOG_PAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A page of a log with the bytes of its small files carried along: changes
+ * in order, up to the one whose bytes would take the page past `maxBytes`
+ * (that one starts the next page). The first change always goes, with its
+ * bytes only if they fit. Content is keyed by SHA-256, once per page. Pure.
+ *
+ * @example
+ * carryBytes(changes, { bytesOf: (c) => index.blob(c.sha256), maxBytes: LOG_PAGE_BYTES })
+ */
+export function carryBytes(
+  changes: Change[],
+  options: { bytesOf: (change: Change) => Uint8Array | undefined; maxBytes: number },
+): { changes: Change[]; bytes: Map<string, Uint8Array> } {
+  const bytes = new Map<string, Uint8Array>();
+  let total = 0;
+  const out: Change[] = [];
+  for (const c of changes) {
+    const carried = !c.deleted && c.type === 'file' && !bytes.has(c.sha256) ? options.bytesOf(c) : undefined;
+    if (carried && total + carried.byteLength > options.maxBytes) {
+      if (out.length > 0) break;
+      out.push(c); // alone and too big for a page: sent without its bytes
+      continue;
+    }
+    if (carried) {
+      bytes.set(c.sha256, carried);
+      total += carried.byteLength;
+    }
+    out.push(c);
+  }
+  return { changes: out, bytes };
+}
 
 /** Peers to ask for `origin`'s changes: the origin first, then those that applied the most of it. */
 export function peersFor(membership: Membership, options: { origin: string; now: number }): Member[] {
@@ -51,12 +87,18 @@ export function originsBehind(membership: Membership, options: { self: string; a
 export async function readLog(
   gets: PeerGets,
   options: { peer: Member; origin: string; after: number; onInvalid: () => void },
-): Promise<Change[] | undefined> {
+): Promise<{ run: Change[]; carried: Map<string, Uint8Array> } | undefined> {
   const { origin, after } = options;
   let changes: Change[];
+  const carried = new Map<string, Uint8Array>();
   try {
-    const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}`);
-    changes = (await readJson<{ changes: Change[] }>(res)).changes;
+    const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}&bytes=${LOG_PAGE_BYTES}`);
+    const page = await readJson<{ changes: Change[]; bytes?: Record<string, string> }>(res);
+    changes = page.changes;
+    // Small files' bytes, checked against each change's SHA-256 before anything is committed (apply.ts).
+    for (const [sha, b64] of Object.entries(page.bytes ?? {})) {
+      if (/^[0-9a-f]{64}$/.test(sha) && typeof b64 === 'string') carried.set(sha, Buffer.from(b64, 'base64'));
+    }
   } catch {
     return undefined;
   }
@@ -70,5 +112,5 @@ export async function readLog(
     if (checked.value.seq !== after + 1 + run.length) break;
     run.push(checked.value);
   }
-  return run;
+  return { run, carried };
 }

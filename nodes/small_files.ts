@@ -165,13 +165,21 @@ export class Materialiser {
 
   async #run(batch: Unsynced[]): Promise<void> {
     if (batch.length === 0 || this.#closed) return;
-    const synced = await Promise.all(batch.map((i) =>
-      fsyncPath(i.file, { dataOnly: true }).then(
-        () => true,
-        // Gone (deleted or replaced since): nothing of this version to keep on disk.
-        (err) => (err as { code?: string }).code === 'ENOENT',
-      )
-    ));
+    // Two at a time: the thread pool (4 threads) stays free for the index's WAL
+    // fsync and the requests' own file work, which acknowledgements wait on.
+    const synced: boolean[] = new Array(batch.length).fill(false);
+    let next = 0;
+    const worker = async () => {
+      while (next < batch.length && !this.#closed) {
+        const k = next++;
+        synced[k] = await fsyncPath(batch[k].file, { dataOnly: true }).then(
+          () => true,
+          // Gone (deleted or replaced since): nothing of this version to keep on disk.
+          (err) => (err as { code?: string }).code === 'ENOENT',
+        );
+      }
+    };
+    await Promise.all([worker(), worker()]);
     const dirs = new Set(batch.filter((_, k) => synced[k]).flatMap((i) => i.dirs));
     const dirsOk = await Promise.all([...dirs].map((d) => this.#syncer.sync(d).then(() => true, () => false)));
     if (this.#closed || dirsOk.includes(false)) return;

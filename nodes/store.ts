@@ -15,7 +15,10 @@
  * files on disk), `commit_pipeline.ts` (group commit, seq, WAL sync, change
  * listeners), `recovery.ts`, `purge.ts` and `digest.ts`.
  */
+import { Buffer } from 'node:buffer';
 import { join } from 'node:path';
+import { carryBytes } from './catch_up.ts';
+import { BLOB_MAX } from './index_db.ts';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
@@ -153,6 +156,17 @@ export class Store implements StorePort {
   logFor(origin: string, after: number, limit: number): Change[] {
     const changes = this.index.logFor(origin, after, limit);
     return origin === this.nodeId ? changes.filter((c) => c.seq <= this.#commits.seq) : changes;
+  }
+
+  /** A page of `origin`'s log after `after` carrying small files' bytes, at most `maxBytes` of them (catch_up.ts). */
+  logPage(origin: string, after: number, options: { limit: number; maxBytes: number }): { changes: Change[]; bytes: Record<string, string> } {
+    const page = carryBytes(this.logFor(origin, after, options.limit), {
+      bytesOf: (c) => (c.size <= BLOB_MAX ? this.index.blob(c.sha256) : undefined),
+      maxBytes: options.maxBytes,
+    });
+    const bytes: Record<string, string> = {};
+    for (const [sha, b] of page.bytes) bytes[sha] = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+    return { changes: page.changes, bytes };
   }
 
   /** The current record of a path (tombstones included), or undefined. */
