@@ -15,6 +15,7 @@ import { type Change, type FileRecord, recordOf, tombstoneOf } from '../protocol
 import type { StoreContext } from './store_context.ts';
 import type { DiskWork } from './layout.ts';
 import { BLOB_MAX, collectVerified, writePlain } from './small_files.ts';
+import { crashPoint, intend } from './intents.ts';
 
 /**
  * Where a change's content comes from: each call may answer another copy
@@ -65,7 +66,7 @@ export class RemoteChanges {
         if (!record.deleted && record.type === 'file' && record.size <= BLOB_MAX) {
           // A small loser keeps its bytes in the index, like a small revision (small_files.ts).
           const bytes = await this.#fetchBytes(change, options.fetchContent);
-          pending.small = { blobs: [{ sha256: record.sha256, bytes }] };
+          pending.rows = { blobs: [{ sha256: record.sha256, bytes }] };
           pending.revisions.push(record);
         } else if (!record.deleted && record.type === 'file') {
           const temp = await this.#fetchTemp(change, options.fetchContent);
@@ -103,12 +104,14 @@ export class RemoteChanges {
       } else if (record.size <= BLOB_MAX) {
         // One flush: the bytes are committed with the record, the plain file written after (small_files.ts).
         small = await this.#fetchBytes(change, options.fetchContent);
-        pending.small = { blobs: [{ sha256: record.sha256, bytes: small }], unmaterialised: [{ path: record.path, version: record.version }] };
+        pending.rows = { blobs: [{ sha256: record.sha256, bytes: small }], unmaterialised: [{ path: record.path, version: record.version }] };
         await layout.makeParent(file, smallFolders);
         pending.put.push({ record });
       } else {
         const temp = await this.#fetchTemp(change, options.fetchContent);
+        await intend(this.#ctx, change, pending); // a crash before the commit adopts this change at start (intents.ts)
         await layout.place(temp, { to: change.path, pending });
+        crashPoint('apply-after-rename');
         const st = await fsp.stat(file);
         pending.put.push({ record, local: { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino } });
       }

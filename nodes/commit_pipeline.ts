@@ -26,8 +26,12 @@ export interface Pending {
   purge?: { path: string; version: string }[];
   /** Where this node's own changes came from, for the change log: `api` (default) or `folder` (an edit in the files folder). */
   source?: 'api' | 'folder';
-  /** Small files' bytes, their plain files still to write, and plain files made durable (small_files.ts). */
-  small?: Pick<Mutation, 'blobs' | 'unmaterialised' | 'materialised'>;
+  /**
+   * Index rows beside the records: small files' bytes, their plain files
+   * still to sync and those made durable (small_files.ts); intents of
+   * renames about to happen and intents fulfilled (intents.ts).
+   */
+  rows?: Pick<Mutation, 'blobs' | 'unmaterialised' | 'materialised' | 'intents' | 'fulfilled'>;
 }
 
 /** Where a committed change came from: `api`, `folder`, or `peer:<origin>` for a change applied from another node. */
@@ -146,7 +150,7 @@ export class CommitPipeline {
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge, ...p.small };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge, ...p.rows };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
       return m;
     });

@@ -29,6 +29,10 @@ export interface Mutation {
   unmaterialised?: { path: string; version: string }[];
   /** Versions whose plain file a batched sync made durable, with where it sits (recorded only if still current). */
   materialised?: { path: string; version: string; local?: LocalStat }[];
+  /** Changes whose file is about to be renamed into place, made durable before the rename (intents.ts). */
+  intents?: Change[];
+  /** Intents done with: committed, or found not carried out. */
+  fulfilled?: { path: string; version: string }[];
 }
 
 type Row = Record<string, unknown>;
@@ -86,6 +90,7 @@ CREATE TABLE IF NOT EXISTS applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS blobs (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS unmaterialised (path TEXT PRIMARY KEY, version TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS intents (path TEXT NOT NULL, version TEXT NOT NULL, change TEXT NOT NULL, PRIMARY KEY (path, version)) WITHOUT ROWID;
 `;
 
 function toEntry(row: Row | undefined): Entry | undefined {
@@ -190,6 +195,9 @@ export class IndexDb {
       addUnmaterialised: p('INSERT OR REPLACE INTO unmaterialised (path, version) VALUES (?, ?)'),
       dropUnmaterialised: p('DELETE FROM unmaterialised WHERE path = ? AND version = ?'),
       unmaterialised: p('SELECT path, version FROM unmaterialised ORDER BY path'),
+      addIntent: p('INSERT OR REPLACE INTO intents (path, version, change) VALUES (?, ?, ?)'),
+      dropIntent: p('DELETE FROM intents WHERE path = ? AND version = ?'),
+      intents: p('SELECT change FROM intents ORDER BY path, version'),
       setLocal: p('UPDATE entries SET local_size = ?, local_mtime = ?, local_ino = ? WHERE path = ? AND version = ?'),
     };
     const counted = this.#stmt.countTotals.get() as Row;
@@ -314,6 +322,11 @@ export class IndexDb {
     return (this.#stmt.unmaterialised.all() as Row[]).map((r) => ({ path: r.path as string, version: r.version as string }));
   }
 
+  /** Changes whose rename into place was about to happen when the node stopped (intents.ts). */
+  intents(): Change[] {
+    return (this.#stmt.intents.all() as Row[]).map((r) => JSON.parse(r.change as string));
+  }
+
   unmaterialisedCount(): number {
     return Number((this.#db.prepare('SELECT count(*) AS n FROM unmaterialised').get() as Row).n);
   }
@@ -427,6 +440,8 @@ export class IndexDb {
       s.dropUnmaterialised.run(path, version);
       if (local) s.setLocal.run(local.size, local.mtimeMs, local.ino, path, version);
     }
+    for (const c of m.intents ?? []) s.addIntent.run(c.path, c.version, JSON.stringify(c));
+    for (const { path, version } of m.fulfilled ?? []) s.dropIntent.run(path, version);
     return pruned;
   }
 

@@ -71,6 +71,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   store.onChange((changes, sources) => changes.forEach((c, i) => changeLog.append(changeLogEntry(c, sources[i]))));
   const recovered = await store.recover({ startUp: true, acceptVanished: config.acceptVanished });
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
+  if (recovered.adopted.length) log('info', 'files renamed into place just before a crash were committed as the versions they were written as', { paths: recovered.adopted.slice(0, 100) });
   if (recovered.rewritten.length) log('info', 'small files written before a crash were written again from the index', { paths: recovered.rewritten.slice(0, 100), count: recovered.rewritten.length });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
 

@@ -185,7 +185,7 @@ export class Materialiser {
     if (this.#closed || dirsOk.includes(false)) return;
     const materialised = batch.filter((_, k) => synced[k]).map(({ path, version, local }) => ({ path, version, local }));
     if (materialised.length === 0) return;
-    await this.#commits.commit({ changes: [], put: [], revisions: [], small: { materialised } });
+    await this.#commits.commit({ changes: [], put: [], revisions: [], rows: { materialised } });
   }
 }
 
@@ -248,7 +248,7 @@ export function putSmall(
       changes: [{ ...record, op: 'put', prev: current?.version }],
       put: [{ record }],
       revisions: [],
-      small: { blobs: [{ sha256, bytes }], unmaterialised: [{ path, version: record.version }] },
+      rows: { blobs: [{ sha256, bytes }], unmaterialised: [{ path, version: record.version }] },
     };
     if (current) await layout.retire(current, pending);
     // Folders made for the file are synced with it, after the commit.
@@ -302,6 +302,6 @@ export async function rematerialise(ctx: StoreContext): Promise<string[]> {
       ctx.onSmallError?.(err, row.path);
     }
   }
-  if (done.length) await ctx.commits.commit({ changes: [], put: [], revisions: [], small: { materialised: done } });
+  if (done.length) await ctx.commits.commit({ changes: [], put: [], revisions: [], rows: { materialised: done } });
   return rewritten;
 }

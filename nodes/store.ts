@@ -33,6 +33,7 @@ import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
 import { reconcile } from './recovery.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Materialiser, rematerialise } from './small_files.ts';
+import { adoptIntents } from './intents.ts';
 import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
@@ -302,10 +303,12 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; rewritten: string[] }> {
+  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; rewritten: string[]; adopted: string[] }> {
     // Small files committed but not yet synced on disk first: a crash before their sync is no edit (small_files.ts).
     const rewritten = await rematerialise(this.#ctx);
-    return { ...(await reconcile(this.#ctx, options)), rewritten };
+    // Large files renamed into place just before a crash: committed as the change they were (intents.ts).
+    const adopted = await adoptIntents(this.#ctx);
+    return { ...(await reconcile(this.#ctx, options)), rewritten, adopted };
   }
 
   /** Syncs every small file's plain file written so far and marks it materialised (small_files.ts). */

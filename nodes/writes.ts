@@ -17,6 +17,7 @@ import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
 import { checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
 import { BLOB_MAX, putSmall, readSmallBody } from './small_files.ts';
+import { crashPoint, intend } from './intents.ts';
 
 export class LocalWrites {
   readonly #ctx: StoreContext;
@@ -48,8 +49,11 @@ export class LocalWrites {
         });
         const pending: Pending = { changes: [{ ...record, op: 'put', prev: current?.version }], put: [], revisions: [] };
         if (current) await layout.retire(current, pending);
+        // Durable before the rename: a crash before the commit adopts this version at start (intents.ts).
+        await intend(this.#ctx, pending.changes[0], pending);
         await layout.place(temp.path, { to: path, pending });
         placed = true;
+        crashPoint('put-after-rename');
         pending.put.push({ record, local: temp.stat });
         await this.#ctx.commits.commit(pending);
         if (temp.small) cache.set(path, record.version, temp.small);

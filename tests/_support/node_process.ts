@@ -42,13 +42,13 @@ process.once('exit', () => {
  * await fetch(`${node.url}/health`);
  * await node.stop();
  */
-export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number; watch?: boolean }): Promise<NodeProcess> {
+export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number; watch?: boolean; env?: Record<string, string> }): Promise<NodeProcess> {
   const args = [
     '--import', 'tsx/esm', 'nodes/main.ts',
     '--port', '0', '--data', options.dataDir, '--broker', NO_BROKER, ...(options.watch ? [] : ['--no-watch']), '--log-level', 'info',
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   live.add(child);
   // A node a failed test left running must not keep the test run alive; the
   // exit handler above kills it.
