@@ -108,7 +108,12 @@ export class Store implements StorePort {
       commits: this.#commits,
       cache,
       staging: this.staging,
-      materialiser: this.#materialiser = new Materialiser({ commits: this.#commits, syncer: layout.syncer, delayMs: options.materialiseMs ?? 500 }),
+      materialiser: this.#materialiser = new Materialiser({
+        commits: this.#commits,
+        syncer: layout.syncer,
+        delayMs: options.materialiseMs ?? 500,
+        filesDir: layout.filesDir,
+      }),
       onSmallError: options.onSmallError,
       newRecord: (path, fields) => ({
         path,
