@@ -12,7 +12,6 @@
  * crash between the commit and that sync never shows as an edit; a file that
  * differs from a materialised record is an edit, as before.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, lstatSync, openSync, promises as fsp, renameSync, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
@@ -124,11 +123,8 @@ export class Materialiser {
   #running: Promise<void> = Promise.resolve();
   #closed = false;
 
-  readonly #filesDir: string | undefined;
-
-  constructor(options: { commits: CommitPipeline; syncer: Syncer; delayMs: number; filesDir?: string; onError?: (err: unknown) => void }) {
+  constructor(options: { commits: CommitPipeline; syncer: Syncer; delayMs: number; onError?: (err: unknown) => void }) {
     this.#commits = options.commits;
-    this.#filesDir = options.filesDir;
     this.#syncer = options.syncer;
     this.#delayMs = options.delayMs;
     this.#onError = options.onError ?? ((err) => console.error('materialising small files failed:', err));
@@ -169,12 +165,6 @@ export class Materialiser {
 
   async #run(batch: Unsynced[]): Promise<void> {
     if (batch.length === 0 || this.#closed) return;
-    if (batch.length >= SYNCFS_BATCH && this.#filesDir && (await syncFileSystem(this.#filesDir))) {
-      // One syncfs(2) made every file and folder of the batch durable, whatever their number.
-      if (this.#closed) return;
-      await this.#commits.commit({ changes: [], put: [], revisions: [], rows: { materialised: batch.map(({ path, version, local }) => ({ path, version, local })) } });
-      return;
-    }
     // Two at a time: the thread pool (4 threads) stays free for the index's WAL
     // fsync and the requests' own file work, which acknowledgements wait on.
     const synced: boolean[] = new Array(batch.length).fill(false);
@@ -198,28 +188,6 @@ export class Materialiser {
     await this.#commits.commit({ changes: [], put: [], revisions: [], rows: { materialised } });
   }
 }
-
-/** From this many files on, a batch is synced with one syncfs(2) of the files folder's file system rather than one fdatasync each. */
-const SYNCFS_BATCH = 16;
-
-/**
- * Flushes the whole file system holding `dir` (syncfs(2), through
- * coreutils' `sync -f`: Node has no binding for it). False where that is
- * not available (no such command, another system): the caller syncs file
- * by file instead.
- */
-function syncFileSystem(dir: string): Promise<boolean> {
-  if (syncfsMissing) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    execFile('sync', ['-f', dir], { timeout: 120_000 }, (err) => {
-      // No `sync` command (ENOENT), or one without -f (an exit status): file by file from now on.
-      const code = (err as { code?: unknown } | null)?.code;
-      if (code === 'ENOENT' || typeof code === 'number') syncfsMissing = true;
-      resolve(!err);
-    });
-  });
-}
-let syncfsMissing = false;
 
 /**
  * Writes the plain file of a small version right after its commit, without

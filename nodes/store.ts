@@ -108,12 +108,7 @@ export class Store implements StorePort {
       commits: this.#commits,
       cache,
       staging: this.staging,
-      materialiser: this.#materialiser = new Materialiser({
-        commits: this.#commits,
-        syncer: layout.syncer,
-        delayMs: options.materialiseMs ?? 500,
-        filesDir: layout.filesDir,
-      }),
+      materialiser: this.#materialiser = new Materialiser({ commits: this.#commits, syncer: layout.syncer, delayMs: options.materialiseMs ?? 500 }),
       onSmallError: options.onSmallError,
       newRecord: (path, fields) => ({
         path,
