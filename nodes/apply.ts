@@ -195,9 +195,9 @@ export class RemoteChanges {
     const { index, staging, layout } = this.#ctx;
     const inIndex = index.blob(change.sha256);
     if (inIndex && inIndex.byteLength === change.size) return inIndex;
-    const staged = await staging.take(change.origin, change.sha256, change.size);
+    const staged = await staging.takeSmall(change.origin, change.sha256, change.size);
     const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
-    if (staged) sources.push(async () => oneChunk(await fsp.readFile(staged).finally(() => fsp.rm(staged, { force: true }))));
+    if (staged) sources.push(async () => oneChunk(staged));
     const local = layout.contentFile(change.sha256);
     if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
     for (let i = 0; i < MAX_FETCHES; i++) sources.push(fetchContent);

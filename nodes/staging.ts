@@ -14,6 +14,8 @@
 import { promises as fsp } from 'node:fs';
 import { NuvemError } from '../protocol/errors.ts';
 import { writeTemp } from './disk.ts';
+import { createHash, randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 
 export interface StagingOptions {
   tmpDir: string;
@@ -31,6 +33,8 @@ export interface StagingOptions {
 interface Staged {
   path: string;
   size: number;
+  /** Small content, kept in memory (no file at `path` then). */
+  bytes?: Uint8Array;
   timer: ReturnType<typeof setTimeout>;
 }
 
@@ -62,7 +66,10 @@ export class Staging {
       throw new NuvemError('unavailable', `Staging is full (${this.#bytes} of ${this.#o.maxBytes} bytes in use); the content will be fetched instead`);
     }
     this.#bytes += size;
-    const writing = writeTemp(this.#o.tmpDir, withIdleTimeout(body, this.#o.idleMs), { maxSize: size });
+    // Small content stays in memory: applying it commits its bytes in the index (small_files.ts), no temp file, no flush.
+    const writing: Promise<{ path: string; size: number; sha256: string; bytes?: Uint8Array }> = size <= SMALL_IN_MEMORY
+      ? inMemory(withIdleTimeout(body, this.#o.idleMs), { size, tmpDir: this.#o.tmpDir })
+      : writeTemp(this.#o.tmpDir, withIdleTimeout(body, this.#o.idleMs), { maxSize: size });
     const entry: InProgress = { origin, size, done: writing.catch(() => {}) };
     this.#inProgress.add(entry);
     let temp;
@@ -71,7 +78,7 @@ export class Staging {
       if (temp.size !== size) throw new NuvemError('bad_request', `Expected ${size} bytes, received ${temp.size}`);
     } catch (err) {
       this.#bytes -= size;
-      if (temp) await fsp.rm(temp.path, { force: true });
+      if (temp && !temp.bytes) await fsp.rm(temp.path, { force: true });
       this.#o.onOutcome?.('failed');
       throw err;
     } finally {
@@ -80,17 +87,18 @@ export class Staging {
     if (this.#closed || this.#staged.has(temp.sha256)) {
       // Already staged (two pushes of the same bytes): keep one.
       this.#bytes -= size;
-      await fsp.rm(temp.path, { force: true });
+      if (!temp.bytes) await fsp.rm(temp.path, { force: true });
       return { sha256: temp.sha256, size };
     }
-    const timer = setTimeout(() => {
-      if (this.#staged.get(temp.sha256)?.path !== temp.path) return;
+    const staged: Staged = { path: temp.path, size, bytes: temp.bytes, timer: undefined as unknown as ReturnType<typeof setTimeout> };
+    staged.timer = setTimeout(() => {
+      if (this.#staged.get(temp.sha256) !== staged) return;
       this.#forget(temp.sha256);
       this.#o.onOutcome?.('expired');
-      void fsp.rm(temp.path, { force: true });
+      if (!staged.bytes) void fsp.rm(temp.path, { force: true });
     }, this.#o.ttlMs);
-    (timer as { unref?: () => void }).unref?.();
-    this.#staged.set(temp.sha256, { path: temp.path, size, timer });
+    (staged.timer as { unref?: () => void }).unref?.();
+    this.#staged.set(temp.sha256, staged);
     return { sha256: temp.sha256, size };
   }
 
@@ -100,13 +108,30 @@ export class Staging {
    * still under way. Undefined when there is none.
    */
   async take(origin: string, sha256: string, size: number): Promise<string | undefined> {
+    const staged = await this.#take(origin, sha256, size);
+    if (!staged) return undefined;
+    if (!staged.bytes) return staged.path;
+    // Kept in memory (small): written out for a caller that wants a file.
+    await fsp.writeFile(staged.path, staged.bytes, { flag: 'wx' });
+    return staged.path;
+  }
+
+  /** The staged bytes of small content (`sha256`, `size` bytes), in memory; undefined when there are none. */
+  async takeSmall(origin: string, sha256: string, size: number): Promise<Uint8Array | undefined> {
+    const staged = await this.#take(origin, sha256, size);
+    if (!staged) return undefined;
+    if (staged.bytes) return staged.bytes;
+    return await fsp.readFile(staged.path).finally(() => fsp.rm(staged.path, { force: true }));
+  }
+
+  async #take(origin: string, sha256: string, size: number): Promise<Staged | undefined> {
     const pending = [...this.#inProgress].filter((p) => p.origin === origin && p.size === size).map((p) => p.done);
     if (pending.length && !this.#staged.has(sha256)) await withTimeout(Promise.all(pending), this.#o.waitMs);
     const staged = this.#staged.get(sha256);
     if (!staged || staged.size !== size) return undefined;
     this.#forget(sha256);
     this.#o.onOutcome?.('used');
-    return staged.path;
+    return staged;
   }
 
   /** Bytes staged or being received. */
@@ -118,7 +143,7 @@ export class Staging {
     this.#closed = true;
     for (const [sha, s] of this.#staged) {
       this.#forget(sha);
-      void fsp.rm(s.path, { force: true });
+      if (!s.bytes) void fsp.rm(s.path, { force: true });
     }
   }
 
@@ -129,6 +154,30 @@ export class Staging {
     this.#staged.delete(sha256);
     this.#bytes -= s.size;
   }
+}
+
+/** Content up to this size is staged in memory. */
+const SMALL_IN_MEMORY = 64 * 1024;
+
+/** A small pushed body in memory, hashed; refused when it is longer than `size`. */
+async function inMemory(body: AsyncIterable<Uint8Array>, options: { size: number; tmpDir: string }): Promise<{ path: string; size: number; sha256: string; bytes: Uint8Array }> {
+  const { size } = options;
+  const chunks: Uint8Array[] = [];
+  let got = 0;
+  const hash = createHash('sha256');
+  for await (const chunk of body) {
+    got += chunk.byteLength;
+    if (got > size) throw new NuvemError('too_large', `The body is larger than ${size} bytes`);
+    hash.update(chunk);
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(got);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return { path: join(options.tmpDir, randomUUID()), size: got, sha256: hash.digest('hex'), bytes };
 }
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {

@@ -118,7 +118,7 @@ test('more than maxBytes at once is refused before any byte is written', async (
 test('unclaimed content expires and its file is removed', async () => {
   const { dir, staging, outcomes, files } = setup({ ttlMs: 50 });
   try {
-    const body = randomBytesFrom(7, 5000);
+    const body = randomBytesFrom(7, 70_000); // over 64 KiB: staged in a file (smaller content stays in memory)
     await staging.receive('node-1', body.length, chunks(body));
     assert.is(files().length, 1);
     await sleep(150);
@@ -179,10 +179,30 @@ test('the idle limit is per wait: a slow but steady push, and a slow consumer, a
   }
 });
 
+test('small content (64 KiB at most) is staged in memory: no file, no flush; taken as bytes or as a file', async () => {
+  const { dir, staging, outcomes, files } = setup();
+  try {
+    const a = randomBytesFrom(8, 5000);
+    const b = randomBytesFrom(9, 64 * 1024);
+    await staging.receive('node-1', a.length, chunks(a));
+    await staging.receive('node-1', b.length, chunks(b));
+    assert.equal(files(), [], 'nothing on disk');
+    assert.is(staging.bytes, a.length + b.length);
+    assert.equal(Buffer.from((await staging.takeSmall('node-1', sha256(a), a.length))!), a);
+    const path = await staging.take('node-1', sha256(b), b.length);
+    assert.equal(readFileSync(path!), b, 'written out for a caller that wants a file');
+    assert.equal(outcomes, ['used', 'used']);
+    assert.is(staging.bytes, 0);
+  } finally {
+    staging.close();
+    dir.cleanup();
+  }
+});
+
 test('close removes staged files', async () => {
   const { dir, staging, files } = setup();
   try {
-    await staging.receive('node-1', 10, chunks(new Uint8Array(10)));
+    await staging.receive('node-1', 70_000, chunks(new Uint8Array(70_000)));
     assert.is(files().length, 1);
     staging.close();
     await until('staged files removed', () => files().length === 0, 5000); // removed in the background
