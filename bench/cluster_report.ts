@@ -164,19 +164,19 @@ export function table(sys: Brokers, files: number): string {
 
 export interface Target { broker: string; name: string; want: string; got?: number; unit: string; met?: boolean; why?: string }
 
-/** Targets per broker; `files` is how many files the catch-up wrote (the 30 s target is for 10,000, scaled otherwise). */
+/** Targets per broker; `files` is how many files the catch-up wrote (the 5 s target is for 10,000, scaled otherwise). */
 export function targets(sys: Brokers, files: number): Target[] {
   const out: Target[] = [];
-  const catchLimit = 30 * (files / 10_000);
+  const catchLimit = 5 * (files / 10_000);
   for (const b of [sys.aedes, sys.mosquitto]) {
     const why = b.status !== "ok" ? `${b.status}: ${b.reason}` : undefined;
     const t = (name: string, want: string, unit: string, got: number | undefined, ok: (v: number) => boolean, err?: string): Target =>
       ({ broker: b.name, name, want, unit, got, met: got === undefined || !Number.isFinite(got) ? undefined : ok(got), why: got === undefined ? (why ?? err ?? "no figure") : undefined });
     out.push(
-      t("w=auto 4 KiB PUT p50", "< 15 ms", "ms", b.lat_auto?.p50ms, (v) => v < 15, b.errors.lat_auto),
+      t("w=auto 4 KiB PUT p50", "< 10 ms", "ms", b.lat_auto?.p50ms, (v) => v < 10, b.errors.lat_auto),
       t("w=auto 4 KiB PUT p99", "< 50 ms", "ms", b.lat_auto?.p99ms, (v) => v < 50, b.errors.lat_auto),
       t("failure detection", "< 1 s", "ms", b.failure?.median_ms, (v) => v < 1000, b.errors.failure),
-      t(`catch-up ${files.toLocaleString("en-US")} files`, files === 10_000 ? "< 30 s" : `< ${catchLimit.toFixed(1)} s (30 s per 10,000, scaled)`, "s",
+      t(`catch-up ${files.toLocaleString("en-US")} files`, files === 10_000 ? "< 5 s" : `< ${catchLimit.toFixed(1)} s (5 s per 10,000, scaled)`, "s",
         b.catchup?.from_spawn_s, (v) => v < catchLimit, b.errors.catchup),
       t("64 MiB replication", "≥ 0.50× single node", "×", replRatio(b), (v) => v >= 0.5, b.errors.repl_big ?? b.errors.single_big),
     );
