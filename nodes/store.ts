@@ -304,10 +304,11 @@ export class Store implements StorePort {
    * changed or unknown files become new versions, vanished ones tombstones.
    */
   async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; rewritten: string[]; adopted: string[] }> {
-    // Small files committed but not yet synced on disk first: a crash before their sync is no edit (small_files.ts).
-    const rewritten = await rematerialise(this.#ctx);
-    // Large files renamed into place just before a crash: committed as the change they were (intents.ts).
-    const adopted = await adoptIntents(this.#ctx);
+    // At start only (a rescan of a running node must take a hand edit as an edit):
+    // small files committed but not yet synced on disk first, since a crash before their sync is no edit (small_files.ts);
+    // then large files renamed into place just before a crash, committed as the change they were (intents.ts).
+    const rewritten = options.startUp ? await rematerialise(this.#ctx) : [];
+    const adopted = options.startUp ? await adoptIntents(this.#ctx) : [];
     return { ...(await reconcile(this.#ctx, options)), rewritten, adopted };
   }
 
