@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NODE_ENV, NODE_FLAGS } from './node_flags.ts';
 /** The folders the node bundle is built from: it is stale when any file in them is newer. */
-const SOURCE_DIRS = ['nodes', 'functions', 'broker'];
+const SOURCE_DIRS = ['nodes', 'functions', 'broker', 'protocol'];
 const STDERR_KEPT = 40;
 
 export interface NodeEntry {

@@ -53,9 +53,9 @@ interface Launched {
   output: string[];
 }
 
-/** `nuvem node` (the repository's bin) on port 0, resolved once its node says it listens. */
-function nuvemNode(name: string): Promise<Launched> {
-  const args = [join(REPO_ROOT, 'bin/nuvem.js'), 'node', '--port', '0', '--data', join(dir.path, name), '--broker', NO_BROKER, '--no-watch'];
+/** `nuvem node` (the repository's bin, or `bin`) on port 0, resolved once its node says it listens. */
+function nuvemNode(name: string, bin = join(REPO_ROOT, 'bin/nuvem.js')): Promise<Launched> {
+  const args = [bin, 'node', '--port', '0', '--data', join(dir.path, name), '--broker', NO_BROKER, '--no-watch'];
   const launcher = spawn(process.execPath, args, { cwd: dir.path, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NUVEM_TOKEN: '' } });
   launched.add(launcher);
   const output: string[] = [];
@@ -164,7 +164,7 @@ test('nuvem node with a bad flag exits 2 with the node\'s message', async () => 
   assert.match(bad.stderr, /^nuvem node: Cannot use --port "abc"/m);
 });
 
-test('a checkout without a build runs through tsx, saying so once: --help, put and get', async () => {
+test('a checkout without a build runs through tsx, saying so once: --help, node, put and get', async () => {
   const root = checkout('no-build', false);
   const bin = join(root, 'bin', 'nuvem.js');
   const help = await run(bin, ['--help']);
@@ -174,7 +174,12 @@ test('a checkout without a build runs through tsx, saying so once: --help, put a
   assert.is(help.stderr.split('\n').length, 2, `one line: ${help.stderr}`);
   assert.match(help.stdout, /^Usage: nuvem <command>/);
 
-  const node = await nuvemNode('for-tsx');
+  const node = await nuvemNode('for-tsx', bin);
+  assert.match(node.output[0], FALLBACK_NOTE);
+  const [pid] = childrenOf(node.launcher.pid!);
+  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  assert.ok(cmdline.includes(join(root, 'nodes', 'main.ts')), `the node runs the copy's sources: ${cmdline.join(' ')}`);
+  for (const flag of NODE_FLAGS) assert.ok(cmdline.includes(flag), `started with ${flag}`);
   const body = randomBytes(300_000);
   writeFileSync(join(dir.path, 'up.bin'), body);
   const put = await run(bin, ['put', 'up.bin', 'tsx/up.bin', '--nodes', node.url, '--json']);
@@ -185,7 +190,7 @@ test('a checkout without a build runs through tsx, saying so once: --help, put a
   assert.is(get.code, 0, get.stderr);
   assert.is(sha256(readFileSync(join(dir.path, 'down.bin'))), sha256(body));
   node.launcher.kill('SIGTERM');
-  await exited(node.launcher);
+  assert.is(await exited(node.launcher), 0);
 });
 
 test('a build older than the sources is not used: the copy runs through tsx and says why', async () => {
