@@ -23,6 +23,8 @@ export interface Mutation {
   applied?: Record<string, number>;
   /** Tombstones to forget: each entry is deleted only if it is still that deleted version. */
   purge?: { path: string; version: string }[];
+  /** Paths whose kept revisions are all dropped (trash.ts); their content is returned like pruned revisions. */
+  dropRevisions?: string[];
 }
 
 type Row = Record<string, unknown>;
@@ -164,6 +166,7 @@ export class IndexDb {
       setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      ...trashStatements(p),
     };
     const counted = this.#stmt.countTotals.get() as Row;
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
@@ -351,10 +354,47 @@ export class IndexDb {
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     for (const { path, version } of m.purge ?? []) s.purge.run(path, version);
+    for (const path of m.dropRevisions ?? []) {
+      for (const old of s.dropRevisions.all(path) as Row[]) pruned.push({ version: old.version as string, sha256: old.sha256 as string });
+    }
     return pruned;
+  }
+
+  // --- trash and reclaiming space (trash.ts, reclaim.ts)
+
+  /** Entries, tombstones included, with lo < path < hi, in byte order. */
+  rangeAll(lo: string, hi: string, limit: number): Entry[] {
+    return (this.#stmt.rangeAll.all(lo, hi, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
+  /** Tombstones with lo < path < hi, in byte order. */
+  deletedRange(lo: string, hi: string, limit: number): Entry[] {
+    return (this.#stmt.deletedRange.all(lo, hi, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
+  /** Paths deleted at or before `modified` (out of the trash) that still keep revisions. */
+  expiredWithRevisions(modified: number, limit: number): string[] {
+    return (this.#stmt.expiredWithRevisions.all(modified, limit) as Row[]).map((r) => r.path as string);
+  }
+
+  /** Does some kept revision point at the content file of (sha256, version)? */
+  keepsRevision(sha256: string, version: string): boolean {
+    return this.#stmt.keepsRevision.get(sha256, version) !== undefined;
   }
 
   close(): void {
     this.#db.close();
   }
+}
+
+/** The statements of the trash and of reclaiming space. */
+function trashStatements(p: (sql: string) => Database.Statement): Record<string, Database.Statement> {
+  return {
+    rangeAll: p('SELECT * FROM entries WHERE path > ? AND path < ? ORDER BY path LIMIT ?'),
+    deletedRange: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 1 ORDER BY path LIMIT ?'),
+    expiredWithRevisions: p(`SELECT path FROM entries WHERE deleted = 1 AND modified <= ?
+      AND EXISTS (SELECT 1 FROM revisions r WHERE r.path = entries.path) LIMIT ?`),
+    keepsRevision: p('SELECT 1 FROM revisions WHERE sha256 = ? AND version = ? LIMIT 1'),
+    dropRevisions: p('DELETE FROM revisions WHERE path = ? RETURNING version, sha256'),
+  };
 }

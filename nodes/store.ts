@@ -33,6 +33,7 @@ import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
 import { checkVolume } from './volume.ts';
+import { DAY_MS, DEFAULT_TRASH_DAYS, erase, expireTrash, isOutOfTrash, listTrash, restoreFromTrash, type TrashClock, type TrashEntry } from './trash.ts';
 
 export type { ApplyResult, ContentSource } from './apply.ts';
 
@@ -53,6 +54,8 @@ export interface StoreOptions {
   acceptVanished?: boolean;
   /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
   onListenerError?: (err: unknown) => void;
+  /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
+  trashMs?: number;
 }
 
 export class Store implements StorePort {
@@ -70,6 +73,10 @@ export class Store implements StorePort {
   readonly #commits: CommitPipeline;
   readonly #writes: LocalWrites;
   readonly #remote: RemoteChanges;
+  readonly #trash: () => TrashClock;
+  readonly #onListenerError: (err: unknown) => void;
+  /** Paths whose tombstone committed out of the trash: their revisions are dropped next (trash.ts). */
+  #expiring: Set<string> | undefined;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     const { nodeId } = options;
@@ -89,6 +96,7 @@ export class Store implements StorePort {
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
     this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError });
+    this.#onListenerError = options.onListenerError ?? ((err) => console.error('dropping revisions of a deleted path failed:', err));
     this.#ctx = {
       nodeId,
       index,
@@ -110,6 +118,25 @@ export class Store implements StorePort {
     };
     this.#writes = new LocalWrites(this.#ctx);
     this.#remote = new RemoteChanges(this.#ctx);
+    const trashMs = options.trashMs ?? DEFAULT_TRASH_DAYS * DAY_MS;
+    this.#trash = () => ({ trashMs, now: now() });
+    this.#commits.onChange((changes) => this.#expireSoon(changes));
+  }
+
+  /** A tombstone out of the trash that just committed (an erase, applied here or written): its path's revisions go now. */
+  #expireSoon(changes: Change[]): void {
+    const clock = this.#trash();
+    const paths = changes.map((c) => c.path).filter((p) => isOutOfTrash(this.index.get(p), clock));
+    if (paths.length === 0) return;
+    if (this.#expiring) {
+      for (const p of paths) this.#expiring.add(p);
+      return;
+    }
+    const batch = (this.#expiring = new Set(paths));
+    setTimeout(() => {
+      this.#expiring = undefined;
+      expireTrash(this.#ctx, { clock: this.#trash, paths: [...batch] }).catch((err) => this.#onListenerError(err));
+    }, 0);
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
@@ -125,6 +152,11 @@ export class Store implements StorePort {
     const store = new Store(options, index);
     for (const e of index.all()) store.clock.observe(e.version);
     return store;
+  }
+
+  /** The path locks every change holds (reclaim.ts holds them all while it collects orphaned content). */
+  get locks(): Locks {
+    return this.#ctx.locks;
   }
 
   /** The last seq of this node's own changes that is durable. */
@@ -255,7 +287,37 @@ export class Store implements StorePort {
    * revisions stay. Returns how many were purged.
    */
   purge(tombstones: { path: string; version: string }[]): Promise<number> {
-    return purgeTombstones(this.#ctx, tombstones);
+    return purgeTombstones(this.#ctx, tombstones, { clock: this.#trash });
+  }
+
+  // --- the trash (trash.ts)
+
+  /** A page of what is in the trash at `path` or under it ('' for all). */
+  trash(path: string, options: { limit: number; cursor?: string }): { entries: TrashEntry[]; nextCursor: string } {
+    return listTrash(this.#ctx, path, { ...options, clock: this.#trash() });
+  }
+
+  /** Brings back what is in the trash at `path` (with `version`, that kept version) as new versions; returns their records. */
+  restore(path: string, options: { version?: string } = {}): Promise<FileRecord[]> {
+    return restoreFromTrash(this.#ctx, path, {
+      clock: this.#trash(),
+      version: options.version,
+      writes: {
+        put: (p, body, o) => this.put(p, body, o),
+        mkcol: (p) => this.mkcol(p),
+        read: (p, version) => this.read(p, { version }),
+      },
+    });
+  }
+
+  /** Erases `path` (a folder with `recursive`) and every kept revision, on every node; returns the erase tombstones. */
+  erase(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
+    return erase(this.#ctx, path, options);
+  }
+
+  /** Drops the revisions of every path deleted longer ago than the trash period; returns how many paths. */
+  expireTrash(): Promise<number> {
+    return expireTrash(this.#ctx, { clock: this.#trash });
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */
