@@ -63,6 +63,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     nodeId: id,
     keepRevisions: config.keepRevisions,
     trashMs: config.trashMs,
+    changesKeep: config.changesKeep,
     acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),

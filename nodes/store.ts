@@ -24,7 +24,8 @@ import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
 import { Locks } from './locks.ts';
-import { purgeTombstones } from './purge.ts';
+import { type MemberApplied, purgeTombstones } from './purge.ts';
+import { pruneLog } from './log_prune.ts';
 import * as reads from './reads.ts';
 import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
 import { reconcile } from './recovery.ts';
@@ -56,6 +57,8 @@ export interface StoreOptions {
   onListenerError?: (err: unknown) => void;
   /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
   trashMs?: number;
+  /** Change-log entries always kept for `/changes` readers (default 100,000; log_prune.ts). */
+  changesKeep?: number;
 }
 
 export class Store implements StorePort {
@@ -75,6 +78,7 @@ export class Store implements StorePort {
   readonly #remote: RemoteChanges;
   readonly #trash: () => TrashClock;
   readonly #onListenerError: (err: unknown) => void;
+  readonly #changesKeep: number;
   /** Paths whose tombstone committed out of the trash: their revisions are dropped next (trash.ts). */
   #expiring: Set<string> | undefined;
 
@@ -118,6 +122,7 @@ export class Store implements StorePort {
     };
     this.#writes = new LocalWrites(this.#ctx);
     this.#remote = new RemoteChanges(this.#ctx);
+    this.#changesKeep = options.changesKeep ?? 100_000;
     const trashMs = options.trashMs ?? DEFAULT_TRASH_DAYS * DAY_MS;
     this.#trash = () => ({ trashMs, now: now() });
     this.#commits.onChange((changes) => this.#expireSoon(changes));
@@ -241,6 +246,30 @@ export class Store implements StorePort {
   changes(since: number, limit: number): { changes: Change[]; cursor: number } {
     const rows = this.index.changesSince(since, limit).filter((r) => r.id <= this.#commits.changeId);
     return { changes: rows.map((r) => r.change), cursor: rows.length ? rows[rows.length - 1].id : since };
+  }
+
+  /** Log ids up to this one are pruned: a `/changes` cursor below it is gone (log_prune.ts). */
+  changesFloor(): number {
+    return this.index.logFloor();
+  }
+
+  /** The newest durable cursor of `/changes` (where a reader starting now follows from). */
+  changesEnd(): number {
+    return this.#commits.changeId;
+  }
+
+  /** The highest seq of `origin` pruned from this node's log: a peer asking for changes after less gets 410. */
+  logFloor(origin: string): number {
+    return this.index.originFloor(origin);
+  }
+
+  /**
+   * Prunes the change log below what every one of `members` (this node
+   * among them) holds, keeping the newest `--changes-keep` entries
+   * (log_prune.ts). Returns how many entries went.
+   */
+  pruneLog(members: MemberApplied[]): Promise<number> {
+    return pruneLog(this.index, { lastId: this.#commits.changeId, keep: this.#changesKeep, members });
   }
 
   /** Resolves when a change after `since` exists, or after `ms`, or on abort. */
