@@ -40,6 +40,11 @@ export function internalApp(deps: Deps): Hono {
     if (!NODE_ID.test(origin)) throw bad('Expected ?origin=<node id>');
     if (!Number.isSafeInteger(after) || after < 0) throw bad('Expected ?after=<seq>');
     const limit = clampInt(c.req.query('limit'), { min: 1, max: 5000, fallback: 1000 });
+    // Pruned below what every member held: the asker repairs by digests instead (nodes/resync.ts).
+    const floor = deps.store.logFloor(origin);
+    if (after < floor) {
+      throw new NuvemError('gone', `The changes of ${origin} after ${after} were pruned from this log (up to ${floor})`, { floor, applied: deps.store.applied() });
+    }
     // ?bytes=N: small files' bytes ride along, at most N of them per page (a longer page is cut there).
     const maxBytes = clampInt(c.req.query('bytes'), { min: 0, max: 16 * 1024 * 1024, fallback: 0 });
     if (maxBytes > 0) return c.json({ ...deps.store.logPage(origin, after, { limit, maxBytes }), applied: deps.store.applied() });

@@ -79,10 +79,21 @@ export function originsBehind(membership: Membership, options: { self: string; a
   return [...origins].filter((o) => peerIsAhead(membership, { origin: o, applied: options.applied[o] ?? 0, queued: 0 }));
 }
 
+/** The peer pruned the changes asked for from its log (410): `applied` is its vector then. */
+export class LogGone extends Error {
+  readonly applied: Record<string, number>;
+  constructor(peer: string, applied: Record<string, number>) {
+    super(`${peer} pruned the changes asked for from its log`);
+    this.name = 'LogGone';
+    this.applied = applied;
+  }
+}
+
 /**
  * `origin`'s changes after `after` from `peer`'s log: the valid consecutive
  * run it starts with (a malformed entry is counted through `onInvalid` and
- * ends the run). Undefined when the peer did not answer.
+ * ends the run). Undefined when the peer did not answer; throws `LogGone`
+ * when it pruned them (resync.ts repairs by digests instead).
  */
 export async function readLog(
   gets: PeerGets,
@@ -99,7 +110,13 @@ export async function readLog(
     for (const [sha, b64] of Object.entries(page.bytes ?? {})) {
       if (/^[0-9a-f]{64}$/.test(sha) && typeof b64 === 'string') carried.set(sha, Buffer.from(b64, 'base64'));
     }
-  } catch {
+  } catch (err) {
+    const { status, detail } = err as { status?: number; detail?: { applied?: unknown } };
+    if (status === 410 && detail && typeof detail.applied === 'object' && detail.applied !== null) {
+      const applied: Record<string, number> = {};
+      for (const [o, s] of Object.entries(detail.applied)) if (Number.isSafeInteger(s) && (s as number) >= 0) applied[o] = s as number;
+      throw new LogGone(options.peer.id, applied);
+    }
     return undefined;
   }
   const run: Change[] = [];
