@@ -8,7 +8,7 @@
  */
 import { parseChangeMessage, type ChangeMessage } from '../protocol/messages.ts';
 import type { ClusterState } from './cluster_state.ts';
-import { errorFromResponse, NuvemNetworkError } from './errors.ts';
+import { errorFromResponse, NuvemHttpError, NuvemNetworkError } from './errors.ts';
 import { selectNodes, type NodeView } from './selection.ts';
 import type { FetchLike } from './types.ts';
 
@@ -29,43 +29,85 @@ export interface FeedOptions {
 
 const REMEMBERED = 10_000;
 
+/** What reading one node's change feed needs. */
+export interface FeedAccess {
+  fetch: FetchLike;
+  token?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** One page of a node's change feed: the changes (validated; others dropped) and the cursor to ask from next. */
+export interface FeedPage {
+  changes: ChangeMessage[];
+  cursor: string;
+}
+
+/**
+ * `GET {node}/changes?{query}`: one page of that node's feed. Throws the
+ * node's refusal as a `NuvemHttpError` (e.g. `410` once the node pruned its
+ * log past the cursor asked for), or a `NuvemNetworkError`.
+ */
+export async function feedPage(access: FeedAccess, node: { url: string }, query: string, ms = access.timeoutMs): Promise<FeedPage> {
+  let res: Response;
+  const signals = [AbortSignal.timeout(ms), ...(access.signal ? [access.signal] : [])];
+  try {
+    res = await access.fetch(`${node.url}/changes?${query}`, {
+      headers: access.token ? { authorization: `Bearer ${access.token}` } : {},
+      signal: AbortSignal.any(signals),
+    });
+  } catch (err) {
+    if (access.signal?.aborted) throw access.signal.reason ?? err;
+    throw new NuvemNetworkError(node.url, { cause: err });
+  }
+  if (!res.ok) throw await errorFromResponse(res, node.url);
+  const body = (await res.json()) as { changes?: unknown; cursor?: unknown };
+  if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
+  const changes: ChangeMessage[] = [];
+  for (const raw of body.changes) {
+    const checked = parseChangeMessage(JSON.stringify(raw));
+    if (checked.ok) changes.push(checked.value);
+  }
+  return { changes, cursor: body.cursor };
+}
+
+/**
+ * The node's newest cursor: the smallest `since` after which nothing follows
+ * (found with `limit=1` probes, searching up from `from`, a cursor known to be
+ * at or before the end; cursors only grow). A `410` to a probe means the log
+ * goes on past it.
+ */
+export async function feedEnd(access: FeedAccess, node: { url: string }, from = 0): Promise<string> {
+  const after = async (since: number) => {
+    try {
+      return (await feedPage(access, node, `since=${since}&limit=1`)).changes.length > 0;
+    } catch (err) {
+      if (err instanceof NuvemHttpError && err.status === 410) return true;
+      throw err;
+    }
+  };
+  if (!(await after(from))) return String(from);
+  let lo = from;
+  let step = 1024;
+  let hi = from + step;
+  while (await after(hi)) {
+    lo = hi;
+    step *= 4;
+    hi = lo + step;
+  }
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    if (await after(mid)) lo = mid;
+    else hi = mid;
+  }
+  return String(hi);
+}
+
 export async function followChanges(options: FeedOptions): Promise<void> {
   const { state, signal } = options;
   const seen = new Set<string>();
   const wait = options.waitSeconds ?? 25;
-  const get = async (node: NodeView, query: string, ms: number): Promise<{ changes: unknown[]; cursor: string }> => {
-    let res: Response;
-    try {
-      res = await options.fetch(`${node.url}/changes?${query}`, {
-        headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-        signal: AbortSignal.any([signal, AbortSignal.timeout(ms)]),
-      });
-    } catch (err) {
-      if (signal.aborted) throw signal.reason ?? err;
-      throw new NuvemNetworkError(node.url, { cause: err });
-    }
-    if (!res.ok) throw await errorFromResponse(res, node.url);
-    const body = (await res.json()) as { changes?: unknown; cursor?: unknown };
-    if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
-    return { changes: body.changes, cursor: body.cursor };
-  };
-  /** The node's newest cursor: the smallest `since` after which nothing follows. */
-  const endOf = async (node: NodeView): Promise<string> => {
-    const after = async (since: number) => (await get(node, `since=${since}&limit=1`, options.timeoutMs)).changes.length > 0;
-    if (!(await after(0))) return '0';
-    let lo = 0;
-    let hi = 1024;
-    while (await after(hi)) {
-      lo = hi;
-      hi *= 4;
-    }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (await after(mid)) lo = mid;
-      else hi = mid;
-    }
-    return String(hi);
-  };
+  const access: FeedAccess = { fetch: options.fetch, token: options.token, timeoutMs: options.timeoutMs, signal };
   const avoid = new Set<string>();
   while (!signal.aborted) {
     let node: NodeView;
@@ -78,18 +120,16 @@ export async function followChanges(options: FeedOptions): Promise<void> {
       continue;
     }
     try {
-      let cursor = await endOf(node);
+      let cursor = await feedEnd(access, node);
       for (;;) {
-        const page = await get(node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
-        for (const raw of page.changes) {
-          const checked = parseChangeMessage(JSON.stringify(raw));
-          if (!checked.ok) continue;
-          const key = `${checked.value.origin}:${checked.value.seq}`;
+        const page = await feedPage(access, node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        for (const change of page.changes) {
+          const key = `${change.origin}:${change.seq}`;
           if (seen.has(key)) continue;
           seen.add(key);
           if (seen.size > REMEMBERED) seen.delete(seen.values().next().value!);
-          state.onChange(checked.value);
-          options.onChange(checked.value);
+          state.onChange(change);
+          options.onChange(change);
         }
         cursor = page.cursor;
       }

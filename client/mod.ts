@@ -31,7 +31,8 @@ import { ClusterState, type NodeReport } from './cluster_state.ts';
 import type { ClientContext } from './context.ts';
 import { connectBroker, pollStatus, probeLatency, type BrokerLink } from './discovery.ts';
 import { normalizeNodeUrl } from './paths.ts';
-import { createReads } from './reads.ts';
+import type { FeedPage } from './feed.ts';
+import { createReads, type FeedOptions } from './reads.ts';
 import type { SendContext } from './sender.ts';
 import type {
   ChangeOptions, ClientOptions, GetOptions, ListOptions, MoveOptions, NuvemEntry, NuvemRecord, PutBody, PutOptions,
@@ -44,6 +45,8 @@ export { NoNodeAvailableError } from './selection.ts';
 export type { NodeReport } from './cluster_state.ts';
 export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
+export type { FeedPage } from './feed.ts';
+export type { FeedOptions } from './reads.ts';
 
 export interface NuvemClient {
   /** Stores a file; resolves to its new record (plus `replicas`). */
@@ -70,6 +73,15 @@ export interface NuvemClient {
    * notices from the broker, or a node's change feed) until `signal` aborts.
    */
   watch(onChange: (change: ChangeMessage) => void, options: { signal: AbortSignal; onGap?: (reason: string) => void }): Promise<void>;
+  /**
+   * One page of one node's change feed (`GET /changes`) after `since`: the
+   * changes and the cursor to go on from. Cursors belong to the node that
+   * gave them (`node` in the answer). A `410` (the node pruned its log past
+   * `since`) is thrown as a `NuvemHttpError`; no failover to another node.
+   */
+  feed(options: FeedOptions): Promise<FeedPage & { node: string }>;
+  /** The current end of a node's change feed: reading from `cursor` gives only changes made after this call. */
+  feedEnd(options?: Omit<FeedOptions, 'limit'>): Promise<{ node: string; cursor: string }>;
   /** Disconnects from the broker and stops polling. */
   close(): Promise<void>;
 }
@@ -157,6 +169,8 @@ export function createClient(options: ClientOptions): NuvemClient {
     },
 
     watch: reads.watch,
+    feed: reads.feed,
+    feedEnd: reads.feedEnd,
 
     async close() {
       closed = true;

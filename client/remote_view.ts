@@ -90,6 +90,26 @@ export class RemoteView {
   }
 
   /**
+   * Starts the view from the last synced state (every base entry is what the
+   * cluster held when it was synced), for a mirror that resumes a node's
+   * change feed instead of listing: the feed's changes are then applied on
+   * top with {@linkcode RemoteView.apply}. Only into an empty view.
+   */
+  seed(base: ReadonlyMap<string, BaseEntry>): void {
+    if (this.#entries.size > 0 || this.#ranks.size > 0) throw new Error('Cannot seed a remote view that holds entries already');
+    for (const [path, b] of base) {
+      const record: RemoteRecord = { kind: b.kind, size: b.size, sha256: b.sha256, version: b.version, deleted: false };
+      this.#set(path, entryOf(record));
+      if (b.version !== '') this.#ranks.set(path, rankOf(record));
+    }
+  }
+
+  /** Whether the view holds nothing yet (no listing, no notice). */
+  get empty(): boolean {
+    return this.#entries.size === 0 && this.#ranks.size === 0;
+  }
+
+  /**
    * A record from a change notice (or an answer): applied when it ranks
    * above what the view has. Returns whether it was newer.
    */

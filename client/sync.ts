@@ -8,7 +8,11 @@
  * (`sync_state.ts`):
  * - `full` (at start, after a gap in the change notices, after being
  *   offline, when `.nuvemignore` changes, every `fullSyncMs`): the whole
- *   folder scanned (`local_tree.ts`), the whole remote folder listed.
+ *   folder scanned (`local_tree.ts`), the whole remote folder listed —
+ *   or, at start, after being offline and after a gap, the remote side
+ *   taken from the last synced state plus one node's change feed from the
+ *   saved position (`sync_resume.ts`), when that node is reachable and its
+ *   feed still reaches back that far.
  * - `live`: only the paths that changed — settled paths from the folder
  *   watcher, paths of change notices from `client.watch()` — plus what pairs
  *   with them (`sync_scope.ts`: ancestors, folder contents, the other half
@@ -39,10 +43,11 @@ import { compileIgnore, IGNORE_FILE, type IgnorePredicate } from './ignore_rules
 import { hashInto, keepHash, rescanPaths, scanTree } from './local_tree.ts';
 import type { NuvemClient } from './mod.ts';
 import { normalizeRemote } from './paths.ts';
-import { clusterCaughtUp, recordsOfChange, RemoteView } from './remote_view.ts';
+import { clusterCaughtUp, recordsOfChange, RemoteView, type RemoteRecord } from './remote_view.ts';
 import { isOffline, listRemote, runActions, type ExecContext, type SyncChange } from './sync_exec.ts';
 import { needsHash, planSync } from './sync_plan.ts';
 import { expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
+import { markText, readMark, replayFeed, type FeedMark } from './sync_resume.ts';
 import { STATE_FOLDER, SyncState } from './sync_state.ts';
 import type { BaseEntry, LocalEntry, RemoteEntry } from './sync_types.ts';
 
@@ -110,6 +115,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   #changes: ChangeLog | undefined;
   #watcher: FolderWatcher | undefined;
   #ignore: IgnorePredicate = compileIgnore('');
+  #ignoreText = '';
   #base = new Map<string, BaseEntry>();
   #local = new Map<string, LocalEntry>();
   readonly #view = new RemoteView();
@@ -132,6 +138,10 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   /** When notices were last missed (a gap, being offline, the start): listings stay suspect for a while. */
   #gapAt = 0;
   #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next full pass may take the remote side from the saved feed position instead of a listing. */
+  #mayResume = true;
+  /** The feed position the current full pass's remote side is complete up to: saved if the pass ends clean. */
+  #mark: FeedMark | undefined;
 
   constructor(options: SyncFolderOptions) {
     super();
@@ -252,6 +262,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       // no rules
     }
     this.#ignore = compileIgnore(text);
+    this.#ignoreText = text;
   }
 
   // --- inputs
@@ -267,14 +278,17 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#wake?.();
   }
 
-  /** Notices may have been missed: list again now, and again until the nodes have caught up with each other. */
+  /** Notices may have been missed: catch up now (feed or listing), and again until the nodes have caught up with each other. */
   #gap(): void {
     this.#gapAt = Date.now();
     this.#catchUp = 0;
-    this.#requestFull();
+    this.#requestFull({ resume: true });
   }
 
-  #requestFull(): void {
+  /** Asks for a full pass; `resume`: its remote side may come from the saved feed position. */
+  #requestFull(options: { resume?: boolean } = {}): void {
+    if (!this.#full) this.#mayResume = options.resume === true;
+    else if (options.resume !== true) this.#mayResume = false;
     this.#full = true;
     this.#wake?.();
   }
@@ -336,6 +350,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
         }
         this.#gapAt = Date.now(); // what happened meanwhile is not known
         this.#full = true;
+        this.#mayResume = err instanceof OfflineError;
         this.#firstPass?.();
         await pause(backoff, signal);
       }
@@ -346,18 +361,24 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     const started = performance.now();
     this.#setStatus('syncing');
     const signal = this.#abort.signal;
-    let listing;
-    try {
-      listing = await listRemote(this.#client, { root: this.remote, signal });
-    } catch (err) {
-      if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
-      throw err;
-    }
-    this.#view.replace(listing);
-    const listed = performance.now();
     await this.#readIgnore();
+    const resume = this.#mayResume;
+    this.#mayResume = false;
+    const resumed = resume && await this.#resume();
+    if (!resumed) {
+      this.#mark = await this.#markFeed();
+      let listing;
+      try {
+        listing = await listRemote(this.#client, { root: this.remote, signal });
+      } catch (err) {
+        if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
+        throw err;
+      }
+      this.#view.replace(listing);
+    }
+    const listed = performance.now();
     const scanned = await scanTree(this.dir, { ignore: this.#ignore, onSkip: this.#onSkip });
-    const phases = { listMs: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
+    const phases = { [resumed ? 'feedMs' : 'listMs']: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
     for (const [path, entry] of scanned) keepHash(entry, this.#local.get(path));
     this.#local = scanned;
     const summary = await this.#planAndRun('full', undefined, started, phases);
@@ -366,7 +387,12 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
     if (newest !== '') this.#state!.setMeta('newestVersion', newest);
     this.#firstPass?.();
-    if (this.#loop !== undefined) await this.#checkCaughtUp();
+    const caughtUp = await this.#checkCaughtUp();
+    if (caughtUp && this.#mark && summary.failed === 0 && summary.unsettled === 0 && !signal.aborted) {
+      this.#state!.flush();
+      this.#state!.setMeta('feed', markText(this.#mark, { ignore: this.#ignoreText }));
+    }
+    this.#mark = undefined;
     if (!this.#ready) {
       this.#ready = true;
       this.emit('ready');
@@ -381,21 +407,64 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
    * every online node holds every other's last change, as their statuses
    * say, and those statuses are fresh (5 s after the gap); at most 30 times.
    */
-  async #checkCaughtUp(): Promise<void> {
+  async #checkCaughtUp(): Promise<boolean> {
     let nodes;
     try {
       nodes = await this.#client.nodes();
     } catch {
-      return;
+      return false;
     }
     if (clusterCaughtUp(nodes) && Date.now() - this.#gapAt > 5000) {
       this.#catchUp = 0;
-      return;
+      return true;
     }
-    if (++this.#catchUp > 30) return;
+    if (this.#loop === undefined || ++this.#catchUp > 30) return false;
     clearTimeout(this.#catchUpTimer);
-    this.#catchUpTimer = setTimeout(() => this.#requestFull(), 2000);
+    this.#catchUpTimer = setTimeout(() => this.#requestFull({ resume: true }), 2000);
     this.#catchUpTimer.unref?.();
+    return false;
+  }
+
+  /**
+   * The remote side from the saved feed position (`sync_resume.ts`): at
+   * start the view is seeded from the last synced state; later (a gap,
+   * back from offline) the feed's changes go on top of the view as it is.
+   * False when the folder must be listed instead (logged with the reason).
+   */
+  async #resume(): Promise<boolean> {
+    const { mark, reason } = readMark(this.#state!.meta('feed'), { ignore: this.#ignoreText });
+    if (!mark) {
+      this.#log('debug', 'Listing the remote folder', { reason });
+      return false;
+    }
+    const records: [string, RemoteRecord][] = [];
+    const replay = await replayFeed(this.#client, {
+      mark,
+      signal: this.#abort.signal,
+      apply: (change) => {
+        for (const pair of recordsOfChange(this.remote, change)) records.push(pair);
+      },
+    });
+    if (!replay.ok) {
+      this.#log('info', 'Listing the remote folder', { reason: replay.reason });
+      return false;
+    }
+    if (this.#view.empty) this.#view.seed(this.#base);
+    for (const [path, record] of records) this.#view.apply(path, record);
+    this.#mark = replay.mark;
+    this.#log('info', 'Resumed from the saved position in a change feed', { node: mark.node, from: mark.cursor, to: replay.mark.cursor, changes: replay.changes });
+    return true;
+  }
+
+  /** The current end of the feed of the node this client reads from (undefined when it cannot be had). */
+  async #markFeed(): Promise<FeedMark | undefined> {
+    try {
+      return await this.#client.feedEnd({ signal: this.#abort.signal });
+    } catch (err) {
+      if (this.#abort.signal.aborted) throw err;
+      this.#log('debug', 'Cannot read the end of a change feed; the next start will list the folder', { error: (err as Error).message });
+      return undefined;
+    }
   }
 
   async #livePass(paths: string[]): Promise<PassSummary> {

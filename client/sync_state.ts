@@ -3,7 +3,8 @@
  * (SQLite through `libsql`, in WAL mode like the node's index): the last
  * synced state (the planner's `base`) of every path, and a few settings
  * (`meta`): the remote folder the mirror is bound to, when the last full
- * reconcile ended, the newest remote version seen.
+ * reconcile ended, the newest remote version seen, the position in a
+ * node's change feed a restart resumes from (`sync_resume.ts`).
  *
  * Changes are queued in memory and written in one transaction by `flush()`
  * (the mirror flushes after each group of actions, and whenever 500 are
@@ -53,7 +54,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 `;
 
 /** Keys of the `meta` table. */
-export type MetaKey = 'schema' | 'remote' | 'lastFullSync' | 'newestVersion';
+/** `feed`: the saved position in a node's change feed (`sync_resume.ts`). */
+export type MetaKey = 'schema' | 'remote' | 'lastFullSync' | 'newestVersion' | 'feed';
 
 type Row = { path: string; kind: string; size: number; mtime: number; sha256: string; version: string };
 
