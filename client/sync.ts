@@ -46,7 +46,7 @@ import { normalizeRemote } from './paths.ts';
 import { clusterCaughtUp, recordsOfChange, RemoteView, type RemoteRecord } from './remote_view.ts';
 import { isOffline, listRemote, runActions, type ExecContext, type SyncChange } from './sync_exec.ts';
 import { needsHash, planSync } from './sync_plan.ts';
-import { expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
+import { changedPaths, expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
 import { markText, readMark, replayFeed, type FeedMark } from './sync_resume.ts';
 import { STATE_FOLDER, SyncState } from './sync_state.ts';
 import type { BaseEntry, LocalEntry, RemoteEntry } from './sync_types.ts';
@@ -377,11 +377,19 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       this.#view.replace(listing);
     }
     const listed = performance.now();
+    // Only hashes the base does not hold are worth keeping across the scan; the old map goes before the new one is built.
+    const hashed = new Map<string, LocalEntry>();
+    for (const [path, entry] of this.#local) if (entry.sha256 !== undefined && this.#base.get(path)?.sha256 !== entry.sha256) hashed.set(path, entry);
+    this.#local = new Map();
     const scanned = await scanTree(this.dir, { ignore: this.#ignore, onSkip: this.#onSkip });
     const phases = { [resumed ? 'feedMs' : 'listMs']: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
-    for (const [path, entry] of scanned) keepHash(entry, this.#local.get(path));
+    for (const [path, entry] of hashed) {
+      const now = scanned.get(path);
+      if (now) keepHash(now, entry);
+    }
     this.#local = scanned;
-    const summary = await this.#planAndRun('full', undefined, started, phases);
+    const changed = changedPaths({ local: this.#local, remote: this.#view.entries, base: this.#base }, this.#ignore);
+    const summary = await this.#planAndRun('full', changed, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());
     let newest = '';
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
