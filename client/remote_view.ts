@@ -88,7 +88,7 @@ export class RemoteView {
     for (const [path, rank] of this.#ranks) if (!rank.deleted && !kept.has(path)) this.#ranks.delete(path);
     for (const [path, record] of listing) {
       if (kept.has(path) || record.deleted) continue;
-      this.#set(path, entryOf(record));
+      this.#set(path, reusable(record) ? record : entryOf(record)); // a listing's record serves as it is: no second object per path
       this.#ranks.delete(path);
     }
     for (const [path, entry] of kept) if (entry) this.#set(path, entry);
@@ -257,6 +257,11 @@ function parentOf(path: string): string {
 
 function rankOf(record: RemoteRecord): Rankable {
   return record.deleted ? { version: record.version, deleted: true, prev: record.prev } : { version: record.version, deleted: false };
+}
+
+/** Whether a live record already has an entry's shape (a folder's size and sha256 empty). */
+function reusable(record: RemoteRecord): boolean {
+  return record.kind === 'file' || (record.size === 0 && record.sha256 === '');
 }
 
 function entryOf(record: RemoteRecord): RemoteEntry {

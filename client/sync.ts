@@ -39,6 +39,7 @@ import { join } from 'node:path';
 import { ChangeLog } from '../nodes/change_log.ts';
 import { FolderWatcher, type Log } from '../nodes/folder_watcher.ts';
 import type { ChangeMessage } from '../protocol/messages.ts';
+import { collectGarbage } from './collect.ts';
 import { compileIgnore, IGNORE_FILE, type IgnorePredicate } from './ignore_rules.ts';
 import { hashInto, keepHash, rescanPaths, scanTree } from './local_tree.ts';
 import type { NuvemClient } from './mod.ts';
@@ -101,6 +102,8 @@ class OfflineError extends Error {}
 /** How many times a pass plans again the paths that moved on under it. */
 const ROUNDS = 4;
 const MAX_BACKOFF_MS = 30_000;
+/** From this many entries on, a full pass collects garbage between its phases (`collect.ts`). */
+const BIG = 20_000;
 
 export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   readonly dir: string;
@@ -243,6 +246,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     }
     this.#state.setMeta('remote', this.remote);
     this.#base = this.#state.load();
+    if (this.#base.size >= BIG) collectGarbage();
     for (const e of this.#base.values()) if (e.kind === 'file') this.#files++;
     await rm(this.#tmpDir(), { recursive: true, force: true });
     await mkdir(this.#tmpDir(), { recursive: true });
@@ -376,6 +380,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       }
       this.#view.replace(listing);
     }
+    if (this.#base.size >= BIG) collectGarbage();
     const listed = performance.now();
     // Only hashes the base does not hold are worth keeping across the scan; the old map goes before the new one is built.
     const hashed = new Map<string, LocalEntry>();
@@ -388,6 +393,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       if (now) keepHash(now, entry);
     }
     this.#local = scanned;
+    if (scanned.size >= BIG) collectGarbage();
     const changed = changedPaths({ local: this.#local, remote: this.#view.entries, base: this.#base }, this.#ignore);
     const summary = await this.#planAndRun('full', changed, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());

@@ -5,12 +5,13 @@
  * one side show on the other within seconds; edits made while B is stopped
  * reconcile when it starts again; a true conflict leaves exactly one
  * conflict copy; a delete never beats an edit; a big file moved is not sent
- * again; ignored files stay local; a killed node (kill -9) or a restarted
+ * again (200 MiB); ignored files stay local; a killed node (kill -9) or a restarted
  * broker does not stop the mirror. Every wait polls a condition with a
  * deadline.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,6 +19,7 @@ import { createClient, type NuvemClient } from '../client/mod.ts';
 import { SyncFolder } from '../client/sync.ts';
 import { SyncState } from '../client/sync_state.ts';
 import { sha256, startCluster, type Cluster } from './_support/cluster.ts';
+import { sha256File } from './_support/bytes.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
 
 const sync = suite('nuvem sync between two nodes');
@@ -247,6 +249,23 @@ sync('edits made on both sides while B was stopped reconcile when it starts agai
   noErrors(a, b);
 });
 
+/** Writes `size` random bytes to `file` in 8 MiB pieces (never the whole file in memory); resolves to their sha256. */
+async function writeRandomFile(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const handle = await open(file, 'w');
+  try {
+    for (let left = size; left > 0;) {
+      const piece = randomBytes(Math.min(left, 8 * 1024 * 1024));
+      hash.update(piece);
+      await handle.write(piece);
+      left -= piece.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex');
+}
+
 /** Recursive listings among the requests a side's client sent. */
 const listings = (side: Side) => side.requests.filter((r) => /^GET \S+\/files\/\S*[?&]recursive=true/.test(r));
 
@@ -368,12 +387,11 @@ sync('a delete on one side and an edit on the other keep the edit, whichever sid
   noErrors(a, b);
 });
 
-sync('a 64 MiB file moved into another folder is not uploaded again', async () => {
+sync('a 200 MiB file moved into another folder is not uploaded again (bytes received by the nodes)', async () => {
   const { a, b } = await pair();
-  const big = randomBytes(64 * 1024 * 1024);
-  writeFileSync(join(a.dir, 'big.bin'), big);
-  const want = sha256(big);
-  await waitFor('B to get big.bin', () => existsSync(join(b.dir, 'big.bin')) && sha256(readFileSync(join(b.dir, 'big.bin'))) === want, 60_000);
+  const want = await writeRandomFile(join(a.dir, 'big.bin'), 200 * 1024 * 1024);
+  await waitFor('B to get big.bin', async () => existsSync(join(b.dir, 'big.bin')) && statSync(join(b.dir, 'big.bin')).size === 200 * 1024 * 1024 &&
+    (await sha256File(join(b.dir, 'big.bin'))) === want, 120_000);
   await quiet(a, b);
   const bytesBefore = await metricSum('nuvem_bytes_received_total');
   const putsBefore = await metricSum('nuvem_http_requests_total', { method: 'PUT' });
@@ -381,7 +399,7 @@ sync('a 64 MiB file moved into another folder is not uploaded again', async () =
   renameSync(join(a.dir, 'big.bin'), join(a.dir, 'archive/big.bin'));
   await waitFor('B to see the move', () => existsSync(join(b.dir, 'archive/big.bin')) && !existsSync(join(b.dir, 'big.bin')), 30_000);
   await quiet(a, b);
-  assert.is(sha256(readFileSync(join(b.dir, 'archive/big.bin'))), want);
+  assert.is(await sha256File(join(b.dir, 'archive/big.bin')), want);
   const received = (await metricSum('nuvem_bytes_received_total')) - bytesBefore;
   const puts = (await metricSum('nuvem_http_requests_total', { method: 'PUT' })) - putsBefore;
   assert.ok(received < 1024 * 1024, `the nodes received ${received} bytes of uploads for the move`);
