@@ -62,7 +62,16 @@ export interface SyncFolderOptions {
   remote?: string;
   /** Names conflict copies (default: this machine's host name). */
   host?: string;
-  /** How long a local path must be unchanged before it syncs (default 1000 ms). */
+  /**
+   * How long a local path must be unchanged (kind, size, mtime, inode) before
+   * it syncs (default 250 ms, so a small file reaches the other side within
+   * half a second; a node's own folder watching waits a second). What is sent
+   * is always whole and checked: hashed, then uploaded with that digest
+   * (`Content-Digest`), so a file that changes during its upload is refused
+   * and planned again. A program that pauses longer than this in the middle of
+   * writing a file may have the part written so far synced first, then the
+   * whole file.
+   */
   settleMs?: number;
   /** A full reconcile this often while live, as a safety net (default 10 min; 0: never). */
   fullSyncMs?: number;
@@ -152,7 +161,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.remote = normalizeRemote(options.remote ?? '', { root: true });
     this.#client = options.client;
     this.#host = options.host ?? hostname();
-    this.#settleMs = options.settleMs ?? 1000;
+    this.#settleMs = options.settleMs ?? 250;
     this.#fullSyncMs = options.fullSyncMs ?? 600_000;
     this.#log = options.log ?? (() => {});
   }
@@ -195,6 +204,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#watcher = new FolderWatcher({
       root: this.dir,
       settleMs: this.#settleMs,
+      batchMs: Math.min(50, Math.round(this.#settleMs / 4)),
       ignore: (rel) => rel.split('/').includes(STATE_FOLDER),
       log: this.#log,
     });
