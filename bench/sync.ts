@@ -11,8 +11,10 @@
  *   holding them until the mirror on the other node holds all of them.
  * - Idle CPU over 20 s of a sync client following 10 000 files and of the
  *   node whose files folder holds (and watches) them (/proc/PID/stat).
- * - A sync client with 100 000 files: the unchanged-tree reconcile at start
- *   (to its `live` line), its peak and settled RSS (VmHWM, VmRSS).
+ * - A sync client with 100 000 files (laid down in a lone node's files
+ *   folder before it starts, and copied to the local folder; a first
+ *   `--once` records the base): the unchanged-tree reconcile at start (to
+ *   its `live` line), its peak and settled RSS (VmHWM, VmRSS), idle CPU.
  *
  * The clients run the CLI compiled by esbuild (dist/bench-sync-cli.mjs, from
  * client/cli.ts), the nodes dist/nuvem-node.cjs, as `npm start` does.
@@ -23,7 +25,6 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { Agent, request } from "node:http";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -105,28 +106,6 @@ async function idleCpu(pid: number, seconds: number): Promise<number> {
   const before = processCpuMs(pid) ?? NaN;
   await sleep(seconds * 1000);
   return ((processCpuMs(pid) ?? NaN) - before) / (seconds * 1000);
-}
-
-/** PUTs every file of `files` (path → bytes) to a node, 16 at a time. */
-async function putAll(nodeUrl: string, files: [string, Uint8Array][]): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  const url = new URL(nodeUrl);
-  let next = 0;
-  const worker = async () => {
-    while (next < files.length) {
-      const [path, body] = files[next++];
-      await new Promise<void>((resolve, reject) => {
-        const req = request({ host: url.hostname, port: url.port, method: "PUT", path: `/files/${path}`, agent, headers: { "content-length": body.length } }, (res) => {
-          res.resume();
-          res.on("end", () => (res.statusCode! < 300 ? resolve() : reject(new Error(`PUT ${path}: ${res.statusCode}`))));
-        });
-        req.on("error", reject);
-        req.end(body);
-      });
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  agent.destroy();
 }
 
 function makeTree(dir: string, count: number, size: number): [string, Uint8Array][] {
@@ -222,18 +201,29 @@ async function main(): Promise<void> {
     await syncC.stop();
     await syncD.stop();
 
-    // 100 000 files: the unchanged-tree reconcile and the client's memory
+    await syncC.stop();
+    await syncD.stop();
+    for (const node of nodes) await node.stop();
+    await broker.stop();
+
+    // 100 000 files: the unchanged-tree reconcile and the client's memory. The files are laid down in a node's
+    // files folder before it starts (its start-up check indexes them) and copied into the local folder: no
+    // 100 000 uploads. That node runs alone (no broker to reach), so nothing replicates meanwhile.
     book.phase = "big-folder";
     const e = join(root, "sync-e");
-    mkdirSync(e);
-    const files = makeTree(e, BIG_FOLDER, 100);
-    const putStart = performance.now();
-    await putAll(nodes[2].url, files.map(([p, body]) => [`big/${p}`, body]));
-    console.error(`${BIG_FOLDER} files stored in ${((performance.now() - putStart) / 1000).toFixed(0)} s`);
-    files.length = 0;
-    const first = spawnSync(process.execPath, [CLI, "sync", e, "--remote", "big", "--nodes", nodes[2].url, "--once"], { cwd: REPO, encoding: "utf8", maxBuffer: 256 * MiB });
+    const bigData = join(root, "node-big");
+    makeTree(join(bigData, "files", "big"), BIG_FOLDER, 100);
+    spawnSync("cp", ["-a", join(bigData, "files", "big"), e]);
+    const indexStart = performance.now();
+    const bigNode = await startNode({ id: "node-big", port: await freePort(), dataDir: bigData, brokerUrl: `mqtt://127.0.0.1:${await freePort()}` }, {
+      bundle: join(REPO, "dist", "nuvem-node.cjs"), repo: REPO, book, timeoutMs: 1_800_000,
+    });
+    stops.push(() => bigNode.stop());
+    console.error(`${BIG_FOLDER} files indexed by a node in ${((performance.now() - indexStart) / 1000).toFixed(0)} s`);
+    const nodeUrl = bigNode.url;
+    const first = spawnSync(process.execPath, [CLI, "sync", e, "--remote", "big", "--nodes", nodeUrl, "--once"], { cwd: REPO, encoding: "utf8", maxBuffer: 256 * MiB });
     if (first.status !== 0) throw new Error(`the first reconcile of ${BIG_FOLDER} files failed: ${first.stdout.slice(-500)}${first.stderr.slice(-500)}`);
-    const syncE = startSync(e, { node: nodes[2].url, remote: "big", book, name: "sync-e" });
+    const syncE = startSync(e, { node: nodeUrl, remote: "big", book, name: "sync-e" });
     stops.push(() => syncE.stop());
     const reconcileMs = await syncE.live;
     const peakKiB = procStatusKiB(syncE.pid, "VmHWM") ?? NaN;
@@ -243,8 +233,7 @@ async function main(): Promise<void> {
     const peakAfterKiB = procStatusKiB(syncE.pid, "VmHWM") ?? NaN;
     results.big = { files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle };
     await syncE.stop();
-    for (const node of nodes) await node.stop();
-    await broker.stop();
+    await bigNode.stop();
 
     // Syncthing
     book.phase = "syncthing";
