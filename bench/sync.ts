@@ -91,6 +91,16 @@ async function propagate(from: string, to: string, name: string, bytes: Uint8Arr
 }
 
 interface Latency { p50: number; p99: number; samples: number[] }
+interface Pair { small: Latency; big: Latency }
+interface Results {
+  machine: { cpus: number; loadavg: number[] };
+  quick: boolean;
+  nuvem?: Pair;
+  initial?: { files: number; ms: number; idleCpu: { client: number; node: number; seconds: number } };
+  big?: { files: number; reconcileMs: number; peakRssMiB: number; rssMiB: number; idleCpu: number };
+  syncthing?: { version: string; delay10?: Pair; delay1?: Pair };
+  loadavgAfter?: number[];
+}
 
 async function latencies(from: string, to: string, label: string, size: number, runs: number): Promise<Latency> {
   const samples: number[] = [];
@@ -143,7 +153,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(REPO, "dist", "nuvem-node.cjs"))) throw new Error("Run `npm run build` first (dist/nuvem-node.cjs)");
   const root = mkdtempSync(join(tmpdir(), "nuvem-bench-sync-"));
   const book = new LogBook();
-  const results: Record<string, unknown> = { machine: { cpus: cpus().length, loadavg: loadavg() }, quick: QUICK };
+  const results: Results = { machine: { cpus: cpus().length, loadavg: loadavg() }, quick: QUICK };
   const stops: (() => Promise<void>)[] = [];
   try {
     // Cluster
@@ -238,7 +248,8 @@ async function main(): Promise<void> {
     // Syncthing
     book.phase = "syncthing";
     const version = syncthingVersion();
-    results.syncthing = { version: version ?? "not installed" };
+    const syncthing: NonNullable<Results["syncthing"]> = { version: version ?? "not installed" };
+    results.syncthing = syncthing;
     if (!version) {
       console.error("syncthing is not installed (apt-get install -y syncthing): its half of the table is left out");
     } else {
@@ -248,7 +259,7 @@ async function main(): Promise<void> {
           await propagate(pair.a, pair.b, "warm-up.bin", randomBytes(4096), 120_000);
           const small = await latencies(pair.a, pair.b, "st", 4096, Math.min(SMALL_RUNS, delay > 1 ? 5 : SMALL_RUNS));
           const big = await latencies(pair.a, pair.b, "st", 100 * MiB, Math.min(BIG_RUNS, 2));
-          (results.syncthing as Record<string, unknown>)[`delay${delay}`] = { small, big };
+          syncthing[delay === 1 ? "delay1" : "delay10"] = { small, big };
           console.error(`syncthing (fsWatcherDelayS=${delay}): 4 KiB p50 ${small.p50.toFixed(0)} ms, 100 MiB p50 ${big.p50.toFixed(0)} ms`);
         } finally {
           await pair.stop();
@@ -264,9 +275,10 @@ async function main(): Promise<void> {
   writeResult("sync.json", JSON.stringify(results, null, 2));
 }
 
-function report(r: Record<string, any>): string {
+function report(r: Results): string {
+  if (!r.nuvem || !r.initial || !r.big) return "incomplete run";
   const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? "—" : `${(ms / 1000).toFixed(2)} s`);
-  const st = r.syncthing as Record<string, any>;
+  const st = r.syncthing ?? { version: "not run" };
   const rows: [string, string, string, string, string, string][] = [
     ["measure", "nuvem sync", "syncthing (default 10 s)", "syncthing (delay 1 s)", "target", "met"],
     ["4 KiB propagation p50", s(r.nuvem.small.p50), s(st.delay10?.small.p50), s(st.delay1?.small.p50), "< 0.5 s", r.nuvem.small.p50 < 500 ? "yes" : "NO"],
@@ -287,7 +299,8 @@ function report(r: Record<string, any>): string {
   const st4 = st.delay1?.small.p50;
   if (st4) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
   if (!st.delay1) lines.push("", `Syncthing: ${st.version}; its columns are empty.`);
-  lines.push(`Load average before ${r.machine.loadavg.map((x: number) => x.toFixed(1)).join(" ")}, after ${r.loadavgAfter.map((x: number) => x.toFixed(1)).join(" ")} (${r.machine.cpus} CPUs).`);
+  const load = (xs: number[] = []) => xs.map((x) => x.toFixed(1)).join(" ");
+  lines.push(`Load average before ${load(r.machine.loadavg)}, after ${load(r.loadavgAfter)} (${r.machine.cpus} CPUs).`);
   return lines.join("\n");
 }
 
