@@ -130,11 +130,12 @@ function makeTree(dir: string, count: number, size: number): [string, Uint8Array
   return out;
 }
 
+/** Polls `check` every 250 ms (it may walk a big folder) until it holds. */
 async function until(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
+    await sleep(250);
   }
 }
 
