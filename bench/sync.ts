@@ -45,6 +45,8 @@ const BIG_RUNS = QUICK ? 2 : 4;
 const INITIAL_FILES = QUICK ? 1000 : 10_000;
 const BIG_FOLDER = Number(process.env.BENCH_FILES ?? (QUICK ? 10_000 : 100_000));
 const IDLE_S = QUICK ? 5 : 20;
+/** `BENCH_STEPS=propagation` (or `initial`, `big`, comma-separated) runs only those Nuvem steps; Syncthing runs with propagation. */
+const STEPS = new Set((process.env.BENCH_STEPS ?? "propagation,initial,big").split(","));
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(xs.length * 0.99) - 1)];
@@ -176,6 +178,7 @@ async function main(): Promise<void> {
     const b = join(root, "sync-b");
     mkdirSync(a);
     mkdirSync(b);
+    if (!STEPS.has("propagation")) throw new Error("BENCH_STEPS must include propagation");
     const syncA = startSync(a, { node: nodes[0].url, remote: "prop", book, name: "sync-a" });
     const syncB = startSync(b, { node: nodes[1].url, remote: "prop", book, name: "sync-b" });
     stops.push(() => syncA.stop(), () => syncB.stop());
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
     await syncB.stop();
 
     // Initial sync of 10 000 small files, then idle CPU
+    if (STEPS.has("initial")) {
     book.phase = "initial";
     const c = join(root, "sync-c");
     const d = join(root, "sync-d");
@@ -214,12 +218,14 @@ async function main(): Promise<void> {
 
     await syncC.stop();
     await syncD.stop();
+    }
     for (const node of nodes) await node.stop();
     await broker.stop();
 
     // 100 000 files: the unchanged-tree reconcile and the client's memory. The files are laid down in a node's
     // files folder before it starts (its start-up check indexes them) and copied into the local folder: no
     // 100 000 uploads. That node runs alone (no broker to reach), so nothing replicates meanwhile.
+    if (STEPS.has("big")) {
     book.phase = "big-folder";
     const e = join(root, "sync-e");
     const bigData = join(root, "node-big");
@@ -245,6 +251,7 @@ async function main(): Promise<void> {
     results.big = { files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle };
     await syncE.stop();
     await bigNode.stop();
+    }
 
     // Syncthing
     book.phase = "syncthing";
@@ -277,7 +284,7 @@ async function main(): Promise<void> {
 }
 
 function report(r: Results): string {
-  if (!r.nuvem || !r.initial || !r.big) return "incomplete run";
+  if (!r.nuvem) return "incomplete run";
   const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? "—" : `${(ms / 1000).toFixed(2)} s`);
   const st = r.syncthing ?? { version: "not run" };
   const rows: [string, string, string, string, string, string][] = [
@@ -286,14 +293,24 @@ function report(r: Results): string {
     ["4 KiB propagation p99", s(r.nuvem.small.p99), s(st.delay10?.small.p99), s(st.delay1?.small.p99), "", ""],
     ["100 MiB propagation p50", s(r.nuvem.big.p50), s(st.delay10?.big.p50), s(st.delay1?.big.p50), "< 2 s", r.nuvem.big.p50 < 2000 ? "yes" : "NO"],
     ["100 MiB propagation p99", s(r.nuvem.big.p99), s(st.delay10?.big.p99), s(st.delay1?.big.p99), "", ""],
-    [`initial sync, ${r.initial.files} × 4 KiB`, s(r.initial.ms), "", "", "< 30 s", r.initial.ms < 30_000 ? "yes" : "NO"],
-    ["idle CPU, sync client (10 000 files)", `${(r.initial.idleCpu.client * 100).toFixed(2)} %`, "", "", "< 1 %", r.initial.idleCpu.client < 0.01 ? "yes" : "NO"],
-    ["idle CPU, node watching them", `${(r.initial.idleCpu.node * 100).toFixed(2)} %`, "", "", "< 1 %", r.initial.idleCpu.node < 0.01 ? "yes" : "NO"],
-    [`unchanged reconcile, ${r.big.files} files`, s(r.big.reconcileMs), "", "", "< 10 s", r.big.reconcileMs < 10_000 ? "yes" : "NO"],
-    [`sync client peak RSS, ${r.big.files} files`, `${r.big.peakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", r.big.peakRssMiB < 200 ? "yes" : "NO"],
-    [`sync client RSS when live`, `${r.big.rssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", r.big.rssMiB < 200 ? "yes" : "NO"],
-    [`idle CPU, sync client (${r.big.files} files)`, `${(r.big.idleCpu * 100).toFixed(2)} %`, "", "", "< 1 %", r.big.idleCpu < 0.01 ? "yes" : "NO"],
   ];
+  const i = r.initial;
+  if (i) {
+    rows.push(
+      [`initial sync, ${i.files} × 4 KiB`, s(i.ms), "", "", "< 30 s", i.ms < 30_000 ? "yes" : "NO"],
+      ["idle CPU, sync client (10 000 files)", `${(i.idleCpu.client * 100).toFixed(2)} %`, "", "", "< 1 %", i.idleCpu.client < 0.01 ? "yes" : "NO"],
+      ["idle CPU, node watching them", `${(i.idleCpu.node * 100).toFixed(2)} %`, "", "", "< 1 %", i.idleCpu.node < 0.01 ? "yes" : "NO"],
+    );
+  }
+  const b = r.big;
+  if (b) {
+    rows.push(
+      [`unchanged reconcile, ${b.files} files`, s(b.reconcileMs), "", "", "< 10 s", b.reconcileMs < 10_000 ? "yes" : "NO"],
+      [`sync client peak RSS, ${b.files} files`, `${b.peakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.peakRssMiB < 200 ? "yes" : "NO"],
+      ["sync client RSS when live", `${b.rssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.rssMiB < 200 ? "yes" : "NO"],
+      [`idle CPU, sync client (${b.files} files)`, `${(b.idleCpu * 100).toFixed(2)} %`, "", "", "< 1 %", b.idleCpu < 0.01 ? "yes" : "NO"],
+    );
+  }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
