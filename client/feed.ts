@@ -1,10 +1,12 @@
 /**
  * The live change feed without a broker: long-polls one node's
- * `GET /changes?since=&wait=`, starting at its end (found by a few
- * `limit=1` probes: cursors only grow). When that node fails, the feed moves
- * to another node, starting at that node's end; changes made during the
- * switch may be missed, and `onGap` says so. Changes seen twice (the same
- * origin and seq) are passed on once.
+ * `GET /changes?since=&wait=`, starting at its end (`since=now`). When that
+ * node fails, the feed moves to another node, starting at that node's end;
+ * changes made during the switch may be missed, and `onGap` says so. When
+ * the node pruned its log past the feed's cursor (410 `gone`: the feed fell
+ * further behind than the node keeps), the feed goes on from the cursor the
+ * answer gives and `onGap` says so with `pruned: true` (a mirror lists
+ * again). Changes seen twice (the same origin and seq) are passed on once.
  */
 import { parseChangeMessage, type ChangeMessage } from '../protocol/messages.ts';
 import type { ClusterState } from './cluster_state.ts';
@@ -19,8 +21,8 @@ export interface FeedOptions {
   timeoutMs: number;
   signal: AbortSignal;
   onChange(change: ChangeMessage): void;
-  /** The feed moved to another node; changes in between may be missing. */
-  onGap?(info: { from: NodeView; reason: string }): void;
+  /** The feed moved to another node, or its node pruned the changes after the cursor (`pruned`); changes in between may be missing. */
+  onGap?(info: { from: NodeView; reason: string; pruned?: boolean }): void;
   /** Seconds each long poll waits (default 25). */
   waitSeconds?: number;
   /** A node id or URL to follow while it is available. */
@@ -71,36 +73,9 @@ export async function feedPage(access: FeedAccess, node: { url: string }, query:
   return { changes, cursor: body.cursor };
 }
 
-/**
- * The node's newest cursor: the smallest `since` after which nothing follows
- * (found with `limit=1` probes, searching up from `from`, a cursor known to be
- * at or before the end; cursors only grow). A `410` to a probe means the log
- * goes on past it.
- */
-export async function feedEnd(access: FeedAccess, node: { url: string }, from = 0): Promise<string> {
-  const after = async (since: number) => {
-    try {
-      return (await feedPage(access, node, `since=${since}&limit=1`)).changes.length > 0;
-    } catch (err) {
-      if (err instanceof NuvemHttpError && err.status === 410) return true;
-      throw err;
-    }
-  };
-  if (!(await after(from))) return String(from);
-  let lo = from;
-  let step = 1024;
-  let hi = from + step;
-  while (await after(hi)) {
-    lo = hi;
-    step *= 4;
-    hi = lo + step;
-  }
-  while (hi - lo > 1) {
-    const mid = Math.floor((lo + hi) / 2);
-    if (await after(mid)) lo = mid;
-    else hi = mid;
-  }
-  return String(hi);
+/** The node's newest cursor (`since=now`): reading from it gives only changes made after this call. */
+export async function feedEnd(access: FeedAccess, node: { url: string }): Promise<string> {
+  return (await feedPage(access, node, 'since=now&limit=1')).cursor;
 }
 
 export async function followChanges(options: FeedOptions): Promise<void> {
@@ -122,7 +97,15 @@ export async function followChanges(options: FeedOptions): Promise<void> {
     try {
       let cursor = await feedEnd(access, node);
       for (;;) {
-        const page = await feedPage(access, node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        let page: FeedPage;
+        try {
+          page = await feedPage(access, node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        } catch (err) {
+          if (!(err instanceof NuvemHttpError && err.status === 410 && typeof err.body.cursor === 'string')) throw err;
+          options.onGap?.({ from: node, reason: `${node.id} pruned the changes after cursor ${cursor} from its log`, pruned: true });
+          cursor = err.body.cursor;
+          continue;
+        }
         for (const change of page.changes) {
           const key = `${change.origin}:${change.seq}`;
           if (seen.has(key)) continue;

@@ -24,14 +24,14 @@ export interface Reads {
   revisions(remote: string, options?: { signal?: AbortSignal }): Promise<NuvemRecord[]>;
   watch(onChange: (change: ChangeMessage) => void, options: { signal: AbortSignal; onGap?: (reason: string) => void }): Promise<void>;
   feed(options: FeedOptions): Promise<FeedPage & { node: string }>;
-  feedEnd(options?: Omit<FeedOptions, 'limit'>): Promise<{ node: string; cursor: string }>;
+  feedEnd(options?: Omit<FeedOptions, 'limit' | 'since'>): Promise<{ node: string; cursor: string }>;
 }
 
 /** Which node's change feed to read, and from where. */
 export interface FeedOptions {
   /** A node id; without it, the node this client would read from. A node known to be offline is refused (`NoNodeAvailableError`). */
   node?: string;
-  /** The cursor to read after (`'0'`: the beginning); for `feedEnd`, a cursor known to be at or before the end. */
+  /** The cursor to read after (`'0'`: the beginning). */
   since?: string;
   /** Changes per page (1 to 1000; default 1000). */
   limit?: number;
@@ -177,7 +177,9 @@ export function createReads(ctx: ClientContext): Reads {
     const { fetch, timeoutMs } = ctx.sender;
     await followChanges({
       state, fetch, token: options.token, timeoutMs, signal: opts.signal, onChange, prefer: options.prefer,
-      onGap: (gap) => opts.onGap?.(`the feed from ${gap.from.id} broke (${gap.reason}); changes until it resumes elsewhere may be missing`),
+      onGap: (gap) => opts.onGap?.(gap.pruned
+        ? `${gap.reason}; changes in between are missing (list again to see the current state)`
+        : `the feed from ${gap.from.id} broke (${gap.reason}); changes until it resumes elsewhere may be missing`),
     });
   }
 
@@ -205,10 +207,10 @@ export function createReads(ctx: ClientContext): Reads {
     return { ...page, node: node.id };
   }
 
-  async function end(opts: Omit<FeedOptions, 'limit'> = {}): Promise<{ node: string; cursor: string }> {
+  async function end(opts: Omit<FeedOptions, 'limit' | 'since'> = {}): Promise<{ node: string; cursor: string }> {
     await ctx.started;
     const node = feedNode(opts.node);
-    return { node: node.id, cursor: await feedEnd(access(opts.signal), node, Number(opts.since ?? 0)) };
+    return { node: node.id, cursor: await feedEnd(access(opts.signal), node) };
   }
 
   return { get, stat, list, entries, revisions, watch, feed, feedEnd: end };

@@ -85,8 +85,13 @@ export async function replayFeed(
   };
   try {
     if (mark.cursor !== '0') {
-      const check = await client.feed({ node: mark.node, since: String(Number(mark.cursor) - 1), limit: 1, signal });
-      if (check.cursor !== mark.cursor) return { ok: false, reason: `node ${mark.node}'s change log no longer holds the saved position` };
+      // The change at the cursor must still be there (a log that was reset no longer has it). A log pruned up to
+      // exactly the cursor answers 410 here, yet still holds everything after it: the read below decides.
+      const check = await client.feed({ node: mark.node, since: String(Number(mark.cursor) - 1), limit: 1, signal }).catch((err) => {
+        if (err instanceof NuvemHttpError && err.status === 410) return undefined;
+        throw err;
+      });
+      if (check && check.cursor !== mark.cursor) return { ok: false, reason: `node ${mark.node}'s change log no longer holds the saved position` };
     }
     let cursor = mark.cursor;
     let changes = 0;
