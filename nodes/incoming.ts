@@ -46,8 +46,8 @@ export class Incoming {
   readonly #o: IncomingOptions;
   readonly #store: Store;
   readonly #id: string;
-  /** Notices waiting for their turn, per origin, by seq. */
-  readonly #waiting = new Map<string, Map<number, Change>>();
+  /** Notices waiting for their turn, per origin, by seq and version (a seq alone does not name a change). */
+  readonly #waiting = new Map<string, Map<number, Map<string, Change>>>();
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
   #closed = false;
@@ -62,7 +62,9 @@ export class Incoming {
   enqueue(change: Change): void {
     let queue = this.#waiting.get(change.origin);
     if (!queue) this.#waiting.set(change.origin, (queue = new Map()));
-    queue.set(change.seq, change);
+    let same = queue.get(change.seq);
+    if (!same) queue.set(change.seq, (same = new Map()));
+    same.set(change.version, change);
     this.pump(change.origin);
   }
 
@@ -91,13 +93,26 @@ export class Incoming {
 
   async #drain(origin: string): Promise<void> {
     for (let rounds = 0; rounds < 1000 && !this.#closed; rounds++) {
-      const queue = this.#waiting.get(origin) ?? new Map<number, Change>();
+      const queue = this.#waiting.get(origin) ?? new Map<number, Map<string, Change>>();
       const applied = this.#store.applied()[origin] ?? 0;
-      for (const seq of [...queue.keys()]) if (seq <= applied) queue.delete(seq);
+      // A seq already applied may name another change: one a restored origin
+      // gave that seq again, or the real one after a forged notice took it.
+      const late: Change[] = [];
+      for (const [seq, same] of [...queue]) {
+        if (seq > applied) continue;
+        queue.delete(seq);
+        for (const c of same.values()) if (!this.#store.holdsChange(c)) late.push(c);
+      }
+      if (late.length) {
+        await this.#applyLate(late);
+        continue;
+      }
       const run: Change[] = [];
-      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) run.push(queue.get(seq)!);
+      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) {
+        run.push(...queue.get(seq)!.values());
+        queue.delete(seq);
+      }
       if (run.length) {
-        for (const c of run) queue.delete(c.seq);
         await this.#applyRun(run, { sources: [this.#o.membership.get(origin)], fromLog: false });
         continue;
       }
@@ -158,6 +173,24 @@ export class Incoming {
     const last = run[run.length - 1];
     await this.#store.advanceApplied(last.origin, last.seq);
     for (const c of run) this.#ack(c);
+  }
+
+  /**
+   * Changes whose seq this node has passed but which it does not hold (by
+   * version): applied one by one, without moving `applied`; one that cannot
+   * be applied (content gone, a forged notice) is dropped, not retried.
+   */
+  async #applyLate(changes: Change[]): Promise<void> {
+    for (const c of changes) {
+      try {
+        await this.#apply(c, { sources: [this.#o.membership.get(c.origin)], fromLog: false, advance: false });
+        this.#ack(c);
+      } catch (err) {
+        this.#o.log('info', 'a change whose seq was already applied could not be applied; anti-entropy repairs what is real', {
+          origin: c.origin, seq: c.seq, version: c.version, path: c.path, error: String((err as Error)?.message ?? err),
+        });
+      }
+    }
   }
 
   #ack(change: Change): void {

@@ -204,8 +204,7 @@ export class Replicator {
     } else if (parsed.kind === 'ack') {
       const m = parseAckMessage(payload);
       if (!m.ok || m.value.origin !== this.#id) return this.#count('ack');
-      const own = this.#store.logFor(this.#id, m.value.seq - 1, 1)[0];
-      if (!own || own.seq !== m.value.seq || own.version !== m.value.version) return this.#count('ack');
+      if (!this.#store.holdsChange(m.value)) return this.#count('ack');
       this.#acks.add(m.value.seq, m.value.node);
     }
   }
@@ -216,6 +215,12 @@ export class Replicator {
     }
     const member = this.membership.get(status.id);
     if (member) this.#verify(member);
+    // A peer has applied more of this node's changes than this node made: it
+    // was restored from an older copy of its data folder. Its next changes
+    // take seqs after those, so peers apply them in order again.
+    // (Verified members only, and never near the end of the seq format.)
+    const mineThere = status.applied[this.#id] ?? 0;
+    if (member?.verified && mineThere > this.#store.seq && mineThere < 2 ** 52) this.#store.skipSeqTo(mineThere);
     this.#acks.wake();
     const mine = this.#store.applied();
     const ahead = { ...status.applied, [status.id]: status.seq };
