@@ -54,6 +54,11 @@ export const COMMANDS = {
   stat: { args: ['REMOTE'], options: {}, summary: "show a file's or folder's record" },
   revisions: { args: ['REMOTE'], options: {}, summary: 'list the kept earlier versions of a file' },
   status: { args: [], options: {}, summary: 'show every node: state, heartbeat age, lag, latency, files, disk' },
+  members: {
+    args: ['[forget]', '[ID]'],
+    options: {},
+    summary: 'list the members a node knows; "members forget ID" makes the nodes forget one gone for good (refused while it is online)',
+  },
   watch: { args: ['[FOLDER]'], options: {}, summary: 'print changes as they happen, one line each (with --json: JSON lines)' },
   sync: {
     args: ['DIR'],

@@ -38,6 +38,7 @@ import type {
   RemoveOptions,
 } from './types.ts';
 import { createWrites } from './writes.ts';
+import { createMembers, type Members } from './members.ts';
 
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 export { NoNodeAvailableError } from './selection.ts';
@@ -45,7 +46,9 @@ export type { NodeReport } from './cluster_state.ts';
 export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
 
-export interface NuvemClient {
+export type { MemberView } from './members.ts';
+
+export interface NuvemClient extends Members {
   /** Stores a file; resolves to its new record (plus `replicas`). */
   put(remote: string, body: PutBody, options?: PutOptions): Promise<NuvemRecord>;
   /** Streams a file: a `Response` with `body`, `ETag`, `Content-Length`, `Content-Digest`… */
@@ -145,6 +148,7 @@ export function createClient(options: ClientOptions): NuvemClient {
     list: reads.list,
     entries: reads.entries,
     revisions: reads.revisions,
+    ...createMembers(ctx),
     ready: () => started,
 
     async nodes(opts = {}) {

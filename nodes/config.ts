@@ -20,7 +20,9 @@
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
+ *   --member-ttl-ms N    a member not seen online for this long leaves the member list (default 86400000, 24 h)
  */
+import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
 import type { Level } from '../protocol/log.ts';
@@ -47,6 +49,8 @@ export interface NodeConfig {
   keepRevisions: number;
   heartbeatMs: number;
   antiEntropyMs: number;
+  /** Members not seen online for this long leave the member list (membership.ts). */
+  memberTtlMs?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -68,6 +72,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     revisions: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
+    'member-ttl-ms': { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -87,6 +92,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
+    memberTtlMs: intOption('--member-ttl-ms', values['member-ttl-ms'] ?? String(DEFAULT_MEMBER_TTL_MS), 1000, 365 * 86_400_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
