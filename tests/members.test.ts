@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import mqtt, { type MqttClient } from 'mqtt';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { clearsStatus } from '../broker/auth.ts';
 import { nodeCredential } from '../protocol/credentials.ts';
 import { MAX_PAYLOAD_BYTES } from '../protocol/messages.ts';
 import { startCluster, type Cluster } from './_support/cluster.ts';
@@ -44,6 +45,24 @@ async function members(c: Cluster, k: number): Promise<string[]> {
   assert.is(res.status, 200, res.body.toString());
   return (res.json.members as { id: string }[]).map((m) => m.id).sort();
 }
+
+// ---
+
+const acl = suite('forgetting on the broker');
+
+acl('a node may clear another node\'s retained status (an empty retained message), and nothing else of it; a client may not', () => {
+  const node = { kind: 'node', id: 'node-1' } as const;
+  const empty = new Uint8Array(0);
+  assert.ok(clearsStatus(node, { topic: 'nuvem/nodes/gone-node/status', payload: empty, retain: true }, 'nuvem'));
+  assert.not.ok(clearsStatus(node, { topic: 'nuvem/nodes/gone-node/status', payload: '{"id":"gone-node"}', retain: true }, 'nuvem'), 'a payload');
+  assert.not.ok(clearsStatus(node, { topic: 'nuvem/nodes/gone-node/status', payload: empty, retain: false }, 'nuvem'), 'not retained');
+  assert.not.ok(clearsStatus(node, { topic: 'nuvem/nodes/gone-node/other', payload: empty, retain: true }, 'nuvem'), 'another topic');
+  assert.not.ok(clearsStatus(node, { topic: 'nuvem/nodes/gone-node/status/x', payload: empty, retain: true }, 'nuvem'));
+  assert.not.ok(clearsStatus({ kind: 'reader' }, { topic: 'nuvem/nodes/gone-node/status', payload: empty, retain: true }, 'nuvem'), 'a client');
+  assert.not.ok(clearsStatus(undefined, { topic: 'nuvem/nodes/gone-node/status', payload: empty, retain: true }, 'nuvem'));
+});
+
+acl.run();
 
 // ---
 
@@ -97,7 +116,7 @@ many.run();
 const ttl = suite('member TTL');
 let small: Cluster | undefined;
 let ghost: MqttClient | undefined;
-const TTL_MS = 8000;
+const TTL_MS = 15_000;
 
 ttl.after(async () => {
   await ghost?.endAsync(true).catch(() => {});
@@ -204,7 +223,14 @@ forget('nuvem members forget ID: every node forgets a member gone for good, its 
   } finally {
     await reader.endAsync(true);
   }
-  // A client may not clear a node's status itself.
+  // A client (the cluster token without the node token) may not clear a node's status.
+  const client = await mqtt.connectAsync(c.brokerUrl, { username: 'someone', password: TOKEN, reconnectPeriod: 0 });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.publish('nuvem/nodes/node-2/status', '', { qos: 1, retain: true });
+  await closed; // a refused publish closes the connection
+  await client.endAsync(true).catch(() => {});
+  await sleep(300);
+  assert.ok((await members(c, 1)).includes('node-2'), 'node-2 is still a member of node-1');
   assert.equal(c.crashes(), []);
 });
 
