@@ -98,6 +98,12 @@ export function formatMembers(members: MemberView[], options: { node: string; no
   return [`members known to ${options.node}:`, formatTable([['MEMBER', 'STATE', 'SEEN ONLINE', 'URL'], ...rows])].join('\n');
 }
 
+/** `trash ls`: path, size, when deleted, the version a restore brings back. */
+export function formatTrash(entries: { path: string; size: number; deleted: number; version: string }[], options: TimeOptions = {}): string {
+  const rows = entries.map((e) => [e.path, formatBytes(e.size), formatTimestamp(e.deleted, options), e.version]);
+  return formatTable([['PATH', 'SIZE', 'DELETED', 'VERSION'], ...rows], { right: [1] });
+}
+
 /** One-line summary of a stored file, for `put`. */
 export function formatStored(record: Partial<NuvemRecord>): string {
   const parts = [typeof record.size === 'number' ? formatBytes(record.size) : undefined, record.version && `version ${record.version}`];

@@ -39,12 +39,14 @@ import type {
 } from './types.ts';
 import { createWrites } from './writes.ts';
 import { createMembers, type Members } from './members.ts';
+import { createTrash, type RestoreOptions, type TrashEntry } from './trash.ts';
 
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 export { NoNodeAvailableError } from './selection.ts';
 export type { NodeReport } from './cluster_state.ts';
 export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
+export type { RestoreOptions, TrashEntry } from './trash.ts';
 
 export type { MemberView } from './members.ts';
 
@@ -64,6 +66,10 @@ export interface NuvemClient extends Members {
   entries(folder: string, options?: ListOptions): AsyncGenerator<NuvemEntry>;
   /** Kept earlier versions of a path, newest first (not the current one). */
   revisions(remote: string, options?: { signal?: AbortSignal }): Promise<NuvemRecord[]>;
+  /** Deleted files still restorable at `remote` or under it (`''`: the whole trash). */
+  trash(remote?: string, options?: { signal?: AbortSignal }): Promise<TrashEntry[]>;
+  /** Brings back what is in the trash at `remote` (a file, or a deleted folder's files) as new versions. */
+  restore(remote: string, options?: RestoreOptions): Promise<NuvemRecord[]>;
   /** Resolves once the nodes are known (retained status from the broker, or a first poll); rejects if the broker cannot be reached. */
   ready(): Promise<void>;
   /** Every node as this client sees it; `probe` first asks each for its `/status`, measuring latency. */
@@ -137,6 +143,7 @@ export function createClient(options: ClientOptions): NuvemClient {
   const ctx: ClientContext = { state, sender, options, started, link: () => link };
   const reads = createReads(ctx);
   const writes = createWrites(ctx, reads);
+  const trash = createTrash(ctx);
 
   return {
     put: writes.put,
@@ -149,6 +156,8 @@ export function createClient(options: ClientOptions): NuvemClient {
     entries: reads.entries,
     revisions: reads.revisions,
     ...createMembers(ctx),
+    trash: trash.trash,
+    restore: trash.restore,
     ready: () => started,
 
     async nodes(opts = {}) {

@@ -24,6 +24,8 @@ export interface Pending {
   advance?: { origin: string; seq: number };
   /** Tombstones to forget (see `purge`). */
   purge?: { path: string; version: string }[];
+  /** Paths whose kept revisions are all dropped, content too (trash.ts). */
+  dropRevisions?: string[];
   /** Where this node's own changes came from, for the change log: `api` (default) or `folder` (an edit in the files folder). */
   source?: 'api' | 'folder';
 }
@@ -160,7 +162,7 @@ export class CommitPipeline {
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge, dropRevisions: p.dropRevisions };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
       return m;
     });

@@ -21,6 +21,8 @@
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
  *   --member-ttl-ms N    a member not seen online for this long leaves the member list (default 86400000, 24 h)
+ *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
+ *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
  */
 import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
 import { UsageError } from '../protocol/errors.ts';
@@ -51,6 +53,10 @@ export interface NodeConfig {
   antiEntropyMs: number;
   /** Members not seen online for this long leave the member list (membership.ts). */
   memberTtlMs?: number;
+  /** How long a deleted path stays restorable, in ms (trash.ts). */
+  trashMs?: number;
+  /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
+  changesKeep?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -73,6 +79,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
     'member-ttl-ms': { type: 'string' },
+    'trash-days': { type: 'string' },
+    'changes-keep': { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -93,6 +101,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
     memberTtlMs: intOption('--member-ttl-ms', values['member-ttl-ms'] ?? String(DEFAULT_MEMBER_TTL_MS), 1000, 365 * 86_400_000),
+    trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
+    changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
@@ -103,6 +113,15 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   }
   config.brokerWs = brokerWsUrl(config.broker, config.brokerWs);
   return config;
+}
+
+/** A number of days (fractions allowed, 0 to 36500) as milliseconds. */
+function daysOption(name: string, value: string): number {
+  const days = Number(value);
+  if (value.trim() === '' || !Number.isFinite(days) || days < 0 || days > 36_500) {
+    throw new UsageError(`Cannot use ${name} "${value}": expected a number of days from 0 to 36500 (fractions allowed, e.g. 0.5)`);
+  }
+  return Math.round(days * 86_400_000);
 }
 
 /** The WebSocket listener's port when `--broker-ws` is not given: the broker's default (broker/mod.ts). */

@@ -21,6 +21,7 @@ import { Replicator } from './replicator.ts';
 import { hostName } from '../protocol/origins.ts';
 import { type ChangeEntry, ChangeLog, changeType } from './change_log.ts';
 import { syncFilesFolder } from './folder_sync.ts';
+import { startReclaim } from './reclaim.ts';
 import type { Change } from '../protocol/record.ts';
 
 export const VERSION = '0.1.0';
@@ -61,6 +62,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     dataDir: config.dataDir,
     nodeId: id,
     keepRevisions: config.keepRevisions,
+    trashMs: config.trashMs,
+    changesKeep: config.changesKeep,
     acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
@@ -159,6 +162,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
   replicator.start();
   const antiEntropy = startAntiEntropy({ store, replicator, intervalMs: config.antiEntropyMs, log, metrics });
+  const reclaim = startReclaim({ store, intervalMs: Math.min(config.antiEntropyMs, 60_000), log, metrics });
   const folder = config.watch ? syncFilesFolder(store, { log, rescanMs: config.rescanMs }) : undefined;
 
   let stopping: Promise<void> | undefined;
@@ -173,6 +177,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
         state = 'draining';
         replicator.publishStatus();
         antiEntropy.stop();
+        reclaim.stop();
         clearInterval(diskTimer);
         await folder?.close();
         await server.close();
