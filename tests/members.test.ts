@@ -124,7 +124,7 @@ ttl.after(async () => {
 });
 
 ttl('a member unseen for the TTL leaves the member list: w=all and the tombstone purge it held back go through', async () => {
-  small = await startCluster({ nodes: 2, token: TOKEN, nodeToken: NODE_TOKEN, antiEntropyMs: 1000, nodeArgs: ['--member-ttl-ms', String(TTL_MS)], label: 'members-ttl' });
+  small = await startCluster({ nodes: 2, token: TOKEN, nodeToken: NODE_TOKEN, antiEntropyMs: 1000, nodeArgs: ['--member-ttl-ms', String(TTL_MS), '--trash-days', '0'], label: 'members-ttl' });
   const c = small;
   assert.is((await c.put(1, 'ttl/gone.txt', 'soon deleted', { w: 'auto' })).status, 201);
   ghost = await phantom(c, 'ghost', { url: 'http://127.0.0.1:9' });
