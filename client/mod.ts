@@ -39,6 +39,7 @@ import type {
   RemoveOptions,
 } from './types.ts';
 import { createWrites } from './writes.ts';
+import { createMembers, type Members } from './members.ts';
 import { createTrash, type RestoreOptions, type TrashEntry } from './trash.ts';
 
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
@@ -50,7 +51,9 @@ export type { FeedPage } from './feed.ts';
 export type { FeedOptions } from './reads.ts';
 export type { RestoreOptions, TrashEntry } from './trash.ts';
 
-export interface NuvemClient {
+export type { MemberView } from './members.ts';
+
+export interface NuvemClient extends Members {
   /** Stores a file; resolves to its new record (plus `replicas`). */
   put(remote: string, body: PutBody, options?: PutOptions): Promise<NuvemRecord>;
   /** Streams a file: a `Response` with `body`, `ETag`, `Content-Length`, `Content-Digest`… */
@@ -164,6 +167,7 @@ export function createClient(options: ClientOptions): NuvemClient {
     list: reads.list,
     entries: reads.entries,
     revisions: reads.revisions,
+    ...createMembers(ctx),
     trash: trash.trash,
     restore: trash.restore,
     ready: () => started,

@@ -67,6 +67,13 @@ export interface StorePort {
   staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
 }
 
+/** The cluster's members as a node sees them (`GET /members`), and forgetting one (`DELETE /members/{id}`). */
+export interface MembersPort {
+  members(): { id: string; url: string; state: string; seenAt: number; heartbeatAgeMs: number | null; verified: boolean }[];
+  /** Throws a `conflict` NuvemError for this node itself or a member that is online. */
+  forgetMember(id: string): { forgotten: string; wasMember: boolean };
+}
+
 export interface Replication {
   /**
    * Waits until `records` are durably applied on as many nodes as `w` asks;
@@ -110,6 +117,8 @@ export interface Deps {
   allowedHosts?: readonly string[];
   /** Long-polls of /changes waiting at once (default 1000; changes.ts). */
   maxLongPolls?: number;
+  /** The member list as this node sees it, and forgetting a member (`/members`; nodes/replicator.ts). */
+  members?: MembersPort;
   /** This node's status (the heartbeat fields and its view of the cluster). */
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */

@@ -78,14 +78,28 @@ export async function readLog(
     return undefined;
   }
   const run: Change[] = [];
+  let next = after + 1;
   for (const raw of changes) {
     const checked = parseChangeMessage(JSON.stringify(raw));
     if (!checked.ok || checked.value.origin !== origin) {
       options.onInvalid();
       break;
     }
-    if (checked.value.seq !== after + 1 + run.length) break;
+    const { seq } = checked.value;
+    // A seq given to two changes (an origin restored from a backup) is logged twice, one after the other.
+    if (seq === next - 1 && run.length) {
+      run.push(checked.value);
+      continue;
+    }
+    if (seq !== next) break;
     run.push(checked.value);
+    next++;
+  }
+  // A full page may end inside a seq given twice: that seq comes whole with the next page.
+  if (changes.length >= CATCH_UP_PAGE && run.length === changes.length) {
+    const last = run[run.length - 1].seq;
+    const whole = run.filter((c) => c.seq !== last);
+    if (whole.length) return whole;
   }
   return run;
 }

@@ -132,6 +132,15 @@ export class CommitPipeline {
     for (const p of pruned) this.#layout.dropRevision(p);
   }
 
+  /**
+   * Gives this node's next change a seq after `seq` (peers have applied this
+   * node's changes up to it: the node was restored from an older copy of its
+   * data folder and must not give those seqs again).
+   */
+  skipSeqTo(seq: number): void {
+    if (seq > this.#seq) this.#seq = seq;
+  }
+
   /** Moves `applied[origin]` to `seq`, unless it is there already. */
   advance(origin: string, seq: number): Promise<void> {
     if ((this.#applied[origin] ?? 0) >= seq) return Promise.resolve();
@@ -142,7 +151,14 @@ export class CommitPipeline {
   #commitBatch(batch: Pending[]): Pruned[][] {
     const mutations: Mutation[] = batch.map((p) => {
       for (const change of p.changes) {
-        if (change.origin !== this.#nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
+        if (change.origin !== this.#nodeId) continue; // remote: keeps its origin's seq
+        if (change.seq !== 0) {
+          // One of this node's own changes coming back from a peer (this node
+          // was restored from an older copy of its data folder): later
+          // changes get later seqs, never its seq again.
+          if (change.seq > this.#seq) this.#seq = change.seq;
+          continue;
+        }
         change.seq = ++this.#seq;
         for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
       }

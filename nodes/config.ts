@@ -20,9 +20,11 @@
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
+ *   --member-ttl-ms N    a member not seen online for this long leaves the member list (default 86400000, 24 h)
  *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
  *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
  */
+import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
 import type { Level } from '../protocol/log.ts';
@@ -49,6 +51,8 @@ export interface NodeConfig {
   keepRevisions: number;
   heartbeatMs: number;
   antiEntropyMs: number;
+  /** Members not seen online for this long leave the member list (membership.ts). */
+  memberTtlMs?: number;
   /** How long a deleted path stays restorable, in ms (trash.ts). */
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
@@ -74,6 +78,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     revisions: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
+    'member-ttl-ms': { type: 'string' },
     'trash-days': { type: 'string' },
     'changes-keep': { type: 'string' },
   });
@@ -95,6 +100,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
+    memberTtlMs: intOption('--member-ttl-ms', values['member-ttl-ms'] ?? String(DEFAULT_MEMBER_TTL_MS), 1000, 365 * 86_400_000),
     trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
     changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
   };

@@ -114,6 +114,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     status: nodeStatus,
     log,
     metrics,
+    memberTtlMs: config.memberTtlMs,
   });
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
@@ -140,6 +141,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     allowedHosts: config.token ? undefined : allowedHosts,
     replication: replicator,
     status,
+    members: replicator,
     unhealthy: () => {
       if (state === 'draining') return 'the node is stopping';
       if (disk && disk.free < DISK_LOW_BYTES) return 'the disk is full';

@@ -304,6 +304,21 @@ export class Store implements StorePort {
     return this.#remote.markApplied(change, options);
   }
 
+  /**
+   * Has this node applied change (origin, seq, version)? Matched by version
+   * too: a seq reused by a restored origin, or squatted by a forged notice,
+   * names another change.
+   */
+  holdsChange(change: { origin: string; seq: number; version: string }): boolean {
+    if (change.origin === this.nodeId && change.seq > this.#commits.seq) return false;
+    return this.index.hasChange(change.origin, change.seq, change.version);
+  }
+
+  /** This node's next change gets a seq after `seq` (peers applied its changes that far: see CommitPipeline). */
+  skipSeqTo(seq: number): void {
+    this.#commits.skipSeqTo(seq);
+  }
+
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
   advanceApplied(origin: string, seq: number): Promise<void> {
     return this.#commits.advance(origin, seq);
