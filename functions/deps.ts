@@ -105,6 +105,8 @@ export interface Deps {
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */
   unhealthy(): string | undefined;
+  /** Resolves when an upload may start; throws `disk_full` when the disk is below its reserve (checked before the body is read). */
+  admitUpload?(): Promise<void>;
   log: Log;
   /** The dashboard's files and where the broker is (`GET /`; dashboard.ts); undefined: a page saying they are missing. */
   dashboard?: DashboardAssets;

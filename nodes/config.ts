@@ -20,10 +20,13 @@
  *   --revisions N        revisions kept per path (default 10)
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
+ *   --reserve SIZE       free space kept on the data folder's volume: uploads get 507 below it
+ *                        (bytes, or with K/M/G suffix, or N% of the volume; default 1 % or 256 MiB, whichever is smaller)
  */
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
 import type { Level } from '../protocol/log.ts';
+import type { Reserve } from './disk_space.ts';
 import { NODE_ID } from '../protocol/version.ts';
 
 export interface NodeConfig {
@@ -47,6 +50,8 @@ export interface NodeConfig {
   keepRevisions: number;
   heartbeatMs: number;
   antiEntropyMs: number;
+  /** Free space to keep (disk_space.ts): bytes, or a share of the volume; undefined: the default. */
+  reserve?: Reserve;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -68,6 +73,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     revisions: { type: 'string' },
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
+    reserve: { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -87,6 +93,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     keepRevisions: intOption('--revisions', values.revisions ?? '10', 1, 10000),
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
+    reserve: values.reserve === undefined ? undefined : parseReserve(values.reserve),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
@@ -97,6 +104,24 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   }
   config.brokerWs = brokerWsUrl(config.broker, config.brokerWs);
   return config;
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * `--reserve`: bytes, with an optional K, M, G or T suffix (powers of 1024,
+ * `KiB`/`KB` alike), or a percentage of the volume.
+ *
+ * @example
+ * parseReserve('256M') // { bytes: 268435456 }
+ * parseReserve('1%')   // { ratio: 0.01 }
+ */
+export function parseReserve(value: string): Reserve {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (pct && Number(pct[1]) <= 50) return { ratio: Number(pct[1]) / 100 };
+  const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(value);
+  if (m && !pct) return { bytes: Number(m[1]) * UNITS[m[2].toLowerCase()] };
+  throw new UsageError(`Cannot use --reserve "${value}": expected bytes (such as 268435456, 512M or 2G) or a share of the volume up to 50% (such as 1%)`);
 }
 
 /** The WebSocket listener's port when `--broker-ws` is not given: the broker's default (broker/mod.ts). */

@@ -5,6 +5,7 @@
  */
 import Database from 'libsql';
 import type { Tombstone } from './purge.ts';
+import { inTransaction } from './sqlite_tx.ts';
 import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
 
 export interface Entry extends FileRecord {
@@ -131,7 +132,7 @@ export class IndexDb {
     this.#db.pragma('synchronous = NORMAL');
     this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
-    this.#transaction = this.#db.transaction((batch: Mutation[]) => batch.map((m) => this.#apply(m)));
+    this.#transaction = (batch: Mutation[]) => inTransaction(this.#db, () => batch.map((m) => this.#apply(m)));
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmt = {
       get: p('SELECT * FROM entries WHERE path = ?'),

@@ -53,6 +53,8 @@ export interface StoreOptions {
   acceptVanished?: boolean;
   /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
   onListenerError?: (err: unknown) => void;
+  /** Told once when the index's WAL could not be flushed; no change commits after it (commit_pipeline.ts). */
+  onFatal?: (err: unknown) => void;
 }
 
 export class Store implements StorePort {
@@ -88,7 +90,7 @@ export class Store implements StorePort {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
-    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError, onFatal: options.onFatal });
     this.#ctx = {
       nodeId,
       index,
@@ -279,7 +281,7 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
     return reconcile(this.#ctx, options);
   }
 
@@ -288,7 +290,7 @@ export class Store implements StorePort {
    * index, as start-up does for the whole folder: what a person or program
    * changed there becomes a new version, move or tombstone (recovery.ts).
    */
-  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
     return reconcile(this.#ctx, { paths });
   }
 
