@@ -8,7 +8,7 @@
  * still starts and serves reads.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -72,6 +72,8 @@ test('a write whose index commit finds the disk full (after the rename) gets 507
       const old = bytes(3000, 1);
       assert.is((await put(node.url, 'a.bin', old)).status, 201);
       const before = node.store.get('a.bin')!;
+      // The change log's line is written after the answer: let it land before the disk fills.
+      await until('the change log line', () => readFileSync(join(dataDir, '.nuvem', 'change_log.jsonl'), { encoding: 'utf8', flag: 'a+' }).includes('a.bin'));
       // One page left: the new body's temp file fits, the index's write-ahead log cannot grow.
       fs.fill({ leaveBytes: 4096 });
       const res = await put(node.url, 'a.bin', bytes(100, 2));
@@ -137,7 +139,11 @@ test('--reserve refuses an upload before its body is read', () =>
             req.destroy();
           });
         });
-        req.on('error', (err) => (sent >= 0 ? undefined : reject(err)));
+        req.on('error', () => {}); // destroyed once answered
+        setTimeout(() => {
+          req.destroy();
+          reject(new Error('no answer within 5 s: the node is waiting for the body'));
+        }, 5000).unref();
         req.write(bytes(64 * 1024, 1), () => (sent += 64 * 1024)); // and nothing more: the rest never comes
       });
       assert.is(answer.status, 507, answer.body);
