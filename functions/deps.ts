@@ -52,8 +52,8 @@ export interface StorePort {
   openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
   logFor(origin: string, after: number, limit: number): Change[];
   applied(): Record<string, number>;
-  digest(): Record<string, string>;
-  bucketRecords(bucket: number): FileRecord[];
+  digest(): Promise<Record<string, string>>;
+  bucketRecords(bucket: number): Promise<FileRecord[]>;
   /** Pushes of uploads received from peers, kept until their change arrives. */
   staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
 }

@@ -25,7 +25,7 @@ export function changeOf(r: FileRecord): Change {
 /** One pass against one peer; returns the number of records repaired. */
 export async function repairFrom(store: Store, replicator: Replicator, peer: Member): Promise<number> {
   const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
-  const mine = store.digest();
+  const mine = await store.digest();
   let repaired = 0;
   const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {

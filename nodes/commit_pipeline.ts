@@ -178,12 +178,14 @@ export class CommitPipeline {
   #commitBatch(batch: Pending[]): Pruned[][] {
     const numbered: { seq: number }[] = [];
     const mutations: Mutation[] = batch.map((p) => {
+      // By version, so that a folder move of n entries costs n, not n² (a change's records share its version).
+      const byVersion = new Map<string, FileRecord[]>();
+      for (const { record } of p.put) byVersion.set(record.version, [...(byVersion.get(record.version) ?? []), record]);
       for (const change of p.changes) {
         if (change.origin !== this.#nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
         change.seq = ++this.#seq;
         numbered.push(change);
-        for (const { record } of p.put) {
-          if (record.version !== change.version) continue;
+        for (const record of byVersion.get(change.version) ?? []) {
           record.seq = change.seq;
           numbered.push(record);
         }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
-import { digestOf, recordsOfBucket } from './digest.ts';
+import { digestOf, entryPages, recordsOfBucket } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
@@ -269,12 +269,12 @@ export class Store implements StorePort {
    * Digest for anti-entropy: a hash per bucket of the live records only; or
    * the records of one bucket, tombstones included (digest.ts).
    */
-  digest(): Record<string, string> {
-    return digestOf(this.index.all());
+  digest(): Promise<Record<string, string>> {
+    return digestOf(entryPages(this.index));
   }
 
-  bucketRecords(bucket: number): FileRecord[] {
-    return recordsOfBucket(this.index.all(), bucket);
+  bucketRecords(bucket: number): Promise<FileRecord[]> {
+    return recordsOfBucket(entryPages(this.index), bucket);
   }
 
   /**

@@ -39,7 +39,7 @@ async function nodeOn(dataDir: string, extra: Partial<NodeConfig> = {}): Promise
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-async function put(url: string, path: string, body: Uint8Array) {
+async function put(url: string, path: string, body: Uint8Array<ArrayBuffer>) {
   const res = await fetch(`${url}/files/${path}`, { method: 'PUT', body });
   return { status: res.status, json: await res.json() };
 }
