@@ -5,7 +5,7 @@
  * into place and its folder fsynced (layout.ts); then the index commits,
  * grouped with concurrent commits (commit_pipeline.ts).
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import type { Pending } from './commit_pipeline.ts';
@@ -101,6 +101,8 @@ export class LocalWrites {
       for (let i = 0; i < all.length; i += REMOVE_BATCH) {
         const pending: Pending = { changes: [], put: [], revisions: [] };
         for (const p of all.slice(i, i + REMOVE_BATCH)) tombstones.push(await this.#removeInto(p, {}, pending));
+        // A folder emptied and removed in this batch needs no fsync (its parent's records its removal).
+        pending.syncDirs = [...new Set(pending.syncDirs)].filter((d) => existsSync(d));
         await this.#ctx.commits.commit(pending);
         for (const change of pending.changes) this.#ctx.cache.delete(change.path);
         for (const dir of [...new Set(pending.syncDirs)].sort().reverse()) await layout.prune(dir);
