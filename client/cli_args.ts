@@ -47,12 +47,24 @@ export const COMMANDS = {
     options: { version: { type: 'string', help: 'read a kept revision (see nuvem revisions)' } },
     summary: 'download a file ("-" writes to stdout)',
   },
-  rm: { args: ['REMOTE'], options: { recursive: { type: 'boolean', short: 'r', help: 'delete a folder and everything in it' } }, summary: 'delete a file, or a folder with -r' },
+  rm: {
+    args: ['REMOTE'],
+    options: {
+      recursive: { type: 'boolean', short: 'r', help: 'delete a folder and everything in it' },
+      purge: { type: 'boolean', help: 'erase for good, now, on every node: no trash, no kept versions' },
+    },
+    summary: 'delete a file, or a folder with -r (it stays in the trash; --purge erases it)',
+  },
   mv: { args: ['FROM', 'TO'], options: { 'no-overwrite': { type: 'boolean', help: 'fail if TO already exists' } }, summary: 'move or rename a file or folder' },
   mkdir: { args: ['REMOTE'], options: {}, summary: 'create a folder' },
   ls: { args: ['[FOLDER]'], options: { recursive: { type: 'boolean', short: 'r', help: 'list everything below FOLDER' } }, summary: 'list a folder (-r: with everything below it)' },
   stat: { args: ['REMOTE'], options: {}, summary: "show a file's or folder's record" },
   revisions: { args: ['REMOTE'], options: {}, summary: 'list the kept earlier versions of a file' },
+  trash: {
+    args: ['ls|restore', '[PATH]'],
+    options: { version: { type: 'string', help: 'restore: bring back this kept version (see nuvem revisions)' } },
+    summary: 'trash ls [FOLDER]: deleted files still restorable; trash restore PATH: bring a file or folder back',
+  },
   status: { args: [], options: {}, summary: 'show every node: state, heartbeat age, lag, latency, files, disk' },
   watch: { args: ['[FOLDER]'], options: {}, summary: 'print changes as they happen, one line each (with --json: JSON lines)' },
   sync: {

@@ -7,7 +7,7 @@ import { stat as statLocal } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, type CommandName } from './cli_args.ts';
 import { withHint } from './cli_errors.ts';
-import { formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored } from './cli_format.ts';
+import { formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored, formatTrash } from './cli_format.ts';
 import { contentTypeFor } from './content_type.ts';
 import { readContentDigest } from '../protocol/content_digest.ts';
 import { NuvemHttpError } from './errors.ts';
@@ -172,15 +172,34 @@ async function recordedSha256(ctx: CommandContext, remote: string, version: stri
 const rm: Runner = async (ctx, { args, options }) => {
   const remote = normalizeRemote(args[0]);
   const recursive = options.recursive === true;
+  const purge = options.purge === true;
   try {
-    await change(ctx, () => ctx.client.remove(remote, { recursive, signal: ctx.signal }));
+    await change(ctx, () => ctx.client.remove(remote, { recursive, purge, signal: ctx.signal }));
   } catch (err) {
     if (!recursive && err instanceof NuvemHttpError && err.code === 'conflict') {
       throw withHint(err, `"nuvem rm -r ${remote}" deletes the folder and everything in it`);
     }
     throw err;
   }
-  emit(ctx, { path: remote, deleted: true }, `removed ${remote}`);
+  emit(ctx, purge ? { path: remote, deleted: true, purged: true } : { path: remote, deleted: true }, purge ? `erased ${remote} and its kept versions` : `removed ${remote}`);
+};
+
+/** `trash ls [FOLDER]` and `trash restore PATH`. */
+const trash: Runner = async (ctx, { args, options }) => {
+  const [action, target] = args;
+  if (action === 'ls') {
+    const folder = normalizeRemote(target ?? '', { root: true });
+    const entries = await ctx.client.trash(folder, { signal: ctx.signal });
+    emit(ctx, { entries }, entries.length ? formatTrash(entries) : `nothing in the trash${folder ? ` under ${folder}` : ''}`);
+    return;
+  }
+  if (action !== 'restore') throw new UsageError(`trash: expected "ls" or "restore", not "${action}"`, { command: 'trash' });
+  if (target === undefined) throw new UsageError('trash restore: missing PATH', { command: 'trash' });
+  const remote = normalizeRemote(target);
+  const version = typeof options.version === 'string' ? options.version : undefined;
+  const restored = await change(ctx, () => ctx.client.restore(remote, { version, signal: ctx.signal }));
+  const records = Array.isArray(restored) ? restored : [];
+  emit(ctx, { restored: records }, `restored ${records.length === 1 && records[0].path === remote ? remote : `${records.length} file(s) under ${remote}`}`);
 };
 
 const mv: Runner = async (ctx, { args, options }) => {
@@ -239,4 +258,4 @@ const watch: Runner = async (ctx, { args }) => {
 /** `sync DIR`: loaded only when used (SQLite and the folder watcher are not needed by other commands). */
 const sync: Runner = async (ctx, input) => (await import('./cli_sync.ts')).runSync(ctx, input);
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, status, watch, sync };
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, trash, status, watch, sync };

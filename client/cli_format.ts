@@ -87,6 +87,12 @@ export function formatRevisions(revisions: NuvemRecord[], options: TimeOptions =
   return formatTable([['VERSION', 'SIZE', 'MODIFIED', 'SHA256', 'ORIGIN'], ...rows], { right: [1] });
 }
 
+/** `trash ls`: path, size, when deleted, the version a restore brings back. */
+export function formatTrash(entries: { path: string; size: number; deleted: number; version: string }[], options: TimeOptions = {}): string {
+  const rows = entries.map((e) => [e.path, formatBytes(e.size), formatTimestamp(e.deleted, options), e.version]);
+  return formatTable([['PATH', 'SIZE', 'DELETED', 'VERSION'], ...rows], { right: [1] });
+}
+
 /** One-line summary of a stored file, for `put`. */
 export function formatStored(record: Partial<NuvemRecord>): string {
   const parts = [typeof record.size === 'number' ? formatBytes(record.size) : undefined, record.version && `version ${record.version}`];

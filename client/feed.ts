@@ -1,14 +1,16 @@
 /**
  * The live change feed without a broker: long-polls one node's
- * `GET /changes?since=&wait=`, starting at its end (found by a few
- * `limit=1` probes: cursors only grow). When that node fails, the feed moves
- * to another node, starting at that node's end; changes made during the
- * switch may be missed, and `onGap` says so. Changes seen twice (the same
- * origin and seq) are passed on once.
+ * `GET /changes?since=&wait=`, starting at its end (`since=now`). When that
+ * node fails, the feed moves to another node, starting at that node's end;
+ * changes made during the switch may be missed, and `onGap` says so. When
+ * the node pruned its log past the feed's cursor (410 `gone`: the feed fell
+ * further behind than the node keeps), the feed goes on from the cursor the
+ * answer gives and `onGap` says so with `pruned: true` (a mirror lists
+ * again). Changes seen twice (the same origin and seq) are passed on once.
  */
 import { parseChangeMessage, type ChangeMessage } from '../protocol/messages.ts';
 import type { ClusterState } from './cluster_state.ts';
-import { errorFromResponse, NuvemNetworkError } from './errors.ts';
+import { errorFromResponse, NuvemHttpError, NuvemNetworkError } from './errors.ts';
 import { selectNodes, type NodeView } from './selection.ts';
 import type { FetchLike } from './types.ts';
 
@@ -19,8 +21,8 @@ export interface FeedOptions {
   timeoutMs: number;
   signal: AbortSignal;
   onChange(change: ChangeMessage): void;
-  /** The feed moved to another node; changes in between may be missing. */
-  onGap?(info: { from: NodeView; reason: string }): void;
+  /** The feed moved to another node, or its node pruned the changes after the cursor (`pruned`); changes in between may be missing. */
+  onGap?(info: { from: NodeView; reason: string; pruned?: boolean }): void;
   /** Seconds each long poll waits (default 25). */
   waitSeconds?: number;
   /** A node id or URL to follow while it is available. */
@@ -49,23 +51,8 @@ export async function followChanges(options: FeedOptions): Promise<void> {
     if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
     return { changes: body.changes, cursor: body.cursor };
   };
-  /** The node's newest cursor: the smallest `since` after which nothing follows. */
-  const endOf = async (node: NodeView): Promise<string> => {
-    const after = async (since: number) => (await get(node, `since=${since}&limit=1`, options.timeoutMs)).changes.length > 0;
-    if (!(await after(0))) return '0';
-    let lo = 0;
-    let hi = 1024;
-    while (await after(hi)) {
-      lo = hi;
-      hi *= 4;
-    }
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (await after(mid)) lo = mid;
-      else hi = mid;
-    }
-    return String(hi);
-  };
+  /** The node's newest cursor: the `since` after which nothing follows yet. */
+  const endOf = async (node: NodeView): Promise<string> => (await get(node, 'since=now&limit=1', options.timeoutMs)).cursor;
   const avoid = new Set<string>();
   while (!signal.aborted) {
     let node: NodeView;
@@ -80,7 +67,15 @@ export async function followChanges(options: FeedOptions): Promise<void> {
     try {
       let cursor = await endOf(node);
       for (;;) {
-        const page = await get(node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        let page: { changes: unknown[]; cursor: string };
+        try {
+          page = await get(node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+        } catch (err) {
+          if (!(err instanceof NuvemHttpError && err.status === 410 && typeof err.body.cursor === 'string')) throw err;
+          options.onGap?.({ from: node, reason: `${node.id} pruned the changes after cursor ${cursor} from its log`, pruned: true });
+          cursor = err.body.cursor;
+          continue;
+        }
         for (const raw of page.changes) {
           const checked = parseChangeMessage(JSON.stringify(raw));
           if (!checked.ok) continue;

@@ -38,12 +38,14 @@ import type {
   RemoveOptions,
 } from './types.ts';
 import { createWrites } from './writes.ts';
+import { createTrash, type RestoreOptions, type TrashEntry } from './trash.ts';
 
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 export { NoNodeAvailableError } from './selection.ts';
 export type { NodeReport } from './cluster_state.ts';
 export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
+export type { RestoreOptions, TrashEntry } from './trash.ts';
 
 export interface NuvemClient {
   /** Stores a file; resolves to its new record (plus `replicas`). */
@@ -61,6 +63,10 @@ export interface NuvemClient {
   entries(folder: string, options?: ListOptions): AsyncGenerator<NuvemEntry>;
   /** Kept earlier versions of a path, newest first (not the current one). */
   revisions(remote: string, options?: { signal?: AbortSignal }): Promise<NuvemRecord[]>;
+  /** Deleted files still restorable at `remote` or under it (`''`: the whole trash). */
+  trash(remote?: string, options?: { signal?: AbortSignal }): Promise<TrashEntry[]>;
+  /** Brings back what is in the trash at `remote` (a file, or a deleted folder's files) as new versions. */
+  restore(remote: string, options?: RestoreOptions): Promise<NuvemRecord[]>;
   /** Resolves once the nodes are known (retained status from the broker, or a first poll); rejects if the broker cannot be reached. */
   ready(): Promise<void>;
   /** Every node as this client sees it; `probe` first asks each for its `/status`, measuring latency. */
@@ -134,6 +140,7 @@ export function createClient(options: ClientOptions): NuvemClient {
   const ctx: ClientContext = { state, sender, options, started, link: () => link };
   const reads = createReads(ctx);
   const writes = createWrites(ctx, reads);
+  const trash = createTrash(ctx);
 
   return {
     put: writes.put,
@@ -145,6 +152,8 @@ export function createClient(options: ClientOptions): NuvemClient {
     list: reads.list,
     entries: reads.entries,
     revisions: reads.revisions,
+    trash: trash.trash,
+    restore: trash.restore,
     ready: () => started,
 
     async nodes(opts = {}) {

@@ -164,7 +164,9 @@ export function createReads(ctx: ClientContext): Reads {
     const { fetch, timeoutMs } = ctx.sender;
     await followChanges({
       state, fetch, token: options.token, timeoutMs, signal: opts.signal, onChange, prefer: options.prefer,
-      onGap: (gap) => opts.onGap?.(`the feed from ${gap.from.id} broke (${gap.reason}); changes until it resumes elsewhere may be missing`),
+      onGap: (gap) => opts.onGap?.(gap.pruned
+        ? `${gap.reason}; changes in between are missing (list again to see the current state)`
+        : `the feed from ${gap.from.id} broke (${gap.reason}); changes until it resumes elsewhere may be missing`),
     });
   }
 

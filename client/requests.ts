@@ -74,7 +74,7 @@ export function headRequest(path: string, options: Pick<ReadExtras, 'minVersion'
 export function deleteRequest(path: string, options: RemoveOptions = {}): NuvemRequest {
   return {
     method: 'DELETE',
-    target: fileTarget(path, { recursive: options.recursive ? 'true' : undefined, ...writeQuery(options) }),
+    target: fileTarget(path, { recursive: options.recursive ? 'true' : undefined, purge: options.purge ? 'true' : undefined, ...writeQuery(options) }),
     headers: options.ifMatch === undefined ? {} : { 'if-match': quoteVersion(options.ifMatch) },
   };
 }

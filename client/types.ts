@@ -137,6 +137,8 @@ export interface GetOptions {
 
 export interface RemoveOptions extends ChangeOptions {
   recursive?: boolean;
+  /** Erase for good (`?purge=true`): no trash, no kept revisions, on every node. */
+  purge?: boolean;
   /** Delete only this version (`If-Match`): 412 when the path moved on. */
   ifMatch?: string;
 }

@@ -1,4 +1,11 @@
-/** `GET /changes?since=&limit=&wait=`: this node's change feed, with long-poll. */
+/**
+ * `GET /changes?since=&limit=&wait=`: this node's change feed, with long-poll.
+ * `since` absent or empty starts at the oldest change kept; `since=now` at
+ * the newest (nothing but a cursor, or what comes during `wait`). The log is
+ * pruned (nodes/log_prune.ts): a cursor below what was pruned answers
+ * `410 gone` with `cursor`, the newest cursor at that moment; the reader
+ * lists the files again, then follows from that cursor, so it misses nothing.
+ */
 import { Hono } from 'hono';
 import { NuvemError } from '../protocol/errors.ts';
 import type { Deps } from './deps.ts';
@@ -13,10 +20,19 @@ export function changesApp(deps: Deps): Hono {
   let waiting = 0;
   app.get('/changes', async (c) => {
     const sinceParam = c.req.query('since') ?? '';
-    if (!/^\d{0,15}$/.test(sinceParam)) {
-      throw new NuvemError('bad_request', `Cannot use since="${sinceParam.slice(0, 40)}": expected a cursor from an earlier answer`);
+    if (!/^\d{0,15}$/.test(sinceParam) && sinceParam !== 'now') {
+      throw new NuvemError('bad_request', `Cannot use since="${sinceParam.slice(0, 40)}": expected a cursor from an earlier answer, or "now"`);
     }
-    const since = Number(sinceParam || 0);
+    const since = sinceParam === 'now' ? deps.store.changesEnd() : sinceParam === '' ? deps.store.changesFloor() : Number(sinceParam);
+    const checkKept = () => {
+      const floor = deps.store.changesFloor();
+      if (since >= floor) return;
+      throw new NuvemError('gone', `The changes after cursor ${since} were pruned from this node's log; list the files again, then follow the changes from "cursor"`, {
+        cursor: String(deps.store.changesEnd()),
+        floor: String(floor),
+      });
+    };
+    checkKept();
     const limit = clampInt(c.req.query('limit'), { min: 1, max: 1000, fallback: 1000 });
     const waitParam = c.req.query('wait');
     const wait = waitParam === undefined ? 0 : Number(waitParam);
@@ -35,6 +51,7 @@ export function changesApp(deps: Deps): Hono {
         waiting--;
       }
     }
+    checkKept(); // pruned while waiting?
     const { changes, cursor } = deps.store.changes(since, limit);
     return c.json({ changes, cursor: String(cursor) });
   });

@@ -46,7 +46,16 @@ export interface StorePort {
   readSmall(path: string): { record: FileRecord; bytes: Uint8Array } | undefined;
   list(folder: string, options: { recursive: boolean; limit: number; cursor?: string }): Page;
   revisions(path: string): FileRecord[];
+  /** The trash (nodes/trash.ts): what is restorable at or under `path`; a restore; an erase. */
+  trash(path: string, options: { limit: number; cursor?: string }): { entries: object[]; nextCursor: string };
+  restore(path: string, options?: { version?: string }): Promise<FileRecord[]>;
+  erase(path: string, options?: Conditions & { recursive?: boolean }): Promise<FileRecord[]>;
   changes(since: number, limit: number): { changes: Change[]; cursor: number };
+  /** Log ids up to this one are pruned (0: none); `changesEnd`: the newest durable cursor. */
+  changesFloor(): number;
+  changesEnd(): number;
+  /** The highest seq of `origin` pruned from the log (0: none). */
+  logFloor(origin: string): number;
   waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void>;
   /** Node-to-node: content by SHA-256, this node's log for an origin, digests. */
   openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;

@@ -16,6 +16,7 @@ const STATUS: Record<ErrorCode, number> = {
   method_not_allowed: 405,
   conflict: 409,
   precondition_failed: 412,
+  gone: 410,
   too_large: 413,
   range_not_satisfiable: 416,
   write_concern: 503,

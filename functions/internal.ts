@@ -40,6 +40,11 @@ export function internalApp(deps: Deps): Hono {
     if (!NODE_ID.test(origin)) throw bad('Expected ?origin=<node id>');
     if (!Number.isSafeInteger(after) || after < 0) throw bad('Expected ?after=<seq>');
     const limit = clampInt(c.req.query('limit'), { min: 1, max: 5000, fallback: 1000 });
+    // Pruned below what every member held: the asker repairs by digests instead (nodes/resync.ts).
+    const floor = deps.store.logFloor(origin);
+    if (after < floor) {
+      throw new NuvemError('gone', `The changes of ${origin} after ${after} were pruned from this log (up to ${floor})`, { floor, applied: deps.store.applied() });
+    }
     return c.json({ changes: deps.store.logFor(origin, after, limit), applied: deps.store.applied() });
   });
 

@@ -19,6 +19,7 @@ import { mkcolApp } from './mkcol.ts';
 import { internalApp } from './internal.ts';
 import { moveApp } from './move.ts';
 import { statusApp } from './status.ts';
+import { trashApp } from './trash.ts';
 import { checkHost, checkRawTarget } from './target.ts';
 import { uploadApp, uploader } from './upload.ts';
 
@@ -65,7 +66,7 @@ export function createApp(deps: Deps): NodeApp {
     await next();
   });
   const upload = uploader(deps);
-  for (const sub of [(d: Deps) => uploadApp(d, upload), (d: Deps) => downloadApp(d, small), deleteApp, moveApp, mkcolApp, revisionsApp, changesApp, statusApp, dashboardApp, internalApp]) {
+  for (const sub of [(d: Deps) => uploadApp(d, upload), (d: Deps) => downloadApp(d, small), deleteApp, moveApp, mkcolApp, revisionsApp, trashApp, changesApp, statusApp, dashboardApp, internalApp]) {
     app.route('/', sub(deps));
   }
   app.all('/files/*', () => {

@@ -13,6 +13,7 @@ const ROUTES: [RegExp, string][] = [
   [/^\/files\/(?:.*\/)?$/, '/files/{folder}/'],
   [/^\/files\//, '/files/{path}'],
   [/^\/revisions\//, '/revisions/{path}'],
+  [/^\/trash\//, '/trash/{path}'],
   [/^\/dashboard\//, '/dashboard/{asset}'],
   [/^\/internal\/content\//, '/internal/content/{sha256}'],
   [/^\/internal\/digest\/./, '/internal/digest/{bucket}'],

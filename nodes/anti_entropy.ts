@@ -22,8 +22,11 @@ export function changeOf(r: FileRecord): Change {
   return { ...r, op: r.deleted ? 'delete' : r.type === 'folder' ? 'mkcol' : 'put' };
 }
 
+/** What a pass needs of the replicator (resync.ts passes one that takes changes in flight too). */
+export type RepairPeers = Pick<Replicator, 'connected' | 'isOnline' | 'get' | 'contentSource' | 'peersForRepair'>;
+
 /** One pass against one peer; returns the number of records repaired. */
-export async function repairFrom(store: Store, replicator: Replicator, peer: Member): Promise<number> {
+export async function repairFrom(store: Store, replicator: RepairPeers, peer: Member): Promise<number> {
   const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
   const mine = await store.digest();
   let repaired = 0;
@@ -74,6 +77,8 @@ export function startAntiEntropy(options: {
 }): { runOnce(): Promise<number>; stop(): void } {
   const repairs = options.metrics.counter('nuvem_anti_entropy_repairs_total', 'Records repaired by anti-entropy');
   const purged = options.metrics.counter('nuvem_tombstones_purged_total', 'Tombstones forgotten once every known member had applied them');
+  const prunedLog = options.metrics.counter('nuvem_log_pruned_total', 'Change-log entries pruned once every member held them (the newest --changes-keep stay)');
+  prunedLog({}, 0);
   const runs = options.metrics.counter('nuvem_anti_entropy_runs_total', 'Anti-entropy passes run (at start and every interval)');
   const failures = options.metrics.counter('nuvem_anti_entropy_peer_failures_total', 'Digest comparisons with a peer that failed (the next pass tries again)');
   runs({}, 0);
@@ -88,6 +93,9 @@ export function startAntiEntropy(options: {
     const n = await store.purge(planner.plan(store.index.tombstones(), members));
     purged({}, n);
     if (n) options.log('debug', 'purged tombstones every member has applied', { count: n });
+    const pruned = await store.pruneLog(members);
+    prunedLog({}, pruned);
+    if (pruned) options.log('debug', 'pruned change-log entries every member has applied', { count: pruned });
   };
   // Peers that keep failing (a vanished host) are asked less often: after the
   // n-th failure in a row, the next 2^(n-1) - 1 passes (at most 15) skip them.

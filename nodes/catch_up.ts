@@ -43,10 +43,21 @@ export function originsBehind(membership: Membership, options: { self: string; a
   return [...origins].filter((o) => peerIsAhead(membership, { origin: o, applied: options.applied[o] ?? 0, queued: 0 }));
 }
 
+/** The peer pruned the changes asked for from its log (410): `applied` is its vector then. */
+export class LogGone extends Error {
+  readonly applied: Record<string, number>;
+  constructor(peer: string, applied: Record<string, number>) {
+    super(`${peer} pruned the changes asked for from its log`);
+    this.name = 'LogGone';
+    this.applied = applied;
+  }
+}
+
 /**
  * `origin`'s changes after `after` from `peer`'s log: the valid consecutive
  * run it starts with (a malformed entry is counted through `onInvalid` and
- * ends the run). Undefined when the peer did not answer.
+ * ends the run). Undefined when the peer did not answer; throws `LogGone`
+ * when it pruned them (resync.ts repairs by digests instead).
  */
 export async function readLog(
   gets: PeerGets,
@@ -57,7 +68,13 @@ export async function readLog(
   try {
     const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}`);
     changes = (await readJson<{ changes: Change[] }>(res)).changes;
-  } catch {
+  } catch (err) {
+    const { status, detail } = err as { status?: number; detail?: { applied?: unknown } };
+    if (status === 410 && detail && typeof detail.applied === 'object' && detail.applied !== null) {
+      const applied: Record<string, number> = {};
+      for (const [o, s] of Object.entries(detail.applied)) if (Number.isSafeInteger(s) && (s as number) >= 0) applied[o] = s as number;
+      throw new LogGone(options.peer.id, applied);
+    }
     return undefined;
   }
   const run: Change[] = [];

@@ -26,6 +26,8 @@ export interface Pending {
   advance?: { origin: string; seq: number };
   /** Tombstones to forget (see `purge`). */
   purge?: { path: string; version: string }[];
+  /** Paths whose kept revisions are all dropped, content too (trash.ts). */
+  dropRevisions?: string[];
   /** Where this node's own changes came from, for the change log: `api` (default) or `folder` (an edit in the files folder). */
   source?: 'api' | 'folder';
   /** Puts the files back as they were when the change cannot commit (layout.ts registers them; run newest first). */
@@ -190,7 +192,7 @@ export class CommitPipeline {
           numbered.push(record);
         }
       }
-      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge };
+      const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge, dropRevisions: p.dropRevisions };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
       return m;
     });

@@ -22,6 +22,8 @@
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
  *   --reserve SIZE       free space kept on the data folder's volume: uploads get 507 below it
  *                        (bytes, or with K/M/G suffix, or N% of the volume; default 1 % or 256 MiB, whichever is smaller)
+ *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
+ *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
  */
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
@@ -52,6 +54,10 @@ export interface NodeConfig {
   antiEntropyMs: number;
   /** Free space to keep (disk_space.ts): bytes, or a share of the volume; undefined: the default. */
   reserve?: Reserve;
+  /** How long a deleted path stays restorable, in ms (trash.ts). */
+  trashMs?: number;
+  /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
+  changesKeep?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -74,6 +80,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
     reserve: { type: 'string' },
+    'trash-days': { type: 'string' },
+    'changes-keep': { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -94,6 +102,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
     reserve: values.reserve === undefined ? undefined : parseReserve(values.reserve),
+    trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
+    changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);
@@ -122,6 +132,15 @@ export function parseReserve(value: string): Reserve {
   const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(value);
   if (m && !pct) return { bytes: Number(m[1]) * UNITS[m[2].toLowerCase()] };
   throw new UsageError(`Cannot use --reserve "${value}": expected bytes (such as 268435456, 512M or 2G) or a share of the volume up to 50% (such as 1%)`);
+}
+
+/** A number of days (fractions allowed, 0 to 36500) as milliseconds. */
+function daysOption(name: string, value: string): number {
+  const days = Number(value);
+  if (value.trim() === '' || !Number.isFinite(days) || days < 0 || days > 36_500) {
+    throw new UsageError(`Cannot use ${name} "${value}": expected a number of days from 0 to 36500 (fractions allowed, e.g. 0.5)`);
+  }
+  return Math.round(days * 86_400_000);
 }
 
 /** The WebSocket listener's port when `--broker-ws` is not given: the broker's default (broker/mod.ts). */

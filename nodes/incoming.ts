@@ -7,7 +7,7 @@
  */
 import { ackMessage, eventMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic } from '../protocol/topics.ts';
-import { peerIsAhead, peersFor, readLog } from './catch_up.ts';
+import { LogGone, peerIsAhead, peersFor, readLog } from './catch_up.ts';
 import { isConflict } from './conflict.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import type { Log } from '../protocol/log.ts';
@@ -29,6 +29,11 @@ export interface IncomingOptions {
   ignored: (reason: string) => void;
   /** Publishes on the broker: acks, conflict events. */
   publish: (topic: string, payload: string) => void;
+  /**
+   * When `peer` pruned the changes of `origin` this node needs (410): repair
+   * from it by digests and move `applied[origin]` to `theirs` (resync.ts).
+   */
+  resync?: (peer: Member, options: { origin: string; theirs: number }) => Promise<number>;
 }
 
 /** Where a run of changes came from: notices (hints) or a peer's log. */
@@ -111,7 +116,23 @@ export class Incoming {
     const { membership, metrics } = this.#o;
     const runs = metrics.counter('nuvem_catch_up_runs_total', 'Catch-up pulls from peers\' logs, by whether they brought changes');
     for (const peer of peersFor(membership, { origin, now: this.#o.now() })) {
-      const run = await readLog(this.#o.gets, { peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
+      let run: Change[] | undefined;
+      try {
+        run = await readLog(this.#o.gets, { peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
+      } catch (err) {
+        if (!(err instanceof LogGone) || !this.#o.resync) throw err;
+        const theirs = err.applied[origin] ?? 0;
+        if (theirs <= applied) continue;
+        this.#o.log('info', 'a peer pruned the changes this node needs from its log; repairing from it by digests', { peer: peer.id, origin, after: applied });
+        try {
+          await this.#o.resync(peer, { origin, theirs });
+        } catch (resyncErr) {
+          this.#o.log('warn', 'repairing from a peer by digests failed; will retry', { peer: peer.id, origin, error: String((resyncErr as Error)?.message ?? resyncErr) });
+          continue;
+        }
+        runs({ outcome: 'resync' });
+        return true;
+      }
       if (!run) continue;
       for (let i = 0; i < run.length; i += BATCH) {
         await this.#applyRun(run.slice(i, i + BATCH), { sources: [peer, membership.get(origin)], fromLog: true });

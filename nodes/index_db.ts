@@ -24,6 +24,8 @@ export interface Mutation {
   applied?: Record<string, number>;
   /** Tombstones to forget: each entry is deleted only if it is still that deleted version. */
   purge?: { path: string; version: string }[];
+  /** Paths whose kept revisions are all dropped (trash.ts); their content is returned like pruned revisions. */
+  dropRevisions?: string[];
 }
 
 type Row = Record<string, unknown>;
@@ -76,6 +78,7 @@ CREATE INDEX IF NOT EXISTS entries_sha ON entries(sha256) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS revisions_sha ON revisions(sha256);
 CREATE TABLE IF NOT EXISTS applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_floor (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
 function toEntry(row: Row | undefined): Entry | undefined {
@@ -152,7 +155,9 @@ export class IndexDb {
       addLog: p('INSERT OR IGNORE INTO log (origin, seq, change) VALUES (?, ?, ?)'),
       logSince: p('SELECT id, change FROM log WHERE id > ? ORDER BY id LIMIT ?'),
       lastLogId: p('SELECT max(id) AS id FROM log'),
-      maxSeq: p('SELECT max(seq) AS seq FROM log WHERE origin = ?'),
+      // The log may be pruned (log_prune.ts): the highest seq pruned counts too.
+      maxSeq: p(`SELECT max(coalesce((SELECT max(seq) FROM log WHERE origin = ?1), 0),
+        coalesce((SELECT seq FROM log_floor WHERE origin = ?1), 0)) AS seq`),
       countTotals: p(`SELECT coalesce(sum(deleted = 0 AND type = 'file'), 0) AS files,
         coalesce(sum(CASE WHEN deleted = 0 AND type = 'file' THEN size ELSE 0 END), 0) AS bytes,
         coalesce(sum(deleted), 0) AS tombstones FROM entries`),
@@ -166,6 +171,7 @@ export class IndexDb {
       setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      ...trashStatements(p),
     };
     const counted = this.#stmt.countTotals.get() as Row;
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
@@ -358,10 +364,87 @@ export class IndexDb {
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     for (const { path, version } of m.purge ?? []) s.purge.run(path, version);
+    for (const path of m.dropRevisions ?? []) {
+      for (const old of s.dropRevisions.all(path) as Row[]) pruned.push({ version: old.version as string, sha256: old.sha256 as string });
+    }
     return pruned;
+  }
+
+  // --- trash and reclaiming space (trash.ts, reclaim.ts)
+
+  /** Entries, tombstones included, with lo < path < hi, in byte order. */
+  rangeAll(lo: string, hi: string, limit: number): Entry[] {
+    return (this.#stmt.rangeAll.all(lo, hi, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
+  /** Tombstones with lo < path < hi, in byte order. */
+  deletedRange(lo: string, hi: string, limit: number): Entry[] {
+    return (this.#stmt.deletedRange.all(lo, hi, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
+  /** Paths deleted at or before `modified` (out of the trash) that still keep revisions. */
+  expiredWithRevisions(modified: number, limit: number): string[] {
+    return (this.#stmt.expiredWithRevisions.all(modified, limit) as Row[]).map((r) => r.path as string);
+  }
+
+  /** Does some kept revision point at the content file of (sha256, version)? */
+  keepsRevision(sha256: string, version: string): boolean {
+    return this.#stmt.keepsRevision.get(sha256, version) !== undefined;
+  }
+
+  // --- change-log pruning (log_prune.ts)
+
+  /** The origins with entries in the log. */
+  logOrigins(): string[] {
+    return (this.#stmt.logOrigins.all() as Row[]).map((r) => r.origin as string);
+  }
+
+  /** The id of the first log entry of `origin` after `seq`, if any. */
+  firstLogIdAfter(origin: string, seq: number): number | undefined {
+    const id = (this.#stmt.firstLogIdAfter.get(origin, seq) as Row).id;
+    return id === null || id === undefined ? undefined : Number(id);
+  }
+
+  /** Log ids up to this one are pruned (0: none). */
+  logFloor(): number {
+    return Number(this.getMeta('log_floor') ?? 0);
+  }
+
+  /** The highest seq of `origin` pruned from the log (0: none). */
+  originFloor(origin: string): number {
+    return Number((this.#stmt.originFloor.get(origin) as Row | undefined)?.seq ?? 0);
+  }
+
+  /** Deletes the log entries with ids up to `id` (one transaction), keeping per origin the highest seq pruned. */
+  pruneLog(id: number): number {
+    return this.#db.transaction(() => {
+      for (const r of this.#stmt.prunedSeqs.all(id) as Row[]) this.#stmt.raiseFloor.run(r.origin, Number(r.seq));
+      const n = this.#stmt.pruneLog.run(id).changes;
+      this.setMeta('log_floor', String(Math.max(id, this.logFloor())));
+      return Number(n);
+    })();
   }
 
   close(): void {
     this.#db.close();
   }
+}
+
+/** The statements of the trash and of reclaiming space. */
+function trashStatements(p: (sql: string) => Database.Statement): Record<string, Database.Statement> {
+  return {
+    rangeAll: p('SELECT * FROM entries WHERE path > ? AND path < ? ORDER BY path LIMIT ?'),
+    deletedRange: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 1 ORDER BY path LIMIT ?'),
+    expiredWithRevisions: p(`SELECT path FROM entries WHERE deleted = 1 AND modified <= ?
+      AND EXISTS (SELECT 1 FROM revisions r WHERE r.path = entries.path) LIMIT ?`),
+    keepsRevision: p('SELECT 1 FROM revisions WHERE sha256 = ? AND version = ? LIMIT 1'),
+    dropRevisions: p('DELETE FROM revisions WHERE path = ? RETURNING version, sha256'),
+    logOrigins: p('SELECT DISTINCT origin FROM log'),
+    firstLogIdAfter: p('SELECT min(id) AS id FROM log WHERE origin = ? AND seq > ?'),
+    originFloor: p('SELECT seq FROM log_floor WHERE origin = ?'),
+    prunedSeqs: p('SELECT origin, max(seq) AS seq FROM log WHERE id <= ? GROUP BY origin'),
+    raiseFloor: p(`INSERT INTO log_floor (origin, seq) VALUES (?1, ?2)
+      ON CONFLICT (origin) DO UPDATE SET seq = max(seq, ?2)`),
+    pruneLog: p('DELETE FROM log WHERE id <= ?'),
+  };
 }

@@ -26,7 +26,10 @@ export async function runNode(argv: string[]): Promise<void> {
     throw err;
   }
   const running = node;
+  let stopping = false;
   const stop = () => {
+    if (stopping) return;
+    stopping = true;
     running
       .stop()
       .then(() => broker?.close())
@@ -34,6 +37,12 @@ export async function runNode(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // Started by `nuvem node` (node_launch.ts) with an IPC channel: when that
+  // process is gone, even killed with -9, the channel closes and the node stops.
+  if (process.channel) {
+    process.channel.unref();
+    process.once('disconnect', stop);
+  }
 }
 
 /** The broker on the host and port of `--broker` (default mqtt://127.0.0.1:1883), without WebSocket. */

@@ -22,6 +22,7 @@ import { Replicator } from './replicator.ts';
 import { hostName } from '../protocol/origins.ts';
 import { type ChangeEntry, ChangeLog, changeType } from './change_log.ts';
 import { syncFilesFolder } from './folder_sync.ts';
+import { startReclaim } from './reclaim.ts';
 import type { Change } from '../protocol/record.ts';
 
 export const VERSION = '0.1.0';
@@ -66,6 +67,8 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     dataDir: config.dataDir,
     nodeId: id,
     keepRevisions: config.keepRevisions,
+    trashMs: config.trashMs,
+    changesKeep: config.changesKeep,
     acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
     syncWal: hooks.syncWal,
@@ -173,6 +176,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
   createLog({ level: 'debug', node: id })('info', 'listening', { url, data: config.dataDir, runtime: runtime.name });
   replicator.start();
   const antiEntropy = startAntiEntropy({ store, replicator, intervalMs: config.antiEntropyMs, log, metrics });
+  const reclaim = startReclaim({ store, intervalMs: Math.min(config.antiEntropyMs, 60_000), log, metrics });
   const folder = config.watch ? syncFilesFolder(store, { log, rescanMs: config.rescanMs }) : undefined;
 
   let stopping: Promise<void> | undefined;
@@ -187,6 +191,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
         state = 'draining';
         replicator.publishStatus();
         antiEntropy.stop();
+        reclaim.stop();
         clearInterval(diskTimer);
         await folder?.close();
         await server.close();

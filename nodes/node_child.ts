@@ -11,14 +11,13 @@
  */
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NODE_ENV, NODE_FLAGS } from './node_flags.ts';
-
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The folders the node bundle is built from: it is stale when any file in them is newer. */
-const SOURCE_DIRS = ['nodes', 'functions', 'broker'];
+const SOURCE_DIRS = ['nodes', 'functions', 'broker', 'protocol'];
 const STDERR_KEPT = 40;
 
 export interface NodeEntry {
@@ -32,14 +31,26 @@ export interface NodeEntry {
  * when it is newer than every source file it is built from, else `nodes/main.ts`
  * through tsx. Either way with the V8 flags of node_flags.ts.
  */
-export async function nodeEntry(root = REPO_ROOT): Promise<NodeEntry> {
+export async function nodeEntry(root = packageRoot()): Promise<NodeEntry> {
   const bundle = join(root, 'dist', 'nuvem-node.cjs');
   const built = await fsp.stat(bundle).catch(() => undefined);
   if (built) {
     const newest = Math.max(...(await Promise.all(SOURCE_DIRS.map((dir) => newestMtime(join(root, dir))))));
     if (built.mtimeMs > newest) return { args: [...NODE_FLAGS, bundle], bundled: true };
   }
-  return { args: [...NODE_FLAGS, '--import', import.meta.resolve('tsx'), join(root, 'nodes', 'main.ts')], bundled: false };
+  const tsx = pathToFileURL(createRequire(join(root, 'package.json')).resolve('tsx')).href;
+  return { args: [...NODE_FLAGS, '--import', tsx, join(root, 'nodes', 'main.ts')], bundled: false };
+}
+
+/**
+ * The package's folder: the parent of nodes/ when this module runs from its
+ * source (tsx, Deno), else the parent of dist/, since esbuild's CommonJS
+ * bundles (dist/nuvem.cjs, dist/nuvem-node.cjs) have no import.meta.url.
+ */
+export function packageRoot(): string {
+  const here = (import.meta as { url?: string }).url;
+  if (here?.startsWith('file:')) return fileURLToPath(new URL('..', here));
+  return dirname(dirname(__filename));
 }
 
 async function newestMtime(dir: string): Promise<number> {

@@ -92,8 +92,9 @@ export class PeerGets {
       signal: AbortSignal.any([answer.signal, AbortSignal.timeout(30_000)]),
     }).finally(() => clearTimeout(timer));
     if (!res.ok) {
-      await res.body?.cancel();
-      throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status });
+      // A refusal's JSON (small) is kept as `detail`: a 410 from /internal/log says how far the peer is.
+      const detail = res.status >= 400 && res.status < 500 ? await readJson<Record<string, unknown>>(res, 64 * 1024).catch(() => undefined) : await res.body?.cancel();
+      throw Object.assign(new Error(`${member.url}${path}: ${res.status}`), { status: res.status, detail });
     }
     return res;
   }

@@ -21,6 +21,7 @@
  * planner.plan(tombstones, [{ id: 'a', applied: { a: 4, b: 2 } }, { id: 'b', applied: { a: 4, b: 2 } }]);
  */
 import type { StoreContext } from './store_context.ts';
+import { isOutOfTrash, type TrashClock } from './trash.ts';
 
 export type Vector = Record<string, number>;
 
@@ -87,20 +88,27 @@ const PURGE_BATCH = 500;
 
 /**
  * Forgets `tombstones` (the planner's choice) under their paths' locks, a few
- * hundred per commit. A path whose record is no longer that tombstone
- * (written again since) keeps its record; kept revisions stay. Returns how
- * many were purged.
+ * hundred per commit, once they are out of the trash (trash.ts): a deleted
+ * path stays restorable for the trash period, and its tombstone with it. A
+ * path whose record is no longer that tombstone (written again since) keeps
+ * its record. The purged paths' revisions go in the same commit (a path out
+ * of the trash keeps none). Returns how many were purged.
  */
-export async function purgeTombstones(ctx: StoreContext, tombstones: { path: string; version: string }[]): Promise<number> {
+export async function purgeTombstones(
+  ctx: StoreContext,
+  tombstones: { path: string; version: string }[],
+  options: { clock: () => TrashClock },
+): Promise<number> {
   let purged = 0;
   for (let i = 0; i < tombstones.length; i += PURGE_BATCH) {
     const chunk = tombstones.slice(i, i + PURGE_BATCH);
     purged += await ctx.locks.withPaths(chunk.map((t) => t.path), async () => {
+      const clock = options.clock();
       const still = chunk.filter((t) => {
         const e = ctx.index.get(t.path);
-        return e?.deleted === true && e.version === t.version;
+        return e?.deleted === true && e.version === t.version && isOutOfTrash(e, clock);
       });
-      if (still.length) await ctx.commits.commit({ changes: [], put: [], revisions: [], purge: still });
+      if (still.length) await ctx.commits.commit({ changes: [], put: [], revisions: [], purge: still, dropRevisions: still.map((t) => t.path) });
       return still.length;
     });
   }

@@ -22,6 +22,7 @@ import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from '../protocol/metrics.ts';
 import { PeerGets, readJson } from './peers.ts';
 import { pushing } from './push.ts';
+import { resyncFrom } from './resync.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { Store } from './store.ts';
 import type { WriteConcern } from '../protocol/write_concern.ts';
@@ -83,6 +84,7 @@ export class Replicator {
       now: this.#now,
       ignored: this.#count,
       publish: (topic, payload) => this.#bus.publish(topic, payload),
+      resync: (peer, o) => resyncFrom(this.#store, { peers: this, peer, ...o }),
     });
     this.#pushed = options.metrics.counter('nuvem_push_total', 'Uploads streamed to a peer while arriving, by outcome');
     options.metrics.gauge('nuvem_peer_heartbeat_age_seconds', 'Age of the last heartbeat per peer', () =>

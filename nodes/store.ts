@@ -24,7 +24,8 @@ import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
 import { Locks } from './locks.ts';
-import { purgeTombstones } from './purge.ts';
+import { type MemberApplied, purgeTombstones } from './purge.ts';
+import { pruneLog } from './log_prune.ts';
 import * as reads from './reads.ts';
 import type { Change, Conditions, FileRecord } from '../protocol/record.ts';
 import { reconcile } from './recovery.ts';
@@ -33,6 +34,7 @@ import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
 import { checkVolume } from './volume.ts';
+import { DAY_MS, DEFAULT_TRASH_DAYS, erase, expireTrash, isOutOfTrash, listTrash, restoreFromTrash, type TrashClock, type TrashEntry } from './trash.ts';
 
 export type { ApplyResult, ContentSource } from './apply.ts';
 
@@ -55,6 +57,10 @@ export interface StoreOptions {
   onListenerError?: (err: unknown) => void;
   /** Told once when the index's WAL could not be flushed; no change commits after it (commit_pipeline.ts). */
   onFatal?: (err: unknown) => void;
+  /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
+  trashMs?: number;
+  /** Change-log entries always kept for `/changes` readers (default 100,000; log_prune.ts). */
+  changesKeep?: number;
 }
 
 export class Store implements StorePort {
@@ -72,6 +78,11 @@ export class Store implements StorePort {
   readonly #commits: CommitPipeline;
   readonly #writes: LocalWrites;
   readonly #remote: RemoteChanges;
+  readonly #trash: () => TrashClock;
+  readonly #onListenerError: (err: unknown) => void;
+  readonly #changesKeep: number;
+  /** Paths whose tombstone committed out of the trash: their revisions are dropped next (trash.ts). */
+  #expiring: Set<string> | undefined;
 
   private constructor(options: StoreOptions, index: IndexDb) {
     const { nodeId } = options;
@@ -91,6 +102,7 @@ export class Store implements StorePort {
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
     this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError, onFatal: options.onFatal });
+    this.#onListenerError = options.onListenerError ?? ((err) => console.error('dropping revisions of a deleted path failed:', err));
     this.#ctx = {
       nodeId,
       index,
@@ -112,6 +124,26 @@ export class Store implements StorePort {
     };
     this.#writes = new LocalWrites(this.#ctx);
     this.#remote = new RemoteChanges(this.#ctx);
+    this.#changesKeep = options.changesKeep ?? 100_000;
+    const trashMs = options.trashMs ?? DEFAULT_TRASH_DAYS * DAY_MS;
+    this.#trash = () => ({ trashMs, now: now() });
+    this.#commits.onChange((changes) => this.#expireSoon(changes));
+  }
+
+  /** A tombstone out of the trash that just committed (an erase, applied here or written): its path's revisions go now. */
+  #expireSoon(changes: Change[]): void {
+    const clock = this.#trash();
+    const paths = changes.map((c) => c.path).filter((p) => isOutOfTrash(this.index.get(p), clock));
+    if (paths.length === 0) return;
+    if (this.#expiring) {
+      for (const p of paths) this.#expiring.add(p);
+      return;
+    }
+    const batch = (this.#expiring = new Set(paths));
+    setTimeout(() => {
+      this.#expiring = undefined;
+      expireTrash(this.#ctx, { clock: this.#trash, paths: [...batch] }).catch((err) => this.#onListenerError(err));
+    }, 0);
   }
 
   /** Opens (creating if needed) the store in `dataDir` and empties its temp folder. */
@@ -127,6 +159,11 @@ export class Store implements StorePort {
     const store = new Store(options, index);
     for (const e of index.all()) store.clock.observe(e.version);
     return store;
+  }
+
+  /** The path locks every change holds (reclaim.ts holds them all while it collects orphaned content). */
+  get locks(): Locks {
+    return this.#ctx.locks;
   }
 
   /** The last seq of this node's own changes that is durable. */
@@ -213,6 +250,30 @@ export class Store implements StorePort {
     return { changes: rows.map((r) => r.change), cursor: rows.length ? rows[rows.length - 1].id : since };
   }
 
+  /** Log ids up to this one are pruned: a `/changes` cursor below it is gone (log_prune.ts). */
+  changesFloor(): number {
+    return this.index.logFloor();
+  }
+
+  /** The newest durable cursor of `/changes` (where a reader starting now follows from). */
+  changesEnd(): number {
+    return this.#commits.changeId;
+  }
+
+  /** The highest seq of `origin` pruned from this node's log: a peer asking for changes after less gets 410. */
+  logFloor(origin: string): number {
+    return this.index.originFloor(origin);
+  }
+
+  /**
+   * Prunes the change log below what every one of `members` (this node
+   * among them) holds, keeping the newest `--changes-keep` entries
+   * (log_prune.ts). Returns how many entries went.
+   */
+  pruneLog(members: MemberApplied[]): Promise<number> {
+    return pruneLog(this.index, { lastId: this.#commits.changeId, keep: this.#changesKeep, members });
+  }
+
   /** Resolves when a change after `since` exists, or after `ms`, or on abort. */
   waitForChange(since: number, ms: number, signal?: AbortSignal): Promise<void> {
     return this.#commits.waitForChange(since, { ms, signal });
@@ -257,7 +318,37 @@ export class Store implements StorePort {
    * revisions stay. Returns how many were purged.
    */
   purge(tombstones: { path: string; version: string }[]): Promise<number> {
-    return purgeTombstones(this.#ctx, tombstones);
+    return purgeTombstones(this.#ctx, tombstones, { clock: this.#trash });
+  }
+
+  // --- the trash (trash.ts)
+
+  /** A page of what is in the trash at `path` or under it ('' for all). */
+  trash(path: string, options: { limit: number; cursor?: string }): { entries: TrashEntry[]; nextCursor: string } {
+    return listTrash(this.#ctx, path, { ...options, clock: this.#trash() });
+  }
+
+  /** Brings back what is in the trash at `path` (with `version`, that kept version) as new versions; returns their records. */
+  restore(path: string, options: { version?: string } = {}): Promise<FileRecord[]> {
+    return restoreFromTrash(this.#ctx, path, {
+      clock: this.#trash(),
+      version: options.version,
+      writes: {
+        put: (p, body, o) => this.put(p, body, o),
+        mkcol: (p) => this.mkcol(p),
+        read: (p, version) => this.read(p, { version }),
+      },
+    });
+  }
+
+  /** Erases `path` (a folder with `recursive`) and every kept revision, on every node; returns the erase tombstones. */
+  erase(path: string, options: Conditions & { recursive?: boolean } = {}): Promise<FileRecord[]> {
+    return erase(this.#ctx, path, options);
+  }
+
+  /** Drops the revisions of every path deleted longer ago than the trash period; returns how many paths. */
+  expireTrash(): Promise<number> {
+    return expireTrash(this.#ctx, { clock: this.#trash });
   }
 
   /** Opens content by SHA-256 for a peer: size and a stream, or undefined. */

@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'method_not_allowed'
   | 'conflict'
   | 'precondition_failed'
+  | 'gone'
   | 'too_large'
   | 'range_not_satisfiable'
   | 'write_concern'

@@ -1,6 +1,9 @@
 /**
- * The real `nuvem` CLI (bin/nuvem.js, as a child process) against one real
- * node (nodes/main.ts, as a child process on port 0 in a temp folder).
+ * The real `nuvem` CLI as installed (bin/nuvem.js running the build in
+ * dist/, as a child process; `npm test` builds it first) against one real
+ * node started by that same CLI (`nuvem node`, on port 0 in a temp folder):
+ * every client command, help and usage errors. No run may say it fell back
+ * to tsx.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -22,10 +25,10 @@ let nodeUrl = '';
 /** The node runs with a token, so every command also shows that `NUVEM_TOKEN` is sent. */
 const TOKEN = 'cli-test-token';
 
-/** Starts a node on port 0 and resolves to the URL from its "listening" log line. */
+/** Starts `nuvem node` on port 0 and resolves to the URL from its "listening" log line. */
 function startNode(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   // No broker (port 1 refuses at once), so no other test's cluster is joined; no folder watcher, which this test does not need.
-  const args = ['--import', 'tsx', 'nodes/main.ts', '--port', '0', '--data', dataDir, '--token', TOKEN, '--broker', 'mqtt://127.0.0.1:1', '--no-watch'];
+  const args = ['bin/nuvem.js', 'node', '--port', '0', '--data', dataDir, '--token', TOKEN, '--broker', 'mqtt://127.0.0.1:1', '--no-watch'];
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -70,10 +73,15 @@ function nuvem(args: string[], options: { input?: Uint8Array; env?: Record<strin
   let stderr = '';
   child.stdout!.on('data', (c: Buffer) => stdout.push(c));
   child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr })));
+  return new Promise((resolve) => child.on('close', (code) => {
+    assert.not.match(stderr, TSX_NOTE, `nuvem ${args.join(' ')} did not run the build in dist/`);
+    resolve({ code, stdout: Buffer.concat(stdout), stderr });
+  }));
 }
 
 const ok = (run: Run, what: string) => assert.is(run.code, 0, `${what} failed (${run.code}): ${run.stderr}`);
+/** Every run goes through the build: the fallback would say so on stderr. */
+const TSX_NOTE = /through tsx/;
 const json = (run: Run) => JSON.parse(run.stdout.toString());
 
 test.before(async () => {
@@ -212,6 +220,21 @@ test('the library follows next_cursor to the end and throws NuvemHttpError', asy
     assert.is((err as NuvemHttpError).code, 'not_found');
   }
   await client.remove('p', { recursive: true });
+});
+
+test('--help, help COMMAND and status: usage on stdout, the node listed', async () => {
+  const [help, helpPut, status] = await Promise.all([nuvem(['--help']), nuvem(['help', 'put']), nuvem(['status'])]);
+  ok(help, '--help');
+  assert.match(help.stdout.toString(), /^Usage: nuvem <command> \[flags\]\n/);
+  for (const command of ['put', 'get', 'rm', 'mv', 'mkdir', 'ls', 'stat', 'revisions', 'status', 'watch', 'sync', 'nuvem node', 'nuvem up', 'nuvem broker']) {
+    assert.ok(help.stdout.toString().includes(command), `--help mentions ${command}`);
+  }
+  assert.is(help.stderr, '');
+  ok(helpPut, 'help put');
+  assert.match(helpPut.stdout.toString(), /^Usage: nuvem put LOCAL \[REMOTE\]/);
+  assert.match(helpPut.stdout.toString(), /--no-overwrite/);
+  ok(status, 'status');
+  assert.match(status.stdout.toString(), /^1 of 1 node online$/m, status.stdout.toString());
 });
 
 test('usage errors exit 2 with usage on stderr; an unreachable node or a wrong token exits 1', async () => {

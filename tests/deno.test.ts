@@ -17,6 +17,7 @@ import { startBroker } from '../broker/mod.ts';
 import { watchTopics } from './_support/mqtt_watch.ts';
 import { assertPlausibleResources } from './_support/resources_check.ts';
 import { REPO_ROOT, startNodeProcess, type NodeProcess } from './_support/node_process.ts';
+import { skipped } from './_support/skip.ts';
 import { sleep } from './_support/sleep.ts';
 
 function findDeno(): string | undefined {
@@ -42,8 +43,7 @@ test.after(() => {
 
 function denoMissing(): boolean {
   if (deno) return false;
-  if (process.env.NUVEM_REQUIRE_DENO) assert.unreachable('NUVEM_REQUIRE_DENO is set but no Deno binary was found');
-  console.log('\n  (skipped: no Deno binary; `npm run deno:install` puts one in node_modules/deno/deno)');
+  skipped('no Deno binary', { required: 'NUVEM_REQUIRE_DENO', hint: '`npm run deno:install` puts one in node_modules/deno/deno' });
   return true;
 }
 

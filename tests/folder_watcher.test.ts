@@ -12,6 +12,7 @@ import { watch } from 'chokidar';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { FolderWatcher, type FolderWatcherOptions, type RescanReason } from '../nodes/folder_watcher.ts';
+import { skipped } from './_support/skip.ts';
 
 const SETTLE = 200;
 const roots: string[] = [];
@@ -275,8 +276,8 @@ test('close() with paths still settling leaves nothing running: the process exit
 // watch limit, so the machine's fs.inotify.max_user_watches is left alone.
 const canUnshare = spawnSync('unshare', ['-U', '-r', 'sh', '-c', 'echo 20 > /proc/sys/user/max_inotify_watches']).status === 0;
 
-test(`a real inotify watch limit (user namespace)${canUnshare ? '' : ' — skipped: unshare -U -r is not available'}`, async () => {
-  if (!canUnshare) return;
+test('a real inotify watch limit (user namespace)', async () => {
+  if (!canUnshare) return skipped('unshare -U -r is not available');
   const root = tempRoot();
   for (let i = 0; i < 40; i++) mkdirSync(join(root, `d${i}`));
   const script = `

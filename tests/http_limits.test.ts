@@ -70,6 +70,8 @@ test('a body that stalls is cut off after the idle timeout and stores nothing', 
 test('long-polls past the cap get 503 with Retry-After instead of a held connection', async () => {
   const store = {
     changes: () => ({ changes: [], cursor: 0 }),
+    changesFloor: () => 0,
+    changesEnd: () => 0,
     waitForChange: (_since: number, ms: number, signal?: AbortSignal) =>
       new Promise<void>((r) => {
         const t = setTimeout(r, ms);

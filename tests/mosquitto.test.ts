@@ -9,17 +9,15 @@ import * as assert from 'uvu/assert';
 import { randomBytesFrom } from './_support/bytes.ts';
 import { findMosquitto, sha256, startCluster, type Cluster } from './_support/cluster.ts';
 import { watchTopics } from './_support/mqtt_watch.ts';
+import { skipped } from './_support/skip.ts';
 
 const mosquitto = suite('mosquitto');
 const bin = findMosquitto();
 let cluster: Cluster | undefined;
-let told = false;
 
 function missing(): boolean {
   if (bin) return false;
-  if (process.env.NUVEM_REQUIRE_MOSQUITTO === '1') assert.unreachable('NUVEM_REQUIRE_MOSQUITTO=1 but no mosquitto binary was found (apt-get install mosquitto)');
-  if (!told) console.log('\n  (skipped: mosquitto is not installed; `apt-get install mosquitto mosquitto-clients` runs these tests)');
-  told = true;
+  skipped('mosquitto is not installed', { required: 'NUVEM_REQUIRE_MOSQUITTO', hint: '`apt-get install mosquitto mosquitto-clients` runs these tests' });
   return true;
 }
 

@@ -132,9 +132,10 @@ planner.run();
 const store = suite('purge: store');
 const open: { store: Store; cleanup(): void }[] = [];
 
-async function newStore(id: string): Promise<Store> {
+/** A store without a trash (`trashMs` 0, `--trash-days 0`), unless `trashMs` says otherwise. */
+async function newStore(id: string, options: { trashMs?: number } = {}): Promise<Store> {
   const dir = tempDir('purge');
-  const s = await Store.open({ dataDir: dir.path, nodeId: id });
+  const s = await Store.open({ dataDir: dir.path, nodeId: id, trashMs: options.trashMs ?? 0 });
   open.push({ store: s, cleanup: dir.cleanup });
   return s;
 }
@@ -166,7 +167,7 @@ store.after.each(() => {
   }
 });
 
-store('a purged tombstone leaves no record, keeps the revisions, and the digest equals a store that never had the path', async () => {
+store('a purged tombstone leaves no record and no revisions (out of the trash), and the digest equals a store that never had the path', async () => {
   const a = await newStore('node-a');
   const { record: live } = await a.put('docs/a.txt', bytes('hello'));
   const [tomb] = await a.remove('docs/a.txt');
@@ -177,9 +178,27 @@ store('a purged tombstone leaves no record, keeps the revisions, and the digest 
   assert.is(a.get('docs/a.txt'), undefined);
   assert.equal([...a.index.tombstones()], []);
   assert.is(a.index.totals().tombstones, 0);
-  assert.equal(a.revisions('docs/a.txt').map((r) => r.version), [live.version]);
-  assert.is(await text(a, 'docs/a.txt', live.version), 'hello');
+  assert.equal(a.revisions('docs/a.txt'), []);
+  await a.read('docs/a.txt', { version: live.version }).then(() => assert.unreachable('the deleted version is gone'), (e: NuvemError) => assert.is(e.code, 'not_found'));
   assert.throws(() => a.stat('docs/a.txt'), (e: NuvemError) => e.code === 'not_found');
+});
+
+store('a tombstone in the trash is not purged, whatever the planner says; once out of it, it goes with its revisions', async () => {
+  let now = Date.now();
+  const dir = tempDir('purge');
+  const a = await Store.open({ dataDir: dir.path, nodeId: 'node-a', trashMs: 60_000, now: () => now });
+  open.push({ store: a, cleanup: dir.cleanup });
+  const { record: live } = await a.put('t.txt', bytes('in the trash'));
+  const [tomb] = await a.remove('t.txt');
+  assert.is(await a.purge([{ path: 't.txt', version: tomb.version }]), 0);
+  assert.equal(a.get('t.txt'), tomb);
+  assert.equal(a.trash('', { limit: 10 }).entries.map((e) => [e.path, e.version]), [['t.txt', live.version]]);
+  assert.is(await a.expireTrash(), 0, 'its revisions stay while it is in the trash');
+  now += 60_000;
+  assert.equal(a.trash('', { limit: 10 }).entries, []);
+  assert.is(await a.purge([{ path: 't.txt', version: tomb.version }]), 1);
+  assert.is(a.get('t.txt'), undefined);
+  assert.equal(a.revisions('t.txt'), []);
 });
 
 store('only that tombstone goes: a path written or deleted again since keeps its newer record', async () => {
@@ -291,7 +310,7 @@ repair('a node that purged a tombstone and one that holds it agree; a live diffe
 
 repair('after a purge, the deleted version is not taken back from a node that still holds it live (one joining and catching up)', async () => {
   const a = await newStore('node-a');
-  const b = await newStore('node-b');
+  const b = await newStore('node-b', { trashMs: 60_000 }); // still holds the deleted version's bytes for the late node
   const late = await newStore('node-c');
   const { record } = await b.put('s', bytes('deleted later'));
   const [tomb] = await b.remove('s');

@@ -18,6 +18,7 @@ import * as assert from 'uvu/assert';
 import { randomBytesFrom } from './_support/bytes.ts';
 import { findMosquittoSub, sha256, startCluster, type Cluster } from './_support/cluster.ts';
 import { watchTopics } from './_support/mqtt_watch.ts';
+import { skipped } from './_support/skip.ts';
 import { sleep } from './_support/sleep.ts';
 
 const replication = suite('replication');
@@ -193,11 +194,7 @@ replication('a MOVE answered 2xx with w=auto is at the new path on every node an
 replication('mosquitto_sub sees the retained statuses of the three nodes and the change notice of a PUT', async () => {
   await ready();
   const bin = findMosquittoSub();
-  if (!bin) {
-    if (process.env.NUVEM_REQUIRE_MOSQUITTO === '1') assert.unreachable('NUVEM_REQUIRE_MOSQUITTO=1 but mosquitto_sub was not found (apt-get install mosquitto-clients)');
-    console.log('\n  (skipped: mosquitto_sub not found; install the Debian package mosquitto-clients)');
-    return;
-  }
+  if (!bin) return skipped('mosquitto_sub not found', { required: 'NUVEM_REQUIRE_MOSQUITTO', hint: 'install the Debian package mosquitto-clients' });
   const sub = spawn(bin, ['-h', '127.0.0.1', '-p', String(cluster.brokerPort), '-t', 'nuvem/#', '-v', '-q', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   let stderr = '';

@@ -1,5 +1,5 @@
 /**
- * `nuvem up` as a real child process (`node --import tsx client/cli.ts up`):
+ * `nuvem up` as a real child process (`node bin/nuvem.js up`, the built CLI):
  * a broker and two nodes on free loopback ports in a temp folder, a file
  * through node 1, the nodes' retained status on the broker, and a stop that
  * exits 0 and frees every port; a taken port fails the start with the flag
@@ -38,7 +38,7 @@ interface Up {
 }
 
 function startUp(args: string[]): Up {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'client/cli.ts', 'up', ...args], {
+  const child = spawn(process.execPath, ['bin/nuvem.js', 'up', ...args], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

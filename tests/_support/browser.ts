@@ -14,7 +14,7 @@
  */
 import { existsSync } from 'node:fs';
 import { chromium, type BrowserContext, type Page, type Request, type WebSocket } from 'playwright-core';
-import * as assert from 'uvu/assert';
+import { skipped } from './skip.ts';
 import { tempDir } from './temp.ts';
 
 export const CHROMIUM = process.env.NUVEM_CHROMIUM || '/usr/bin/chromium';
@@ -31,8 +31,7 @@ export const CHROMIUM_ARGS = [
 
 export function chromiumMissing(): boolean {
   if (existsSync(CHROMIUM)) return false;
-  if (process.env.NUVEM_REQUIRE_CHROMIUM) assert.unreachable(`NUVEM_REQUIRE_CHROMIUM is set but ${CHROMIUM} does not exist`);
-  console.log(`\n  (skipped: no Chromium at ${CHROMIUM}; apt-get install chromium, or set NUVEM_CHROMIUM)`);
+  skipped(`no Chromium at ${CHROMIUM}`, { required: 'NUVEM_REQUIRE_CHROMIUM', hint: 'apt-get install chromium, or set NUVEM_CHROMIUM' });
   return true;
 }
 

@@ -31,7 +31,7 @@ function socketless(): Runtime {
   };
 }
 
-export async function inProcessNode(options: { token?: string; keepRevisions?: number } = {}): Promise<InProcessNode> {
+export async function inProcessNode(options: { token?: string; keepRevisions?: number; changesKeep?: number } = {}): Promise<InProcessNode> {
   const dir = tempDir('app');
   // startNode always prints its "listening" line (tools read the URL from it); here there is no URL to read.
   const print = console.log;
@@ -51,6 +51,7 @@ export async function inProcessNode(options: { token?: string; keepRevisions?: n
       antiEntropyMs: 30_000,
       keepRevisions: options.keepRevisions ?? 10,
       heartbeatMs: 1000,
+      changesKeep: options.changesKeep,
     },
     socketless(),
   ).finally(() => {

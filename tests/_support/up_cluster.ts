@@ -90,7 +90,7 @@ export async function startUpCluster(options: { nodes?: number } = {}): Promise<
   const dir = tempDir('up-cluster');
   const { base, others } = await freePorts(count, 2);
   const up = spawnGroup(process.execPath, [
-    '--import', 'tsx', 'client/cli.ts', 'up', '--nodes', String(count), '--data', dir.path,
+    'bin/nuvem.js', 'up', '--nodes', String(count), '--data', dir.path,
     '--base-port', String(base), '--mqtt-port', String(others[0]), '--ws-port', String(others[1]),
   ]);
   const restarted = new Map<string, { child: ChildProcess; lines: string[] }>();
