@@ -61,8 +61,8 @@ export interface StorePort {
   openContent(sha256: string): Promise<{ size: number; body: ReadableStream<Uint8Array> } | undefined>;
   logFor(origin: string, after: number, limit: number): Change[];
   applied(): Record<string, number>;
-  digest(): Record<string, string>;
-  bucketRecords(bucket: number): FileRecord[];
+  digest(): Promise<Record<string, string>>;
+  bucketRecords(bucket: number): Promise<FileRecord[]>;
   /** Pushes of uploads received from peers, kept until their change arrives. */
   staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
 }
@@ -123,6 +123,8 @@ export interface Deps {
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */
   unhealthy(): string | undefined;
+  /** Resolves when an upload may start; throws `disk_full` when the disk is below its reserve (checked before the body is read). */
+  admitUpload?(): Promise<void>;
   log: Log;
   /** The dashboard's files and where the broker is (`GET /`; dashboard.ts); undefined: a page saying they are missing. */
   dashboard?: DashboardAssets;

@@ -28,7 +28,7 @@ export type RepairPeers = Pick<Replicator, 'connected' | 'isOnline' | 'get' | 'c
 /** One pass against one peer; returns the number of records repaired. */
 export async function repairFrom(store: Store, replicator: RepairPeers, peer: Member): Promise<number> {
   const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
-  const mine = store.digest();
+  const mine = await store.digest();
   let repaired = 0;
   const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {

@@ -5,6 +5,7 @@
  */
 import Database from 'libsql';
 import type { Tombstone } from './purge.ts';
+import { inTransaction } from './sqlite_tx.ts';
 import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
 
 export interface Entry extends FileRecord {
@@ -135,7 +136,7 @@ export class IndexDb {
     this.#db.pragma('synchronous = NORMAL');
     this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
-    this.#transaction = this.#db.transaction((batch: Mutation[]) => batch.map((m) => this.#apply(m)));
+    this.#transaction = (batch: Mutation[]) => inTransaction(this.#db, () => batch.map((m) => this.#apply(m)));
     const p = (sql: string) => this.#db.prepare(sql);
     this.#stmt = {
       get: p('SELECT * FROM entries WHERE path = ?'),
@@ -145,6 +146,7 @@ export class IndexDb {
       range: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 0 ORDER BY path LIMIT ?'),
       firstLive: p('SELECT * FROM entries WHERE path >= ? AND path < ? AND deleted = 0 ORDER BY path LIMIT 1'),
       all: p('SELECT * FROM entries'),
+      page: p('SELECT * FROM entries WHERE path > ? ORDER BY path LIMIT ?'),
       addRevision: p('INSERT OR REPLACE INTO revisions (path, version, sha256, record) VALUES (?, ?, ?, ?)'),
       revisions: p('SELECT record FROM revisions WHERE path = ? ORDER BY version DESC'),
       revision: p('SELECT record FROM revisions WHERE path = ? AND version = ?'),
@@ -208,6 +210,11 @@ export class IndexDb {
 
   *all(): Generator<Entry> {
     for (const row of this.#stmt.all.iterate() as Iterable<Row>) yield toEntry(row)!;
+  }
+
+  /** Up to `limit` entries after `after` in path order, tombstones included (read in pages: digest.ts). */
+  page(after: string, limit: number): Entry[] {
+    return (this.#stmt.page.all(after, limit) as Row[]).map((r) => toEntry(r)!);
   }
 
   /** Every tombstone (deleted entry); consume it before the next write. */

@@ -6,17 +6,22 @@
  * touched, and they are fsynced together before the index commits
  * (commit_pipeline.ts).
  */
-import { linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, promises as fsp, renameSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diskError, makeFolders, removeEmptyFolders, Syncer } from './disk.ts';
 import { publicRecord, type Entry, type IndexDb } from './index_db.ts';
 import { conflict } from '../protocol/errors.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
-/** What a change notes of its disk work: the folders to fsync before its commit, the replaced versions kept. */
+/**
+ * What a change notes of its disk work: the folders to fsync before its
+ * commit, the replaced versions kept, and how to put the files back if the
+ * commit fails (commit_pipeline.ts runs `undo` newest first).
+ */
 export interface DiskWork {
   syncDirs?: string[];
   revisions: FileRecord[];
+  undo?: (() => void)[];
 }
 
 /** Creates the store's metadata folders in `dataDir` and empties its temp folder (the files folder: volume.ts). */
@@ -69,6 +74,8 @@ export class Layout {
       await this.makeParent(dest, pending);
       // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
       renameSync(source, dest);
+      // Undone: a temp file's bytes are dropped, a moved file goes back (the replaced one is restored by retire's undo).
+      (pending.undo ??= []).push(dirname(source) === this.tmpDir ? () => unlinkSync(dest) : () => renameSync(dest, source));
       (pending.syncDirs ??= []).push(dirname(dest));
       if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
     } catch (err) {
@@ -84,6 +91,10 @@ export class Layout {
     try {
       await this.makeParent(dest, pending);
       await fsp.rename(src, dest);
+      (pending.undo ??= []).push(() => {
+        renameSync(dest, src);
+        this.#knownDirs.clear();
+      });
       this.#knownDirs.clear(); // folders under `src` are gone
       pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
     } catch (err) {
@@ -131,15 +142,18 @@ export class Layout {
   async retire(live: Entry, pending: DiskWork): Promise<void> {
     if (live.type !== 'file') return;
     const target = this.revPath(live);
+    let linked = false;
     try {
       await this.makeParent(target, pending);
       linkSync(this.filePath(live.path), target);
+      linked = true;
       (pending.syncDirs ??= []).push(dirname(target));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOENT') return; // gone behind our back: nothing to keep
       if (code !== 'EEXIST') throw diskError(err);
     }
+    (pending.undo ??= []).push(() => restore(target, this.filePath(live.path), { linked }));
     pending.revisions.push(publicRecord(live));
   }
 
@@ -175,4 +189,18 @@ export class Layout {
       unlinkSync(this.revPath(record));
     } catch { /* gone already, or left behind */ }
   }
+}
+
+/**
+ * Puts a retired version back at its path after a failed commit (the new
+ * file, if any, is gone by then): links it back unless something is there,
+ * and drops the revision link this change made once the path holds its inode.
+ */
+function restore(rev: string, file: string, options: { linked: boolean }): void {
+  try {
+    linkSync(rev, file);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+  if (options.linked && statSync(file).ino === statSync(rev).ino) unlinkSync(rev);
 }

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
-import { digestOf, recordsOfBucket } from './digest.ts';
+import { digestOf, entryPages, recordsOfBucket } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
@@ -55,6 +55,8 @@ export interface StoreOptions {
   acceptVanished?: boolean;
   /** Told of an exception thrown by a change listener (it never reaches the commit, nor kills the process). */
   onListenerError?: (err: unknown) => void;
+  /** Told once when the index's WAL could not be flushed; no change commits after it (commit_pipeline.ts). */
+  onFatal?: (err: unknown) => void;
   /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (default 100,000; log_prune.ts). */
@@ -99,7 +101,7 @@ export class Store implements StorePort {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
-    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError, onFatal: options.onFatal });
     this.#onListenerError = options.onListenerError ?? ((err) => console.error('dropping revisions of a deleted path failed:', err));
     this.#ctx = {
       nodeId,
@@ -373,19 +375,19 @@ export class Store implements StorePort {
    * Digest for anti-entropy: a hash per bucket of the live records only; or
    * the records of one bucket, tombstones included (digest.ts).
    */
-  digest(): Record<string, string> {
-    return digestOf(this.index.all());
+  digest(): Promise<Record<string, string>> {
+    return digestOf(entryPages(this.index));
   }
 
-  bucketRecords(bucket: number): FileRecord[] {
-    return recordsOfBucket(this.index.all(), bucket);
+  bucketRecords(bucket: number): Promise<FileRecord[]> {
+    return recordsOfBucket(entryPages(this.index), bucket);
   }
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+  recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
     return reconcile(this.#ctx, options);
   }
 
@@ -394,7 +396,7 @@ export class Store implements StorePort {
    * index, as start-up does for the whole folder: what a person or program
    * changed there becomes a new version, move or tombstone (recovery.ts).
    */
-  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
     return reconcile(this.#ctx, { paths });
   }
 
