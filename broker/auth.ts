@@ -7,7 +7,9 @@
  * - `token`: a client whose password is the token is a **node**, and its
  *   username is its node id. A node may publish its own
  *   `{prefix}/nodes/{id}/…` and `{prefix}/events/{id}`, any `{prefix}/files/…`
- *   and `{prefix}/acks/…`, and subscribe to anything.
+ *   and `{prefix}/acks/…`, and subscribe to anything; and it may clear
+ *   another node's retained status (an empty retained message), which is
+ *   how a member is forgotten.
  * - `readToken`: a client whose password is the read token is a **reader**
  *   (a dashboard): it may subscribe under `{prefix}/` and publish nothing.
  *   Its username is free, but MQTT 3.1.1 needs one to send a password, and
@@ -129,7 +131,7 @@ export function createAuth(options: AuthOptions = {}): AuthHooks {
 
     authorizePublish(client, packet, done) {
       const role = roleOf(client);
-      const reason = publishRefusal(role, packet.topic, prefix) ?? payloadRefusal(role, packet.topic, packet.payload, prefix);
+      const reason = clearsStatus(role, packet, prefix) ? undefined : publishRefusal(role, packet.topic, prefix) ?? payloadRefusal(role, packet.topic, packet.payload, prefix);
       if (reason === undefined) return done(null);
       refuse('publish', client, { topic: packet.topic, reason });
       done(new Error(`not authorized to publish on ${packet.topic}: ${reason}`));
@@ -163,6 +165,18 @@ export function publishRefusal(role: Role | undefined, topic: string, prefix: st
     default:
       return `unknown topic under ${prefix}/`;
   }
+}
+
+/**
+ * A node clearing another member's retained status (an empty retained
+ * message on `{prefix}/nodes/{id}/status`): how a node that forgot a member
+ * (`nuvem members forget`) tells the others and the broker. Pure.
+ */
+export function clearsStatus(role: Role | undefined, packet: { topic: string; payload: string | Uint8Array; retain?: boolean }, prefix: string): boolean {
+  if (role?.kind !== 'node' || packet.payload.length !== 0 || !packet.retain) return false;
+  const parts = packet.topic.split('/');
+  return packet.topic.startsWith(prefix + '/') && parts.length === prefix.split('/').length + 3 &&
+    parts[parts.length - 3] === 'nodes' && NODE_ID.test(parts[parts.length - 2]) && parts[parts.length - 1] === 'status';
 }
 
 /** The field of each node topic's payload that names the node speaking. */

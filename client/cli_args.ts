@@ -66,6 +66,11 @@ export const COMMANDS = {
     summary: 'trash ls [FOLDER]: deleted files still restorable; trash restore PATH: bring a file or folder back',
   },
   status: { args: [], options: {}, summary: 'show every node: state, heartbeat age, lag, latency, files, disk' },
+  members: {
+    args: ['[forget]', '[ID]'],
+    options: {},
+    summary: 'list the members a node knows; "members forget ID" makes the nodes forget one gone for good (refused while it is online)',
+  },
   watch: { args: ['[FOLDER]'], options: {}, summary: 'print changes as they happen, one line each (with --json: JSON lines)' },
   sync: {
     args: ['DIR'],

@@ -7,7 +7,7 @@ import { stat as statLocal } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, type CommandName } from './cli_args.ts';
 import { withHint } from './cli_errors.ts';
-import { formatChange, formatListing, formatRecord, formatRevisions, formatStatus, formatStored, formatTrash } from './cli_format.ts';
+import { formatChange, formatListing, formatMembers, formatRecord, formatRevisions, formatStatus, formatStored, formatTrash } from './cli_format.ts';
 import { contentTypeFor } from './content_type.ts';
 import { readContentDigest } from '../protocol/content_digest.ts';
 import { NuvemHttpError } from './errors.ts';
@@ -238,6 +238,18 @@ const status: Runner = async (ctx) => {
   emit(ctx, { nodes }, formatStatus(nodes));
 };
 
+/** `members` lists the members a node knows; `members forget ID` makes the nodes forget one. */
+const members: Runner = async (ctx, { args }) => {
+  if (args.length === 0) {
+    const { node, members: list } = await ctx.client.members({ signal: ctx.signal });
+    emit(ctx, { node, members: list }, formatMembers(list, { node, now: Date.now() }));
+    return;
+  }
+  if (args[0] !== 'forget' || args.length !== 2) throw new UsageError('members: expected no argument, or "forget ID"', { command: 'members' });
+  const answer = await ctx.client.forgetMember(args[1], { signal: ctx.signal });
+  emit(ctx, answer, `${answer.wasMember ? 'forgot' : 'was not a member, now forgotten:'} ${answer.forgotten} (on ${answer.node}; the other nodes are told through the broker)`);
+};
+
 /** A log line of a long-running command: one JSON object with a level (DESIGN.md section 5). */
 function logLine(ctx: CommandContext, level: 'info' | 'warn', fields: { msg: string } & Record<string, unknown>): void {
   ctx.err(JSON.stringify({ time: new Date().toISOString(), level, ...fields }));
@@ -258,4 +270,4 @@ const watch: Runner = async (ctx, { args }) => {
 /** `sync DIR`: loaded only when used (SQLite and the folder watcher are not needed by other commands). */
 const sync: Runner = async (ctx, input) => (await import('./cli_sync.ts')).runSync(ctx, input);
 
-export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, trash, status, watch, sync };
+export const RUNNERS: Record<CommandName, Runner> = { put, get, rm, mv, mkdir, ls, stat, revisions, trash, status, members, watch, sync };

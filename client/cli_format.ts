@@ -7,6 +7,7 @@
  * formatTable([['TYPE', 'NAME'], ['file', 'a.txt']], { right: [] })
  * // 'TYPE  NAME\nfile  a.txt'
  */
+import type { MemberView } from './members.ts';
 import { formatBytes } from './progress_format.ts';
 import { relativeTo } from './paths.ts';
 import type { ChangeMessage } from '../protocol/messages.ts';
@@ -85,6 +86,16 @@ export function formatRevisions(revisions: NuvemRecord[], options: TimeOptions =
     r.origin ?? '',
   ]);
   return formatTable([['VERSION', 'SIZE', 'MODIFIED', 'SHA256', 'ORIGIN'], ...rows], { right: [1] });
+}
+
+/** `members`: the members one node knows (long URLs shortened; terminal escapes are removed by the CLI). */
+export function formatMembers(members: MemberView[], options: { node: string; now: number }): string {
+  if (members.length === 0) return `${options.node} knows no other member`;
+  const short = (url: string) => (url.length > 60 ? url.slice(0, 57) + '...' : url);
+  const rows = [...members].sort((a, b) => (a.id < b.id ? -1 : 1)).map((m) => [
+    m.id, m.state, m.seenAt ? formatAge(options.now - m.seenAt) : 'never', short(m.url),
+  ]);
+  return [`members known to ${options.node}:`, formatTable([['MEMBER', 'STATE', 'SEEN ONLINE', 'URL'], ...rows])].join('\n');
 }
 
 /** `trash ls`: path, size, when deleted, the version a restore brings back. */

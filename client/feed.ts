@@ -31,28 +31,58 @@ export interface FeedOptions {
 
 const REMEMBERED = 10_000;
 
+/** What reading one node's change feed needs. */
+export interface FeedAccess {
+  fetch: FetchLike;
+  token?: string;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/** One page of a node's change feed: the changes (validated; others dropped) and the cursor to ask from next. */
+export interface FeedPage {
+  changes: ChangeMessage[];
+  cursor: string;
+}
+
+/**
+ * `GET {node}/changes?{query}`: one page of that node's feed. Throws the
+ * node's refusal as a `NuvemHttpError` (e.g. `410` once the node pruned its
+ * log past the cursor asked for), or a `NuvemNetworkError`.
+ */
+export async function feedPage(access: FeedAccess, node: { url: string }, query: string, ms = access.timeoutMs): Promise<FeedPage> {
+  let res: Response;
+  const signals = [AbortSignal.timeout(ms), ...(access.signal ? [access.signal] : [])];
+  try {
+    res = await access.fetch(`${node.url}/changes?${query}`, {
+      headers: access.token ? { authorization: `Bearer ${access.token}` } : {},
+      signal: AbortSignal.any(signals),
+    });
+  } catch (err) {
+    if (access.signal?.aborted) throw access.signal.reason ?? err;
+    throw new NuvemNetworkError(node.url, { cause: err });
+  }
+  if (!res.ok) throw await errorFromResponse(res, node.url);
+  const body = (await res.json()) as { changes?: unknown; cursor?: unknown };
+  if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
+  const changes: ChangeMessage[] = [];
+  for (const raw of body.changes) {
+    const checked = parseChangeMessage(JSON.stringify(raw));
+    if (checked.ok) changes.push(checked.value);
+  }
+  return { changes, cursor: body.cursor };
+}
+
+/** The node's newest cursor (`since=now`): reading from it gives only changes made after this call. */
+export async function feedEnd(access: FeedAccess, node: { url: string }): Promise<string> {
+  return (await feedPage(access, node, 'since=now&limit=1')).cursor;
+}
+
 export async function followChanges(options: FeedOptions): Promise<void> {
   const { state, signal } = options;
   const seen = new Set<string>();
   const wait = options.waitSeconds ?? 25;
-  const get = async (node: NodeView, query: string, ms: number): Promise<{ changes: unknown[]; cursor: string }> => {
-    let res: Response;
-    try {
-      res = await options.fetch(`${node.url}/changes?${query}`, {
-        headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
-        signal: AbortSignal.any([signal, AbortSignal.timeout(ms)]),
-      });
-    } catch (err) {
-      if (signal.aborted) throw signal.reason ?? err;
-      throw new NuvemNetworkError(node.url, { cause: err });
-    }
-    if (!res.ok) throw await errorFromResponse(res, node.url);
-    const body = (await res.json()) as { changes?: unknown; cursor?: unknown };
-    if (!Array.isArray(body.changes) || typeof body.cursor !== 'string') throw new TypeError(`Cannot read the change feed of ${node.url}`);
-    return { changes: body.changes, cursor: body.cursor };
-  };
-  /** The node's newest cursor: the `since` after which nothing follows yet. */
-  const endOf = async (node: NodeView): Promise<string> => (await get(node, 'since=now&limit=1', options.timeoutMs)).cursor;
+  const access: FeedAccess = { fetch: options.fetch, token: options.token, timeoutMs: options.timeoutMs, signal };
   const avoid = new Set<string>();
   while (!signal.aborted) {
     let node: NodeView;
@@ -65,26 +95,24 @@ export async function followChanges(options: FeedOptions): Promise<void> {
       continue;
     }
     try {
-      let cursor = await endOf(node);
+      let cursor = await feedEnd(access, node);
       for (;;) {
-        let page: { changes: unknown[]; cursor: string };
+        let page: FeedPage;
         try {
-          page = await get(node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
+          page = await feedPage(access, node, `since=${cursor}&wait=${wait}`, options.timeoutMs + wait * 1000);
         } catch (err) {
           if (!(err instanceof NuvemHttpError && err.status === 410 && typeof err.body.cursor === 'string')) throw err;
           options.onGap?.({ from: node, reason: `${node.id} pruned the changes after cursor ${cursor} from its log`, pruned: true });
           cursor = err.body.cursor;
           continue;
         }
-        for (const raw of page.changes) {
-          const checked = parseChangeMessage(JSON.stringify(raw));
-          if (!checked.ok) continue;
-          const key = `${checked.value.origin}:${checked.value.seq}`;
+        for (const change of page.changes) {
+          const key = `${change.origin}:${change.seq}`;
           if (seen.has(key)) continue;
           seen.add(key);
           if (seen.size > REMEMBERED) seen.delete(seen.values().next().value!);
-          state.onChange(checked.value);
-          options.onChange(checked.value);
+          state.onChange(change);
+          options.onChange(change);
         }
         cursor = page.cursor;
       }

@@ -37,12 +37,15 @@ export type IgnorePredicate = (path: string, isFolder: boolean) => boolean;
  * relative (`/a`, `./a`, `../a`).
  */
 export function compileIgnore(text: string): IgnorePredicate {
-  const rules = ignore({ ignorecase: false }).add(text.normalize('NFC'));
+  // Without a rule (no file, or only blank lines and comments) the matcher is not built at all: `ignore`
+  // caches its answer for every path it is asked about, 100 000 entries for a folder of 100 000 files.
+  const hasRules = text.split(/\r?\n/).some((line) => line.trim() !== '' && !line.startsWith('#'));
+  const rules = hasRules ? ignore({ ignorecase: false }).add(text.normalize('NFC')) : undefined;
   return (path, isFolder) => {
     if (path === '') return false;
     const normal = path.normalize('NFC');
     if (insideAlwaysIgnored(normal, isFolder)) return true;
-    return rules.ignores(isFolder ? `${normal}/` : normal);
+    return rules !== undefined && rules.ignores(isFolder ? `${normal}/` : normal);
   };
 }
 

@@ -31,13 +31,15 @@ import { ClusterState, type NodeReport } from './cluster_state.ts';
 import type { ClientContext } from './context.ts';
 import { connectBroker, pollStatus, probeLatency, type BrokerLink } from './discovery.ts';
 import { normalizeNodeUrl } from './paths.ts';
-import { createReads } from './reads.ts';
+import type { FeedPage } from './feed.ts';
+import { createReads, type FeedOptions } from './reads.ts';
 import type { SendContext } from './sender.ts';
 import type {
   ChangeOptions, ClientOptions, GetOptions, ListOptions, MoveOptions, NuvemEntry, NuvemRecord, PutBody, PutOptions,
   RemoveOptions,
 } from './types.ts';
 import { createWrites } from './writes.ts';
+import { createMembers, type Members } from './members.ts';
 import { createTrash, type RestoreOptions, type TrashEntry } from './trash.ts';
 
 export { DigestMismatchError, NuvemBrokerError, NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
@@ -45,9 +47,13 @@ export { NoNodeAvailableError } from './selection.ts';
 export type { NodeReport } from './cluster_state.ts';
 export type { ChangeMessage } from '../protocol/messages.ts';
 export type * from './types.ts';
+export type { FeedPage } from './feed.ts';
+export type { FeedOptions } from './reads.ts';
 export type { RestoreOptions, TrashEntry } from './trash.ts';
 
-export interface NuvemClient {
+export type { MemberView } from './members.ts';
+
+export interface NuvemClient extends Members {
   /** Stores a file; resolves to its new record (plus `replicas`). */
   put(remote: string, body: PutBody, options?: PutOptions): Promise<NuvemRecord>;
   /** Streams a file: a `Response` with `body`, `ETag`, `Content-Length`, `Content-Digest`… */
@@ -76,6 +82,15 @@ export interface NuvemClient {
    * notices from the broker, or a node's change feed) until `signal` aborts.
    */
   watch(onChange: (change: ChangeMessage) => void, options: { signal: AbortSignal; onGap?: (reason: string) => void }): Promise<void>;
+  /**
+   * One page of one node's change feed (`GET /changes`) after `since`: the
+   * changes and the cursor to go on from. Cursors belong to the node that
+   * gave them (`node` in the answer). A `410` (the node pruned its log past
+   * `since`) is thrown as a `NuvemHttpError`; no failover to another node.
+   */
+  feed(options: FeedOptions): Promise<FeedPage & { node: string }>;
+  /** The current end of a node's change feed: reading from `cursor` gives only changes made after this call. */
+  feedEnd(options?: Omit<FeedOptions, 'limit' | 'since'>): Promise<{ node: string; cursor: string }>;
   /** Disconnects from the broker and stops polling. */
   close(): Promise<void>;
 }
@@ -152,6 +167,7 @@ export function createClient(options: ClientOptions): NuvemClient {
     list: reads.list,
     entries: reads.entries,
     revisions: reads.revisions,
+    ...createMembers(ctx),
     trash: trash.trash,
     restore: trash.restore,
     ready: () => started,
@@ -166,6 +182,8 @@ export function createClient(options: ClientOptions): NuvemClient {
     },
 
     watch: reads.watch,
+    feed: reads.feed,
+    feedEnd: reads.feedEnd,
 
     async close() {
       closed = true;

@@ -7,12 +7,12 @@
 import type { ChangeMessage } from '../protocol/messages.ts';
 import { call, readJson, servedBy, type ClientContext } from './context.ts';
 import { NuvemHttpError } from './errors.ts';
-import { followChanges } from './feed.ts';
+import { feedEnd, feedPage, followChanges, type FeedAccess, type FeedPage } from './feed.ts';
 import { normalizeRemote } from './paths.ts';
 import { parseListPage, parseRevisions, recordFromHeaders, unquoteEtag } from './records.ts';
 import { getRequest, headRequest, listRequest, revisionsRequest } from './requests.ts';
 import { send } from './sender.ts';
-import type { Need } from './selection.ts';
+import { NoNodeAvailableError, selectNodes, type Need, type NodeView } from './selection.ts';
 import { describedBy, rangeStart, resumableBody } from './transfer.ts';
 import type { GetOptions, ListOptions, NuvemEntry, NuvemRecord } from './types.ts';
 
@@ -23,6 +23,19 @@ export interface Reads {
   entries(folder: string, options?: ListOptions): AsyncGenerator<NuvemEntry>;
   revisions(remote: string, options?: { signal?: AbortSignal }): Promise<NuvemRecord[]>;
   watch(onChange: (change: ChangeMessage) => void, options: { signal: AbortSignal; onGap?: (reason: string) => void }): Promise<void>;
+  feed(options: FeedOptions): Promise<FeedPage & { node: string }>;
+  feedEnd(options?: Omit<FeedOptions, 'limit' | 'since'>): Promise<{ node: string; cursor: string }>;
+}
+
+/** Which node's change feed to read, and from where. */
+export interface FeedOptions {
+  /** A node id; without it, the node this client would read from. A node known to be offline is refused (`NoNodeAvailableError`). */
+  node?: string;
+  /** The cursor to read after (`'0'`: the beginning). */
+  since?: string;
+  /** Changes per page (1 to 1000; default 1000). */
+  limit?: number;
+  signal?: AbortSignal;
 }
 
 export function createReads(ctx: ClientContext): Reads {
@@ -170,5 +183,35 @@ export function createReads(ctx: ClientContext): Reads {
     });
   }
 
-  return { get, stat, list, entries, revisions, watch };
+  /** The node a feed is read from: `id` if it is known and not offline, else (no id) the usual choice. */
+  function feedNode(id: string | undefined): NodeView {
+    const views = state.views();
+    if (id === undefined) return selectNodes(views, { prefer: options.prefer }).nodes[0];
+    const node = views.find((v) => v.id === id);
+    if (!node || node.state === 'offline' || node.unreachable !== undefined) {
+      const reason = node ? (node.unreachable ?? 'offline') : 'not known to this client';
+      throw new NoNodeAvailableError(`Cannot read the change feed of node ${id}: ${reason}`, { excluded: [{ id, url: node?.url ?? '', reason }] });
+    }
+    return node;
+  }
+
+  const access = (signal: AbortSignal | undefined): FeedAccess => ({ fetch: ctx.sender.fetch, token: options.token, timeoutMs: ctx.sender.timeoutMs, signal });
+
+  async function feed(opts: FeedOptions): Promise<FeedPage & { node: string }> {
+    await ctx.started;
+    const node = feedNode(opts.node);
+    const since = opts.since ?? '0';
+    if (!/^\d{1,15}$/.test(since)) throw new TypeError(`Cannot read a change feed from cursor "${since}": expected digits`);
+    const limit = Math.min(1000, Math.max(1, Math.floor(opts.limit ?? 1000)));
+    const page = await feedPage(access(opts.signal), node, `since=${since}&limit=${limit}`);
+    return { ...page, node: node.id };
+  }
+
+  async function end(opts: Omit<FeedOptions, 'limit' | 'since'> = {}): Promise<{ node: string; cursor: string }> {
+    await ctx.started;
+    const node = feedNode(opts.node);
+    return { node: node.id, cursor: await feedEnd(access(opts.signal), node) };
+  }
+
+  return { get, stat, list, entries, revisions, watch, feed, feedEnd: end };
 }

@@ -12,6 +12,9 @@
  *   a live record ranks by version, a tombstone just after the version it
  *   deleted), tombstones included, so a late or repeated notice never undoes
  *   a newer one, and the mirror's own writes never come back as changes.
+ *   A live entry's rank is its own version and is not stored apart (100 000
+ *   entries, no 100 000 rank objects); only tombstones and the ranks of
+ *   entries dropped with their folder are.
  * - A full listing replaces the view, except where the view knows a newer
  *   record (the listing's node may be behind), and except for paths absent
  *   from the listing that got a notice since the previous listing.
@@ -51,6 +54,7 @@ export class RemoteView {
   readonly #entries = new Map<string, RemoteEntry>();
   /** Direct children per folder path (`''` for the top), to let implicit folders vanish with their last child. */
   readonly #children = new Map<string, number>();
+  /** Ranks not implied by a live entry: tombstones, and entries dropped with their folder. */
   readonly #ranks = new Map<string, Rankable>();
   /** Paths that got a notice since the last full listing. */
   #touched = new Set<string>();
@@ -73,20 +77,38 @@ export class RemoteView {
     const touched = this.#touched;
     this.#touched = new Set();
     const kept = new Map<string, RemoteEntry | undefined>();
-    for (const [path, rank] of this.#ranks) {
+    const keep = (path: string, rank: Rankable) => {
       const listed = listing.get(path);
       if (listed ? wins(rank, rankOf(listed)) : touched.has(path)) kept.set(path, this.#entries.get(path));
-    }
+    };
+    for (const [path, rank] of this.#ranks) keep(path, rank);
+    for (const [path, entry] of this.#entries) if (entry.version !== '' && !this.#ranks.has(path)) keep(path, { version: entry.version, deleted: false });
     this.#entries.clear();
     this.#children.clear();
     for (const [path, rank] of this.#ranks) if (!rank.deleted && !kept.has(path)) this.#ranks.delete(path);
     for (const [path, record] of listing) {
       if (kept.has(path) || record.deleted) continue;
-      this.#set(path, entryOf(record));
-      this.#ranks.set(path, rankOf(record));
+      this.#set(path, reusable(record) ? record : entryOf(record)); // a listing's record serves as it is: no second object per path
+      this.#ranks.delete(path);
     }
     for (const [path, entry] of kept) if (entry) this.#set(path, entry);
     this.#forgetTombstones();
+  }
+
+  /**
+   * Starts the view from the last synced state (every base entry is what the
+   * cluster held when it was synced), for a mirror that resumes a node's
+   * change feed instead of listing: the feed's changes are then applied on
+   * top with {@linkcode RemoteView.apply}. Only into an empty view.
+   */
+  seed(base: ReadonlyMap<string, BaseEntry>): void {
+    if (this.#entries.size > 0 || this.#ranks.size > 0) throw new Error('Cannot seed a remote view that holds entries already');
+    for (const [path, b] of base) this.#set(path, b); // the base entry serves as it is (a RemoteEntry and more)
+  }
+
+  /** Whether the view holds nothing yet (no listing, no notice). */
+  get empty(): boolean {
+    return this.#entries.size === 0 && this.#ranks.size === 0;
   }
 
   /**
@@ -98,11 +120,15 @@ export class RemoteView {
     if (this.#touched.size > MAX_REMEMBERED) this.#touched.clear();
     if (!record.deleted) this.#notePrev(path, record.version, record.prev ?? '');
     const rank = rankOf(record);
-    const current = this.#ranks.get(path);
+    const current = this.#rankAt(path);
     if (current && !wins(rank, current)) return false;
-    this.#ranks.set(path, rank);
-    if (record.deleted) this.#drop(path);
-    else this.#set(path, entryOf(record));
+    if (record.deleted) {
+      this.#ranks.set(path, rank);
+      this.#drop(path);
+    } else {
+      this.#ranks.delete(path);
+      this.#set(path, entryOf(record));
+    }
     return true;
   }
 
@@ -171,9 +197,17 @@ export class RemoteView {
     if (prevs.size > 16) prevs.delete(prevs.keys().next().value!);
   }
 
+  /** The rank of what the view knows at `path`: a stored one, else the live entry's version (none for implicit folders). */
+  #rankAt(path: string): Rankable | undefined {
+    const stored = this.#ranks.get(path);
+    if (stored) return stored;
+    const entry = this.#entries.get(path);
+    return entry && entry.version !== '' ? { version: entry.version, deleted: false } : undefined;
+  }
+
   /** Keeps the ranks of at most MAX_REMEMBERED deleted paths (the oldest go first). */
   #forgetTombstones(): void {
-    let extra = this.#ranks.size - this.#entries.size - MAX_REMEMBERED;
+    let extra = this.#ranks.size - MAX_REMEMBERED;
     for (const [path, rank] of this.#ranks) {
       if (extra <= 0) return;
       if (rank.deleted) {
@@ -197,7 +231,12 @@ export class RemoteView {
   #drop(path: string): void {
     if (!this.#entries.has(path)) return;
     if ((this.#children.get(path) ?? 0) > 0) {
-      for (const other of [...this.#entries.keys()]) if (other.startsWith(`${path}/`)) this.#entries.delete(other);
+      for (const [other, entry] of [...this.#entries]) {
+        if (!other.startsWith(`${path}/`)) continue;
+        this.#entries.delete(other);
+        // Its rank outlives it, so a late notice of an older version does not bring it back.
+        if (entry.version !== '' && !this.#ranks.has(other)) this.#ranks.set(other, { version: entry.version, deleted: false });
+      }
       for (const folder of [...this.#children.keys()]) if (folder === path || folder.startsWith(`${path}/`)) this.#children.delete(folder);
     }
     this.#entries.delete(path);
@@ -218,6 +257,11 @@ function parentOf(path: string): string {
 
 function rankOf(record: RemoteRecord): Rankable {
   return record.deleted ? { version: record.version, deleted: true, prev: record.prev } : { version: record.version, deleted: false };
+}
+
+/** Whether a live record already has an entry's shape (a folder's size and sha256 empty). */
+function reusable(record: RemoteRecord): boolean {
+  return record.kind === 'file' || (record.size === 0 && record.sha256 === '');
 }
 
 function entryOf(record: RemoteRecord): RemoteEntry {

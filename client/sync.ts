@@ -8,7 +8,11 @@
  * (`sync_state.ts`):
  * - `full` (at start, after a gap in the change notices, after being
  *   offline, when `.nuvemignore` changes, every `fullSyncMs`): the whole
- *   folder scanned (`local_tree.ts`), the whole remote folder listed.
+ *   folder scanned (`local_tree.ts`), the whole remote folder listed —
+ *   or, at start, after being offline and after a gap, the remote side
+ *   taken from the last synced state plus one node's change feed from the
+ *   saved position (`sync_resume.ts`), when that node is reachable and its
+ *   feed still reaches back that far.
  * - `live`: only the paths that changed — settled paths from the folder
  *   watcher, paths of change notices from `client.watch()` — plus what pairs
  *   with them (`sync_scope.ts`: ancestors, folder contents, the other half
@@ -35,14 +39,16 @@ import { join } from 'node:path';
 import { ChangeLog } from '../nodes/change_log.ts';
 import { FolderWatcher, type Log } from '../nodes/folder_watcher.ts';
 import type { ChangeMessage } from '../protocol/messages.ts';
+import { collectGarbage } from './collect.ts';
 import { compileIgnore, IGNORE_FILE, type IgnorePredicate } from './ignore_rules.ts';
 import { hashInto, keepHash, rescanPaths, scanTree } from './local_tree.ts';
 import type { NuvemClient } from './mod.ts';
 import { normalizeRemote } from './paths.ts';
-import { clusterCaughtUp, recordsOfChange, RemoteView } from './remote_view.ts';
+import { clusterCaughtUp, recordsOfChange, RemoteView, type RemoteRecord } from './remote_view.ts';
 import { isOffline, listRemote, runActions, type ExecContext, type SyncChange } from './sync_exec.ts';
 import { needsHash, planSync } from './sync_plan.ts';
-import { expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
+import { changedPaths, expandScope, pairLocalRenames, restrict } from './sync_scope.ts';
+import { markText, readMark, replayFeed, type FeedMark } from './sync_resume.ts';
 import { STATE_FOLDER, SyncState } from './sync_state.ts';
 import type { BaseEntry, LocalEntry, RemoteEntry } from './sync_types.ts';
 
@@ -56,7 +62,16 @@ export interface SyncFolderOptions {
   remote?: string;
   /** Names conflict copies (default: this machine's host name). */
   host?: string;
-  /** How long a local path must be unchanged before it syncs (default 1000 ms). */
+  /**
+   * How long a local path must be unchanged (kind, size, mtime, inode) before
+   * it syncs (default 250 ms, so a small file reaches the other side within
+   * half a second; a node's own folder watching waits a second). What is sent
+   * is always whole and checked: hashed, then uploaded with that digest
+   * (`Content-Digest`), so a file that changes during its upload is refused
+   * and planned again. A program that pauses longer than this in the middle of
+   * writing a file may have the part written so far synced first, then the
+   * whole file.
+   */
   settleMs?: number;
   /** A full reconcile this often while live, as a safety net (default 10 min; 0: never). */
   fullSyncMs?: number;
@@ -96,6 +111,8 @@ class OfflineError extends Error {}
 /** How many times a pass plans again the paths that moved on under it. */
 const ROUNDS = 4;
 const MAX_BACKOFF_MS = 30_000;
+/** From this many entries on, a full pass collects garbage between its phases (`collect.ts`). */
+const BIG = 20_000;
 
 export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   readonly dir: string;
@@ -110,6 +127,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   #changes: ChangeLog | undefined;
   #watcher: FolderWatcher | undefined;
   #ignore: IgnorePredicate = compileIgnore('');
+  #ignoreText = '';
   #base = new Map<string, BaseEntry>();
   #local = new Map<string, LocalEntry>();
   readonly #view = new RemoteView();
@@ -132,6 +150,10 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   /** When notices were last missed (a gap, being offline, the start): listings stay suspect for a while. */
   #gapAt = 0;
   #catchUpTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The next full pass may take the remote side from the saved feed position instead of a listing. */
+  #mayResume = true;
+  /** The feed position the current full pass's remote side is complete up to: saved if the pass ends clean. */
+  #mark: FeedMark | undefined;
 
   constructor(options: SyncFolderOptions) {
     super();
@@ -139,7 +161,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.remote = normalizeRemote(options.remote ?? '', { root: true });
     this.#client = options.client;
     this.#host = options.host ?? hostname();
-    this.#settleMs = options.settleMs ?? 1000;
+    this.#settleMs = options.settleMs ?? 250;
     this.#fullSyncMs = options.fullSyncMs ?? 600_000;
     this.#log = options.log ?? (() => {});
   }
@@ -182,6 +204,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#watcher = new FolderWatcher({
       root: this.dir,
       settleMs: this.#settleMs,
+      batchMs: Math.min(50, Math.round(this.#settleMs / 4)),
       ignore: (rel) => rel.split('/').includes(STATE_FOLDER),
       log: this.#log,
     });
@@ -233,6 +256,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     }
     this.#state.setMeta('remote', this.remote);
     this.#base = this.#state.load();
+    if (this.#base.size >= BIG) collectGarbage();
     for (const e of this.#base.values()) if (e.kind === 'file') this.#files++;
     await rm(this.#tmpDir(), { recursive: true, force: true });
     await mkdir(this.#tmpDir(), { recursive: true });
@@ -252,6 +276,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       // no rules
     }
     this.#ignore = compileIgnore(text);
+    this.#ignoreText = text;
   }
 
   // --- inputs
@@ -267,14 +292,17 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.#wake?.();
   }
 
-  /** Notices may have been missed: list again now, and again until the nodes have caught up with each other. */
+  /** Notices may have been missed: catch up now (feed or listing), and again until the nodes have caught up with each other. */
   #gap(): void {
     this.#gapAt = Date.now();
     this.#catchUp = 0;
-    this.#requestFull();
+    this.#requestFull({ resume: true });
   }
 
-  #requestFull(): void {
+  /** Asks for a full pass; `resume`: its remote side may come from the saved feed position. */
+  #requestFull(options: { resume?: boolean } = {}): void {
+    if (!this.#full) this.#mayResume = options.resume === true;
+    else if (options.resume !== true) this.#mayResume = false;
     this.#full = true;
     this.#wake?.();
   }
@@ -336,6 +364,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
         }
         this.#gapAt = Date.now(); // what happened meanwhile is not known
         this.#full = true;
+        this.#mayResume = err instanceof OfflineError;
         this.#firstPass?.();
         await pause(backoff, signal);
       }
@@ -346,27 +375,48 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     const started = performance.now();
     this.#setStatus('syncing');
     const signal = this.#abort.signal;
-    let listing;
-    try {
-      listing = await listRemote(this.#client, { root: this.remote, signal });
-    } catch (err) {
-      if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
-      throw err;
-    }
-    this.#view.replace(listing);
-    const listed = performance.now();
     await this.#readIgnore();
+    const resume = this.#mayResume;
+    this.#mayResume = false;
+    const resumed = resume && await this.#resume();
+    if (!resumed) {
+      this.#mark = await this.#markFeed();
+      let listing;
+      try {
+        listing = await listRemote(this.#client, { root: this.remote, signal });
+      } catch (err) {
+        if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
+        throw err;
+      }
+      this.#view.replace(listing);
+    }
+    if (this.#base.size >= BIG) collectGarbage();
+    const listed = performance.now();
+    // Only hashes the base does not hold are worth keeping across the scan; the old map goes before the new one is built.
+    const hashed = new Map<string, LocalEntry>();
+    for (const [path, entry] of this.#local) if (entry.sha256 !== undefined && this.#base.get(path)?.sha256 !== entry.sha256) hashed.set(path, entry);
+    this.#local = new Map();
     const scanned = await scanTree(this.dir, { ignore: this.#ignore, onSkip: this.#onSkip });
-    const phases = { listMs: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
-    for (const [path, entry] of scanned) keepHash(entry, this.#local.get(path));
+    const phases = { [resumed ? 'feedMs' : 'listMs']: Math.round(listed - started), scanMs: Math.round(performance.now() - listed) };
+    for (const [path, entry] of hashed) {
+      const now = scanned.get(path);
+      if (now) keepHash(now, entry);
+    }
     this.#local = scanned;
-    const summary = await this.#planAndRun('full', undefined, started, phases);
+    if (scanned.size >= BIG) collectGarbage();
+    const changed = changedPaths({ local: this.#local, remote: this.#view.entries, base: this.#base }, this.#ignore);
+    const summary = await this.#planAndRun('full', changed, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());
     let newest = '';
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
     if (newest !== '') this.#state!.setMeta('newestVersion', newest);
     this.#firstPass?.();
-    if (this.#loop !== undefined) await this.#checkCaughtUp();
+    const caughtUp = await this.#checkCaughtUp();
+    if (caughtUp && this.#mark && summary.failed === 0 && summary.unsettled === 0 && !signal.aborted) {
+      this.#state!.flush();
+      this.#state!.setMeta('feed', markText(this.#mark, { ignore: this.#ignoreText }));
+    }
+    this.#mark = undefined;
     if (!this.#ready) {
       this.#ready = true;
       this.emit('ready');
@@ -381,21 +431,64 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
    * every online node holds every other's last change, as their statuses
    * say, and those statuses are fresh (5 s after the gap); at most 30 times.
    */
-  async #checkCaughtUp(): Promise<void> {
+  async #checkCaughtUp(): Promise<boolean> {
     let nodes;
     try {
       nodes = await this.#client.nodes();
     } catch {
-      return;
+      return false;
     }
     if (clusterCaughtUp(nodes) && Date.now() - this.#gapAt > 5000) {
       this.#catchUp = 0;
-      return;
+      return true;
     }
-    if (++this.#catchUp > 30) return;
+    if (this.#loop === undefined || ++this.#catchUp > 30) return false;
     clearTimeout(this.#catchUpTimer);
-    this.#catchUpTimer = setTimeout(() => this.#requestFull(), 2000);
+    this.#catchUpTimer = setTimeout(() => this.#requestFull({ resume: true }), 2000);
     this.#catchUpTimer.unref?.();
+    return false;
+  }
+
+  /**
+   * The remote side from the saved feed position (`sync_resume.ts`): at
+   * start the view is seeded from the last synced state; later (a gap,
+   * back from offline) the feed's changes go on top of the view as it is.
+   * False when the folder must be listed instead (logged with the reason).
+   */
+  async #resume(): Promise<boolean> {
+    const { mark, reason } = readMark(this.#state!.meta('feed'), { ignore: this.#ignoreText });
+    if (!mark) {
+      this.#log('debug', 'Listing the remote folder', { reason });
+      return false;
+    }
+    const records: [string, RemoteRecord][] = [];
+    const replay = await replayFeed(this.#client, {
+      mark,
+      signal: this.#abort.signal,
+      apply: (change) => {
+        for (const pair of recordsOfChange(this.remote, change)) records.push(pair);
+      },
+    });
+    if (!replay.ok) {
+      this.#log('info', 'Listing the remote folder', { reason: replay.reason });
+      return false;
+    }
+    if (this.#view.empty) this.#view.seed(this.#base);
+    for (const [path, record] of records) this.#view.apply(path, record);
+    this.#mark = replay.mark;
+    this.#log('info', 'Resumed from the saved position in a change feed', { node: mark.node, from: mark.cursor, to: replay.mark.cursor, changes: replay.changes });
+    return true;
+  }
+
+  /** The current end of the feed of the node this client reads from (undefined when it cannot be had). */
+  async #markFeed(): Promise<FeedMark | undefined> {
+    try {
+      return await this.#client.feedEnd({ signal: this.#abort.signal });
+    } catch (err) {
+      if (this.#abort.signal.aborted) throw err;
+      this.#log('debug', 'Cannot read the end of a change feed; the next start will list the folder', { error: (err as Error).message });
+      return undefined;
+    }
   }
 
   async #livePass(paths: string[]): Promise<PassSummary> {

@@ -17,7 +17,9 @@
  *   the cluster (a listing from a node that is behind must not delete it).
  * - When no node can be reached the run stops; the rest is left for later.
  *
- * Transfers run four at a time; every other step runs in plan order.
+ * Transfers run side by side: up to 16 at a time, of which at most 4 of
+ * 1 MiB or more (small files are bound by round trips, big ones by
+ * bandwidth); every other step runs in plan order.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, rename, rm, rmdir, utimes } from 'node:fs/promises';
@@ -93,7 +95,14 @@ const RANK: Record<ExecAction['type'], number> = {
   deleteLocal: 4, deleteRemote: 4, adoptBase: 5, forget: 5,
 };
 
-const TRANSFERS = 4;
+const TRANSFERS = 16;
+const BIG_TRANSFERS = 4;
+const BIG_BYTES = 1024 * 1024;
+
+/** Bytes an action moves (0 for what is not a transfer, or not known). */
+function bytesOf(action: ExecAction): number {
+  return action.type === 'upload' || action.type === 'download' ? action.size : 0;
+}
 
 export function pathsOf(action: ExecAction): string[] {
   return action.type === 'move' || action.type === 'renameLocal' ? [action.from, action.to]
@@ -109,9 +118,16 @@ export async function runActions(ctx: ExecContext, actions: readonly ExecAction[
     if (RANK[actions[i].type] === 3) while (j < actions.length && RANK[actions[j].type] === 3) j++;
     const group = actions.slice(i, j);
     let next = 0;
+    let big = 0;
+    const bigFreed: (() => void)[] = [];
     const worker = async () => {
       while (next < group.length && !result.offline && !ctx.signal.aborted) {
         const action = group[next++];
+        const heavy = bytesOf(action) >= BIG_BYTES;
+        if (heavy) {
+          while (big >= BIG_TRANSFERS) await new Promise<void>((resolve) => bigFreed.push(resolve));
+          big++;
+        }
         try {
           await runOne(ctx, action);
           result.done++;
@@ -122,6 +138,11 @@ export async function runActions(ctx: ExecContext, actions: readonly ExecAction[
             result.offline ??= err as Error;
             for (const p of pathsOf(action)) result.pending.add(p);
           } else result.failed.push({ path: pathsOf(action)[0], error: err as Error });
+        } finally {
+          if (heavy) {
+            big--;
+            bigFreed.shift()?.();
+          }
         }
       }
     };

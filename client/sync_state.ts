@@ -3,7 +3,8 @@
  * (SQLite through `libsql`, in WAL mode like the node's index): the last
  * synced state (the planner's `base`) of every path, and a few settings
  * (`meta`): the remote folder the mirror is bound to, when the last full
- * reconcile ended, the newest remote version seen.
+ * reconcile ended, the newest remote version seen, the position in a
+ * node's change feed a restart resumes from (`sync_resume.ts`).
  *
  * Changes are queued in memory and written in one transaction by `flush()`
  * (the mirror flushes after each group of actions, and whenever 500 are
@@ -29,7 +30,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
 import Database from 'libsql';
-import type { BaseEntry, EntryKind } from './sync_types.ts';
+import type { BaseEntry } from './sync_types.ts';
 
 /** The mirror's own folder inside the synced folder (never synced). */
 export const STATE_FOLDER = '.nuvem-sync';
@@ -53,9 +54,10 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITH
 `;
 
 /** Keys of the `meta` table. */
-export type MetaKey = 'schema' | 'remote' | 'lastFullSync' | 'newestVersion';
+/** `feed`: the saved position in a node's change feed (`sync_resume.ts`). */
+export type MetaKey = 'schema' | 'remote' | 'lastFullSync' | 'newestVersion' | 'feed';
 
-type Row = { path: string; kind: string; size: number; mtime: number; sha256: string; version: string };
+type Row = [path: string, kind: string, size: number, mtime: number, sha256: string, version: string];
 
 export class SyncState {
   /** The database file. */
@@ -108,8 +110,10 @@ export class SyncState {
   /** Every base entry, as saved (queued changes included). */
   load(): Map<string, BaseEntry> {
     const base = new Map<string, BaseEntry>();
-    for (const row of this.#stmt.all.iterate() as Iterable<Row>) {
-      base.set(row.path, { kind: row.kind as EntryKind, size: Number(row.size), mtimeMs: Number(row.mtime), sha256: row.sha256, version: row.version });
+    // Rows as arrays, and kinds as the two constant strings: 100 000 rows load without an object (and a string) per column.
+    for (const row of this.#stmt.all.raw(true).iterate() as Iterable<Row>) {
+      const [path, kind, size, mtime, sha256, version] = row;
+      base.set(path, { kind: kind === 'folder' ? 'folder' : 'file', size: Number(size), mtimeMs: Number(mtime), sha256, version });
     }
     for (const [path, e] of this.#pending) {
       if (e === null) base.delete(path);

@@ -63,10 +63,17 @@ export interface StorePort {
   /** A page of that log carrying small files' bytes (base64, by SHA-256), at most `maxBytes` of them. */
   logPage(origin: string, after: number, options: { limit: number; maxBytes: number }): { changes: Change[]; bytes: Record<string, string> };
   applied(): Record<string, number>;
-  digest(): Record<string, string>;
-  bucketRecords(bucket: number): FileRecord[];
+  digest(): Promise<Record<string, string>>;
+  bucketRecords(bucket: number): Promise<FileRecord[]>;
   /** Pushes of uploads received from peers, kept until their change arrives. */
   staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
+}
+
+/** The cluster's members as a node sees them (`GET /members`), and forgetting one (`DELETE /members/{id}`). */
+export interface MembersPort {
+  members(): { id: string; url: string; state: string; seenAt: number; heartbeatAgeMs: number | null; verified: boolean }[];
+  /** Throws a `conflict` NuvemError for this node itself or a member that is online. */
+  forgetMember(id: string): { forgotten: string; wasMember: boolean };
 }
 
 export interface Replication {
@@ -112,10 +119,14 @@ export interface Deps {
   allowedHosts?: readonly string[];
   /** Long-polls of /changes waiting at once (default 1000; changes.ts). */
   maxLongPolls?: number;
+  /** The member list as this node sees it, and forgetting a member (`/members`; nodes/replicator.ts). */
+  members?: MembersPort;
   /** This node's status (the heartbeat fields and its view of the cluster). */
   status(): Record<string, unknown>;
   /** Whether the node can take requests: undefined when healthy, else the reason. */
   unhealthy(): string | undefined;
+  /** Resolves when an upload may start; throws `disk_full` when the disk is below its reserve (checked before the body is read). */
+  admitUpload?(): Promise<void>;
   log: Log;
   /** The dashboard's files and where the broker is (`GET /`; dashboard.ts); undefined: a page saying they are missing. */
   dashboard?: DashboardAssets;

@@ -30,6 +30,7 @@ export interface UploadAnswer {
 export function uploader(deps: Deps): (req: UploadRequest) => Promise<UploadAnswer> {
   const received = deps.metrics.counter('nuvem_received_bytes_total', 'File content bytes stored from uploads');
   return async (req) => {
+    await deps.admitUpload?.(); // before a byte of the body is read or pushed to peers
     const options = {
       ...parseConditions(req.header),
       sha256: parseContentDigest(req.header('content-digest')),

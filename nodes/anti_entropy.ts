@@ -28,7 +28,7 @@ export type RepairPeers = Pick<Replicator, 'connected' | 'isOnline' | 'get' | 'c
 /** One pass against one peer; returns the number of records repaired. */
 export async function repairFrom(store: Store, replicator: RepairPeers, peer: Member): Promise<number> {
   const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
-  const mine = store.digest();
+  const mine = await store.digest();
   let repaired = 0;
   const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
@@ -45,11 +45,14 @@ export async function repairFrom(store: Store, replicator: RepairPeers, peer: Me
       if (inFlight && replicator.connected && replicator.isOnline(change.origin)) continue;
       const current = store.get(change.path);
       // No record here, and the peer's is a tombstone (it changes nothing
-      // visible) or a change this node applied in its origin's order (so its
-      // record here ranked at least as high): this node purged that path's
-      // tombstone, and taking the record would bring it, or the deleted
-      // version, back.
-      if (!current && (raw.deleted || !inFlight)) continue;
+      // visible) or this very change (origin, seq and version) applied here
+      // (so its record here ranked at least as high): this node purged that
+      // path's tombstone, and taking the record would bring it, or the
+      // deleted version, back. A change whose seq was passed but which is
+      // not in the log (a seq an origin restored from a backup gave again,
+      // or one a forged notice took) is one this node lacks: it is taken,
+      // unless the log no longer reaches back to that seq (pruned).
+      if (!current && (raw.deleted || (!inFlight && (store.holdsChange(change) || !store.index.logReaches(change.origin, change.seq))))) continue;
       const incoming = { ...change, prev: raw.deleted ? raw.prev : undefined };
       if (current && (current.version === change.version || !wins(incoming, current))) continue;
       try {

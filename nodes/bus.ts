@@ -26,7 +26,8 @@ export function connectBus(options: {
   heartbeatMs: number;
   status: () => Record<string, unknown>;
   subscriptions: string[];
-  onMessage: (topic: string, payload: Buffer) => void;
+  /** `retained`: delivered from the broker's retained messages (at subscribe), not published just now. */
+  onMessage: (topic: string, payload: Buffer, retained: boolean) => void;
   onConnect?: () => void;
   log: Log;
 }): Bus {
@@ -70,7 +71,7 @@ export function connectBus(options: {
     publishStatus();
     options.onConnect?.();
   });
-  client.on('message', (t, payload) => options.onMessage(t, payload));
+  client.on('message', (t, payload, packet) => options.onMessage(t, payload, packet.retain === true));
   client.on('error', (err) => {
     if (!saidUnreachable) options.log('warn', 'broker unreachable; serving HTTP without it', { broker: options.url, error: err.message });
     saidUnreachable = true;

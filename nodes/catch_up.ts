@@ -36,8 +36,14 @@ export function carryBytes(
   for (const c of changes) {
     const carried = !c.deleted && c.type === 'file' && !bytes.has(c.sha256) ? options.bytesOf(c) : undefined;
     if (carried && total + carried.byteLength > options.maxBytes) {
-      if (out.length > 0) break;
-      out.push(c); // alone and too big for a page: sent without its bytes
+      // The page ends between seqs, never inside a seq given to two changes (readLog takes a seq whole).
+      const whole = out.filter((o) => o.seq !== c.seq);
+      if (whole.length > 0) {
+        const kept = new Set(whole.map((o) => o.sha256));
+        for (const sha of [...bytes.keys()]) if (!kept.has(sha)) bytes.delete(sha);
+        return { changes: whole, bytes };
+      }
+      out.push(c); // alone (or its seq's first) and too big for a page: sent without its bytes
       continue;
     }
     if (carried) {
@@ -120,14 +126,28 @@ export async function readLog(
     return undefined;
   }
   const run: Change[] = [];
+  let next = after + 1;
   for (const raw of changes) {
     const checked = parseChangeMessage(JSON.stringify(raw));
     if (!checked.ok || checked.value.origin !== origin) {
       options.onInvalid();
       break;
     }
-    if (checked.value.seq !== after + 1 + run.length) break;
+    const { seq } = checked.value;
+    // A seq given to two changes (an origin restored from a backup) is logged twice, one after the other.
+    if (seq === next - 1 && run.length) {
+      run.push(checked.value);
+      continue;
+    }
+    if (seq !== next) break;
     run.push(checked.value);
+    next++;
+  }
+  // A full page may end inside a seq given twice: that seq comes whole with the next page.
+  if (changes.length >= CATCH_UP_PAGE && run.length === changes.length) {
+    const last = run[run.length - 1].seq;
+    const whole = run.filter((c) => c.seq !== last);
+    if (whole.length) return { run: whole, carried };
   }
   return { run, carried };
 }

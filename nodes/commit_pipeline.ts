@@ -8,7 +8,9 @@
  * another change after restart.
  */
 import { setImmediate } from 'node:timers';
+import { diskError } from './disk.ts';
 import { GroupCommit } from './group_commit.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import type { IndexDb, Mutation, Pruned } from './index_db.ts';
 import type { Layout } from './layout.ts';
 import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
@@ -34,6 +36,8 @@ export interface Pending {
    * renames about to happen and intents fulfilled (intents.ts).
    */
   rows?: Pick<Mutation, 'blobs' | 'unmaterialised' | 'materialised' | 'intents' | 'fulfilled'>;
+  /** Puts the files back as they were when the change cannot commit (layout.ts registers them; run newest first). */
+  undo?: (() => void)[];
 }
 
 /** Where a committed change came from: `api`, `folder`, or `peer:<origin>` for a change applied from another node. */
@@ -48,6 +52,12 @@ export interface CommitPipelineOptions {
   syncWal?: (walPath: string) => Promise<void>;
   /** Told of an exception thrown by a listener; default: printed on stderr. */
   onListenerError?: (err: unknown) => void;
+  /**
+   * Told once when the write-ahead log could not be made durable. The pages
+   * of a failed fsync may be lost while the index believes them written
+   * (fsyncgate), so no later change commits; the node should stop (mod.ts exits).
+   */
+  onFatal?: (err: unknown) => void;
 }
 
 export class CommitPipeline {
@@ -66,6 +76,8 @@ export class CommitPipeline {
   /** Highest contiguous seq applied per remote origin (committed; durable once in #durableApplied). */
   readonly #applied: Record<string, number>;
   readonly #durableApplied: Record<string, number>;
+  /** Set once a WAL fsync failed: nothing commits any more. */
+  #failed: unknown;
 
   constructor(options: CommitPipelineOptions) {
     const { index, layout } = options;
@@ -78,9 +90,15 @@ export class CommitPipeline {
     this.#durableApplied = { ...this.#applied };
     this.#durableChangeId = index.lastChangeId();
     const syncWal = options.syncWal ?? ((wal: string) => layout.syncer.sync(wal, { dataOnly: true }));
+    const onFatal = options.onFatal ?? (() => {});
     this.#commits = new GroupCommit({
       commit: (batch) => this.#commitBatch(batch),
-      durable: () => syncWal(index.walPath),
+      durable: () =>
+        syncWal(index.walPath).catch((err) => {
+          if (this.#failed === undefined) onFatal(err);
+          this.#failed ??= err;
+          throw err;
+        }),
       onDurable: (batch) => this.#durableBatch(batch),
     });
   }
@@ -133,9 +151,38 @@ export class CommitPipeline {
    * revisions the commit pruned.
    */
   async commit(pending: Pending): Promise<void> {
-    await this.#layout.syncFolders(pending.syncDirs);
-    const pruned = await this.#commits.submit(pending);
+    let pruned: Pruned[];
+    try {
+      if (this.#failed !== undefined) throw new NuvemError('unavailable', 'The node stopped writing: its index could not be flushed to disk');
+      await this.#layout.syncFolders(pending.syncDirs);
+      pruned = await this.#commits.submit(pending);
+    } catch (err) {
+      // The index has not taken the change: its files go back as they were
+      // (the old version at its path), unless the WAL fsync failed and the node stops.
+      if (this.#failed === undefined) await this.#undo(pending);
+      throw diskError(err);
+    }
     for (const p of pruned) this.#layout.dropRevision(p);
+  }
+
+  /**
+   * Gives this node's next change a seq after `seq` (peers have applied this
+   * node's changes up to it: the node was restored from an older copy of its
+   * data folder and must not give those seqs again).
+   */
+  skipSeqTo(seq: number): void {
+    if (seq > this.#seq) this.#seq = seq;
+  }
+
+  /** Runs a failed change's undo steps, newest first, and fsyncs its folders again (best effort). */
+  async #undo(pending: Pending): Promise<void> {
+    for (const step of (pending.undo ?? []).reverse()) {
+      try {
+        step();
+      } catch { /* left as it is: the start-up check reconciles the folder with the index */ }
+    }
+    pending.undo = [];
+    await this.#layout.syncFolders(pending.syncDirs).catch(() => {});
   }
 
   /** Moves `applied[origin]` to `seq`, unless it is there already. */
@@ -146,11 +193,26 @@ export class CommitPipeline {
 
   /** Runs in one transaction for a batch: numbers the changes, writes the index, tells listeners. */
   #commitBatch(batch: Pending[]): Pruned[][] {
+    const numbered: { seq: number }[] = [];
     const mutations: Mutation[] = batch.map((p) => {
+      // By version, so that a folder move of n entries costs n, not n² (a change's records share its version).
+      const byVersion = new Map<string, FileRecord[]>();
+      for (const { record } of p.put) byVersion.set(record.version, [...(byVersion.get(record.version) ?? []), record]);
       for (const change of p.changes) {
-        if (change.origin !== this.#nodeId || change.seq !== 0) continue; // remote: keeps its origin's seq
+        if (change.origin !== this.#nodeId) continue; // remote: keeps its origin's seq
+        if (change.seq !== 0) {
+          // One of this node's own changes coming back from a peer (this node
+          // was restored from an older copy of its data folder): later
+          // changes get later seqs, never its seq again.
+          if (change.seq > this.#seq) this.#seq = change.seq;
+          continue;
+        }
         change.seq = ++this.#seq;
-        for (const { record } of p.put) if (record.version === change.version) record.seq = change.seq;
+        numbered.push(change);
+        for (const record of byVersion.get(change.version) ?? []) {
+          record.seq = change.seq;
+          numbered.push(record);
+        }
       }
       const m: Mutation = { put: p.put, revisions: p.revisions, log: p.changes, purge: p.purge, dropRevisions: p.dropRevisions, ...p.rows };
       if (p.advance) m.applied = { [p.advance.origin]: p.advance.seq };
@@ -160,6 +222,8 @@ export class CommitPipeline {
     try {
       pruned = this.#index.commit(mutations);
     } catch (err) {
+      // Not committed: the seqs given here are given again (group_commit.ts retries a batch one by one).
+      for (const n of numbered) n.seq = 0;
       this.#seq = this.#index.maxSeq(this.#nodeId);
       throw err;
     }

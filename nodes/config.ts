@@ -21,12 +21,17 @@
  *   --heartbeat-ms N     heartbeat interval (default 1000)
  *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
  *   --materialise-ms N   how long small files' plain files wait for their batched sync (default 500; $NUVEM_MATERIALISE_MS)
+ *   --member-ttl-ms N    a member not seen online for this long leaves the member list (default 86400000, 24 h)
+ *   --reserve SIZE       free space kept on the data folder's volume: uploads get 507 below it
+ *                        (bytes, or with K/M/G suffix, or N% of the volume; default 1 % or 256 MiB, whichever is smaller)
  *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
  *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
  */
+import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
 import type { Level } from '../protocol/log.ts';
+import type { Reserve } from './disk_space.ts';
 import { NODE_ID } from '../protocol/version.ts';
 
 export interface NodeConfig {
@@ -52,6 +57,10 @@ export interface NodeConfig {
   antiEntropyMs: number;
   /** Delay of the batched sync that marks small files' plain files materialised (small_files.ts). */
   materialiseMs?: number;
+  /** Members not seen online for this long leave the member list (membership.ts). */
+  memberTtlMs?: number;
+  /** Free space to keep (disk_space.ts): bytes, or a share of the volume; undefined: the default. */
+  reserve?: Reserve;
   /** How long a deleted path stays restorable, in ms (trash.ts). */
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
@@ -78,6 +87,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     'heartbeat-ms': { type: 'string' },
     'anti-entropy-ms': { type: 'string' },
     'materialise-ms': { type: 'string' },
+    'member-ttl-ms': { type: 'string' },
+    reserve: { type: 'string' },
     'trash-days': { type: 'string' },
     'changes-keep': { type: 'string' },
   });
@@ -100,6 +111,8 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     heartbeatMs: intOption('--heartbeat-ms', values['heartbeat-ms'] ?? '1000', 50, 600000),
     antiEntropyMs: intOption('--anti-entropy-ms', values['anti-entropy-ms'] ?? '30000', 100, 86_400_000),
     materialiseMs: intOption('--materialise-ms', values['materialise-ms'] ?? env.NUVEM_MATERIALISE_MS ?? '500', 0, 86_400_000),
+    memberTtlMs: intOption('--member-ttl-ms', values['member-ttl-ms'] ?? String(DEFAULT_MEMBER_TTL_MS), 1000, 365 * 86_400_000),
+    reserve: values.reserve === undefined ? undefined : parseReserve(values.reserve),
     trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
     changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
   };
@@ -112,6 +125,24 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
   }
   config.brokerWs = brokerWsUrl(config.broker, config.brokerWs);
   return config;
+}
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * `--reserve`: bytes, with an optional K, M, G or T suffix (powers of 1024,
+ * `KiB`/`KB` alike), or a percentage of the volume.
+ *
+ * @example
+ * parseReserve('256M') // { bytes: 268435456 }
+ * parseReserve('1%')   // { ratio: 0.01 }
+ */
+export function parseReserve(value: string): Reserve {
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (pct && Number(pct[1]) <= 50) return { ratio: Number(pct[1]) / 100 };
+  const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(value);
+  if (m && !pct) return { bytes: Number(m[1]) * UNITS[m[2].toLowerCase()] };
+  throw new UsageError(`Cannot use --reserve "${value}": expected bytes (such as 268435456, 512M or 2G) or a share of the volume up to 50% (such as 1%)`);
 }
 
 /** A number of days (fractions allowed, 0 to 36500) as milliseconds. */

@@ -176,10 +176,20 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/** Maps fs errors that mean something to a client; others pass through. */
+/**
+ * Maps errors that mean something to a client: a full disk (ENOSPC, EDQUOT,
+ * SQLite's SQLITE_FULL) is `disk_full` (507); an I/O error (EIO,
+ * SQLITE_IOERR…) is a 500 that says so. Others pass through.
+ */
 export function diskError(err: unknown): unknown {
-  const code = (err as { code?: string })?.code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new NuvemError('disk_full', 'The node\'s disk is full');
+  if (err instanceof NuvemError) return err;
+  const code = String((err as { code?: unknown })?.code ?? '');
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
+    return new NuvemError('disk_full', 'The node\'s disk is full; nothing was changed. Free space on it, or write to another node');
+  }
+  if (code === 'EIO' || code.startsWith('SQLITE_IOERR')) {
+    return new NuvemError('internal', `The node's disk failed (${code}); nothing was changed`);
+  }
   return err;
 }
 

@@ -1,5 +1,6 @@
 /**
- * Watches a node's files folder (`DATA/files/`) and reports paths once they
+ * Watches a node's files folder (`DATA/files/`, or a `nuvem sync` folder) —
+ * one inotify watch per folder (`dir_watcher.ts`) — and reports paths once they
  * have settled: unchanged (same kind, size, mtime and inode on `lstat`) for
  * `settleMs` after their last event. A file still being written is never
  * reported while it keeps changing. Paths that settle together come in one
@@ -13,7 +14,8 @@
 import { EventEmitter } from 'node:events';
 import { lstat } from 'node:fs/promises';
 import { relative, resolve, sep } from 'node:path';
-import { watch, type ChokidarOptions } from 'chokidar';
+import type { ChokidarOptions } from 'chokidar';
+import { watchFolders } from './dir_watcher.ts';
 
 /** A logger: one line per call, with a level and optional fields. */
 export type Log = (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: object) => void;
@@ -66,7 +68,11 @@ export interface FolderWatcherOptions {
   /** After falling back (watch limit), emit `rescan` this often. Default 60 000 ms; 0 turns it off. */
   fallbackRescanMs?: number;
   timers?: WatchTimers;
-  /** Builds the underlying chokidar watcher (tests use it to inject errors). */
+  /**
+   * Builds the underlying watcher: by default one inotify watch per folder
+   * (`dir_watcher.ts`; chokidar's per-file watches would not scale to 100 000
+   * files); tests pass chokidar itself, or one that injects errors.
+   */
   createWatcher?: (root: string, options: ChokidarOptions) => ChokidarLike;
 }
 
@@ -134,7 +140,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.#maxPending = options.maxPending ?? 10_000;
     this.#fallbackRescanMs = options.fallbackRescanMs ?? 60_000;
     this.#timers = options.timers ?? realTimers;
-    const create = options.createWatcher ?? ((root, opts) => watch(root, opts));
+    const create = options.createWatcher ?? ((root, opts) => watchFolders(root, { ignored: opts.ignored as (path: string) => boolean }));
     this.#inner = create(this.root, this.#chokidarOptions());
     this.#inner.on('all', (_event, path) => this.#onEvent(path));
     this.#inner.on('error', (error) => this.#onError(error));

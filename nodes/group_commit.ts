@@ -8,11 +8,21 @@
  * `onDurable` sees each batch once its fsync is done, before its submitters
  * resume: what others may learn of a change (notices, published sequence
  * numbers) must wait for that point, or a crash could take back what they learnt.
+ * A batch whose transaction fails is committed again one mutation at a time,
+ * so one failing write (a full disk, a bad record) fails alone, never the
+ * others that happened to share its transaction.
  */
 import { setImmediate } from 'node:timers';
 
+/** A submitted mutation and its submitter's promise. */
+interface Waiting<M, R> {
+  mutation: M;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
 export class GroupCommit<M, R> {
-  #queue: { mutation: M; resolve: (r: R) => void; reject: (e: unknown) => void }[] = [];
+  #queue: Waiting<M, R>[] = [];
   #scheduled = false;
   #syncing = false;
   readonly #commit: (batch: M[]) => R[];
@@ -40,14 +50,18 @@ export class GroupCommit<M, R> {
 
   #flush(): void {
     this.#scheduled = false;
-    const batch = this.#queue;
+    let batch = this.#queue;
     this.#queue = [];
     let results: R[];
     try {
       results = this.#commit(batch.map((b) => b.mutation));
     } catch (err) {
-      for (const b of batch) b.reject(err);
-      return;
+      if (batch.length === 1) {
+        batch[0].reject(err);
+        return;
+      }
+      [batch, results] = this.#oneByOne(batch);
+      if (batch.length === 0) return;
     }
     this.#syncing = true;
     this.#durable()
@@ -62,5 +76,20 @@ export class GroupCommit<M, R> {
         this.#syncing = false;
         this.#schedule();
       });
+  }
+
+  /** Commits each mutation of a failed batch in a transaction of its own; rejects those that fail again. */
+  #oneByOne(batch: Waiting<M, R>[]): [Waiting<M, R>[], R[]] {
+    const kept: Waiting<M, R>[] = [];
+    const results: R[] = [];
+    for (const b of batch) {
+      try {
+        results.push(this.#commit([b.mutation])[0]);
+        kept.push(b);
+      } catch (err) {
+        b.reject(err);
+      }
+    }
+    return [kept, results];
   }
 }

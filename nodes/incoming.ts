@@ -8,6 +8,7 @@
 import { ackMessage, eventMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic } from '../protocol/topics.ts';
 import { LogGone, peerIsAhead, peersFor, readLog } from './catch_up.ts';
+import { ancestorsOf } from '../protocol/paths.ts';
 import { isConflict } from './conflict.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import type { Log } from '../protocol/log.ts';
@@ -66,10 +67,12 @@ export class Incoming {
   readonly #o: IncomingOptions;
   readonly #store: Store;
   readonly #id: string;
-  /** Notices waiting for their turn, per origin, by seq. */
-  readonly #waiting = new Map<string, Map<number, Change>>();
+  /** Notices waiting for their turn, per origin, by seq and version (a seq alone does not name a change). */
+  readonly #waiting = new Map<string, Map<number, Map<string, Change>>>();
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
+  /** Failures so far of changes from logs that could not be applied, by origin, seq and version. */
+  readonly #failures = new Map<string, number>();
   #closed = false;
 
   constructor(options: IncomingOptions) {
@@ -82,7 +85,9 @@ export class Incoming {
   enqueue(change: Change): void {
     let queue = this.#waiting.get(change.origin);
     if (!queue) this.#waiting.set(change.origin, (queue = new Map()));
-    queue.set(change.seq, change);
+    let same = queue.get(change.seq);
+    if (!same) queue.set(change.seq, (same = new Map()));
+    same.set(change.version, change);
     this.pump(change.origin);
   }
 
@@ -111,13 +116,26 @@ export class Incoming {
 
   async #drain(origin: string): Promise<void> {
     for (let rounds = 0; rounds < 1000 && !this.#closed; rounds++) {
-      const queue = this.#waiting.get(origin) ?? new Map<number, Change>();
+      const queue = this.#waiting.get(origin) ?? new Map<number, Map<string, Change>>();
       const applied = this.#store.applied()[origin] ?? 0;
-      for (const seq of [...queue.keys()]) if (seq <= applied) queue.delete(seq);
+      // A seq already applied may name another change: one a restored origin
+      // gave that seq again, or the real one after a forged notice took it.
+      const late: Change[] = [];
+      for (const [seq, same] of [...queue]) {
+        if (seq > applied) continue;
+        queue.delete(seq);
+        for (const c of same.values()) if (!this.#store.holdsChange(c)) late.push(c);
+      }
+      if (late.length) {
+        await this.#applyLate(late);
+        continue;
+      }
       const run: Change[] = [];
-      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) run.push(queue.get(seq)!);
+      for (let seq = applied + 1; queue.has(seq) && run.length < BATCH; seq++) {
+        run.push(...queue.get(seq)!.values());
+        queue.delete(seq);
+      }
       if (run.length) {
-        for (const c of run) queue.delete(c.seq);
         await this.#applyRun(run, { sources: [this.#o.membership.get(origin)], fromLog: false });
         continue;
       }
@@ -172,6 +190,12 @@ export class Incoming {
   async #applyRun(run: Change[], via: Via): Promise<void> {
     if (run.length === 1) return this.#apply(run[0], { ...via, advance: true });
     let segment: Change[] = [];
+    // Paths in the segment and their folders: a change whose path is one of
+    // them, or under one, waits for the segment (a folder before its files,
+    // a file's delete before a folder of its name).
+    const inSegment = new Set<string>();
+    const foldersInSegment = new Set<string>();
+    const related = (path: string) => foldersInSegment.has(path) || ancestorsOf(path).some((a) => inSegment.has(a));
     const flush = async () => {
       const byPath = new Map<string, Change[]>();
       for (const c of segment) byPath.set(c.path, [...(byPath.get(c.path) ?? []), c]);
@@ -183,19 +207,42 @@ export class Incoming {
       // With the bytes at hand, nothing waits on the network: many more lanes share each group commit.
       await Promise.all(Array.from({ length: Math.min(via.carried?.size ? BATCH : CONCURRENCY, lanes.length) }, worker));
       segment = [];
+      inSegment.clear();
+      foldersInSegment.clear();
     };
     for (const c of run) {
       if (c.op === 'move') {
         await flush();
         await this.#apply(c, { ...via, advance: false });
       } else {
+        if (related(c.path)) await flush();
         segment.push(c);
+        inSegment.add(c.path);
+        for (const a of ancestorsOf(c.path)) foldersInSegment.add(a);
       }
     }
     await flush();
     const last = run[run.length - 1];
     await this.#store.advanceApplied(last.origin, last.seq);
     for (const c of run) this.#ack(c);
+  }
+
+  /**
+   * Changes whose seq this node has passed but which it does not hold (by
+   * version): applied one by one, without moving `applied`; one that cannot
+   * be applied (content gone, a forged notice) is dropped, not retried.
+   */
+  async #applyLate(changes: Change[]): Promise<void> {
+    for (const c of changes) {
+      try {
+        await this.#apply(c, { sources: [this.#o.membership.get(c.origin)], fromLog: false, advance: false });
+        this.#ack(c);
+      } catch (err) {
+        this.#o.log('info', 'a change whose seq was already applied could not be applied; anti-entropy repairs what is real', {
+          origin: c.origin, seq: c.seq, version: c.version, path: c.path, error: String((err as Error)?.message ?? err),
+        });
+      }
+    }
   }
 
   #ack(change: Change): void {
@@ -208,7 +255,33 @@ export class Incoming {
     }));
   }
 
+  /**
+   * Applies one change; from a log, a change that keeps failing (three
+   * times) is passed over, so it does not hold back the rest of its origin:
+   * it stays out of the log, so anti-entropy takes it once it can be had.
+   */
   async #apply(change: Change, via: Via & { advance: boolean }): Promise<void> {
+    if (!via.fromLog) return this.#applyOne(change, via);
+    const key = `${change.origin} ${change.seq} ${change.version}`;
+    try {
+      await this.#applyOne(change, via);
+      this.#failures.delete(key);
+    } catch (err) {
+      if (err instanceof NuvemError && err.extra.aheadOfClock) throw err;
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      if (n < 3) {
+        this.#failures.set(key, n);
+        throw err;
+      }
+      this.#failures.delete(key);
+      this.#o.log('warn', 'passed over a change that failed three times; anti-entropy brings it once it can be applied', {
+        origin: change.origin, seq: change.seq, version: change.version, path: change.path, error: String((err as Error)?.message ?? err),
+      });
+      if (via.advance) await this.#store.advanceApplied(change.origin, change.seq);
+    }
+  }
+
+  async #applyOne(change: Change, via: Via & { advance: boolean }): Promise<void> {
     const { advance } = via;
     const peers = peersFor(this.#o.membership, { origin: change.origin, now: this.#o.now() });
     const members = [...new Set([...via.sources.filter((m): m is Member => m !== undefined), ...peers])];
@@ -236,6 +309,8 @@ export class Incoming {
     if (advance) this.#ack(change);
     if (result.outcome === 'lost' && isConflict(result.winner, change)) this.#conflict(change.path, { winner: result.winner, loser: change });
     if (result.outcome === 'applied' && result.loser && isConflict(change, result.loser)) this.#conflict(change.path, { winner: change, loser: result.loser });
+    // A file and a folder of one name: the record that lost the name is kept as a revision (clash.ts).
+    for (const clash of (result.outcome === 'applied' && result.clashes) || []) this.#conflict(clash.loser.path, { ...clash, kind: 'clash' });
   }
 
   /** Counted every time; one warning per origin, so a skewed or forging peer cannot flood the log. */
@@ -248,11 +323,12 @@ export class Incoming {
     });
   }
 
-  #conflict(path: string, records: { winner: FileRecord; loser: FileRecord }): void {
+  #conflict(path: string, records: { winner: FileRecord; loser: FileRecord; kind?: 'clash' }): void {
     const { winner, loser } = records;
     this.#o.metrics.counter('nuvem_conflicts_total', 'Concurrent writes resolved (the loser kept as a revision)')();
+    const clash = records.kind ? { clash: true, winnerPath: winner.path, loserType: loser.type } : {};
     this.#o.publish(eventTopic(this.#id, { prefix: this.#o.prefix }), eventMessage({
-      type: 'conflict', node: this.#id, ts: this.#o.now(), path, version: winner.version, winner: winner.version, loser: loser.version,
+      type: 'conflict', node: this.#id, ts: this.#o.now(), path, version: winner.version, winner: winner.version, loser: loser.version, ...clash,
     }));
   }
 }

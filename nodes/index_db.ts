@@ -5,6 +5,7 @@
  */
 import Database from 'libsql';
 import type { Tombstone } from './purge.ts';
+import { inTransaction } from './sqlite_tx.ts';
 import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
 
 export interface Entry extends FileRecord {
@@ -85,7 +86,8 @@ CREATE TABLE IF NOT EXISTS log (
   seq INTEGER NOT NULL,
   change TEXT NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS log_origin_seq ON log(origin, seq);
+DROP INDEX IF EXISTS log_origin_seq;
+CREATE UNIQUE INDEX IF NOT EXISTS log_origin_seq_version ON log(origin, seq, json_extract(change, '$.version'));
 CREATE INDEX IF NOT EXISTS entries_sha ON entries(sha256) WHERE deleted = 0;
 CREATE INDEX IF NOT EXISTS revisions_sha ON revisions(sha256);
 CREATE TABLE IF NOT EXISTS applied (origin TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
@@ -151,7 +153,7 @@ export class IndexDb {
     this.#db.pragma('synchronous = NORMAL');
     this.walPath = file + '-wal';
     this.#db.exec(SCHEMA);
-    this.#transaction = this.#db.transaction((batch: Mutation[], unreferenced: Set<string>) => {
+    this.#transaction = (batch: Mutation[], unreferenced: Set<string>) => inTransaction(this.#db, () => {
       const pruned = batch.map((m) => this.#apply(m));
       for (const p of pruned.flat()) unreferenced.add(p.sha256);
       for (const sha of unreferenced) this.#stmt.dropBlob.run(sha);
@@ -166,6 +168,7 @@ export class IndexDb {
       range: p('SELECT * FROM entries WHERE path > ? AND path < ? AND deleted = 0 ORDER BY path LIMIT ?'),
       firstLive: p('SELECT * FROM entries WHERE path >= ? AND path < ? AND deleted = 0 ORDER BY path LIMIT 1'),
       all: p('SELECT * FROM entries'),
+      page: p('SELECT * FROM entries WHERE path > ? ORDER BY path LIMIT ?'),
       addRevision: p('INSERT OR REPLACE INTO revisions (path, version, sha256, record) VALUES (?, ?, ?, ?)'),
       revisions: p('SELECT record FROM revisions WHERE path = ? ORDER BY version DESC'),
       revision: p('SELECT record FROM revisions WHERE path = ? AND version = ?'),
@@ -185,8 +188,9 @@ export class IndexDb {
       purge: p('DELETE FROM entries WHERE path = ? AND version = ? AND deleted = 1'),
       byShaLive: p('SELECT path FROM entries WHERE sha256 = ? AND deleted = 0 LIMIT 1'),
       byShaKept: p('SELECT record FROM revisions WHERE sha256 = ? LIMIT 1'),
-      logFor: p('SELECT change FROM log WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?'),
+      logFor: p('SELECT change FROM log WHERE origin = ? AND seq > ? ORDER BY seq, id LIMIT ?'),
       hasLog: p('SELECT 1 FROM log WHERE origin = ? AND seq = ?'),
+      hasChange: p("SELECT 1 FROM log WHERE origin = ? AND seq = ? AND json_extract(change, '$.version') = ?"),
       applied: p('SELECT origin, seq FROM applied'),
       setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
@@ -244,6 +248,11 @@ export class IndexDb {
     for (const row of this.#stmt.all.iterate() as Iterable<Row>) yield toEntry(row)!;
   }
 
+  /** Up to `limit` entries after `after` in path order, tombstones included (read in pages: digest.ts). */
+  page(after: string, limit: number): Entry[] {
+    return (this.#stmt.page.all(after, limit) as Row[]).map((r) => toEntry(r)!);
+  }
+
   /** Every tombstone (deleted entry); consume it before the next write. */
   *tombstones(): Generator<Tombstone> {
     for (const r of this.#stmt.tombstones.iterate() as Iterable<Row>) {
@@ -267,13 +276,27 @@ export class IndexDb {
     }));
   }
 
-  /** Changes from `origin` after `seq`, in seq order (for peers catching up). */
+  /** Changes from `origin` after `seq`, in seq order (for peers catching up); a seq given to two changes comes twice. */
   logFor(origin: string, after: number, limit: number): Change[] {
     return (this.#stmt.logFor.all(origin, after, limit) as Row[]).map((r) => JSON.parse(r.change as string));
   }
 
   hasLog(origin: string, seq: number): boolean {
     return this.#stmt.hasLog.get(origin, seq) !== undefined;
+  }
+
+  /** Does the log still reach back to `origin`'s `seq` (not pruned that far: log_prune.ts)? */
+  logReaches(origin: string, seq: number): boolean {
+    return seq > this.originFloor(origin);
+  }
+
+  /**
+   * Is change (origin, seq, version) in the log? A seq alone does not name a
+   * change: a forged notice, or an origin restored from a backup of its data
+   * folder, can give one seq to two changes (the log keeps both).
+   */
+  hasChange(origin: string, seq: number, version: string): boolean {
+    return this.#stmt.hasChange.get(origin, seq, version) !== undefined;
   }
 
   applied(): Record<string, number> {
@@ -437,7 +460,7 @@ export class IndexDb {
       }
     }
     for (const c of m.log ?? []) {
-      s.addLog.run(c.origin, c.seq, JSON.stringify(c)); // ignored when (origin, seq) is already logged
+      s.addLog.run(c.origin, c.seq, JSON.stringify(c)); // ignored when (origin, seq, version) is already logged
     }
     for (const [origin, seq] of Object.entries(m.applied ?? {})) s.setApplied.run(origin, seq);
     for (const { path, version } of m.purge ?? []) s.purge.run(path, version);

@@ -19,7 +19,8 @@ import type { StoreContext } from './store_context.ts';
 
 /** Makes `change` durable as an intent, with the folder entries `pending` made so far (revision links). */
 export async function intend(ctx: StoreContext, change: Change, pending: Pending): Promise<void> {
-  await ctx.commits.commit({ changes: [], put: [], revisions: [], syncDirs: [...(pending.syncDirs ?? [])], rows: { intents: [change] } });
+  // If the intent cannot commit, the change fails: `pending`'s files go back as they were (its undo steps).
+  await ctx.commits.commit({ changes: [], put: [], revisions: [], syncDirs: [...(pending.syncDirs ?? [])], undo: pending.undo, rows: { intents: [change] } });
   (pending.rows ??= {}).fulfilled = [...(pending.rows.fulfilled ?? []), { path: change.path, version: change.version }];
 }
 

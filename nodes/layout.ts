@@ -6,17 +6,22 @@
  * touched, and they are fsynced together before the index commits
  * (commit_pipeline.ts).
  */
-import { linkSync, promises as fsp, renameSync, unlinkSync } from 'node:fs';
+import { linkSync, lstatSync, promises as fsp, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { diskError, makeFolders, removeEmptyFolders, Syncer } from './disk.ts';
 import { BLOB_MAX, publicRecord, type Entry, type IndexDb } from './index_db.ts';
 import { conflict } from '../protocol/errors.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
-/** What a change notes of its disk work: the folders to fsync before its commit, the replaced versions kept. */
+/**
+ * What a change notes of its disk work: the folders to fsync before its
+ * commit, the replaced versions kept, and how to put the files back if the
+ * commit fails (commit_pipeline.ts runs `undo` newest first).
+ */
 export interface DiskWork {
   syncDirs?: string[];
   revisions: FileRecord[];
+  undo?: (() => void)[];
 }
 
 /** Creates the store's metadata folders in `dataDir` and empties its temp folder (the files folder: volume.ts). */
@@ -69,6 +74,8 @@ export class Layout {
       await this.makeParent(dest, pending);
       // In place, like link and unlink below: metadata only, no wait for the disk (durable at the folder fsync).
       renameSync(source, dest);
+      // Undone: a temp file's bytes are dropped, a moved file goes back (the replaced one is restored by retire's undo).
+      (pending.undo ??= []).push(dirname(source) === this.tmpDir ? () => unlinkSync(dest) : () => renameSync(dest, source));
       (pending.syncDirs ??= []).push(dirname(dest));
       if (dirname(source) !== this.tmpDir) pending.syncDirs.push(dirname(source));
     } catch (err) {
@@ -84,6 +91,10 @@ export class Layout {
     try {
       await this.makeParent(dest, pending);
       await fsp.rename(src, dest);
+      (pending.undo ??= []).push(() => {
+        renameSync(dest, src);
+        this.#knownDirs.clear();
+      });
       this.#knownDirs.clear(); // folders under `src` are gone
       pending.syncDirs = [...(pending.syncDirs ?? []), dirname(src), dirname(dest)];
     } catch (err) {
@@ -132,19 +143,28 @@ export class Layout {
     if (live.type !== 'file') return;
     if (live.size <= BLOB_MAX && this.#index.hasBlob(live.sha256)) {
       // Its bytes are in the index (small_files.ts): the revision keeps them there, no link, no folder flush.
+      // Undone: its plain file, removed or replaced by this change, is written again from the index.
+      (pending.undo ??= []).push(() => {
+        const file = this.filePath(live.path);
+        const bytes = this.#index.blob(live.sha256);
+        if (bytes && !lexists(file)) writeFileSync(file, bytes);
+      });
       pending.revisions.push(publicRecord(live));
       return;
     }
     const target = this.revPath(live);
+    let linked = false;
     try {
       await this.makeParent(target, pending);
       linkSync(this.filePath(live.path), target);
+      linked = true;
       (pending.syncDirs ??= []).push(dirname(target));
     } catch (err) {
       const code = (err as { code?: string }).code;
       if (code === 'ENOENT') return; // gone behind our back: nothing to keep
       if (code !== 'EEXIST') throw diskError(err);
     }
+    (pending.undo ??= []).push(() => restore(target, this.filePath(live.path), { linked }));
     pending.revisions.push(publicRecord(live));
   }
 
@@ -179,5 +199,28 @@ export class Layout {
     try {
       unlinkSync(this.revPath(record));
     } catch { /* gone already, or left behind */ }
+  }
+}
+
+/**
+ * Puts a retired version back at its path after a failed commit (the new
+ * file, if any, is gone by then): links it back unless something is there,
+ * and drops the revision link this change made once the path holds its inode.
+ */
+function restore(rev: string, file: string, options: { linked: boolean }): void {
+  try {
+    linkSync(rev, file);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EEXIST') throw err;
+  }
+  if (options.linked && statSync(file).ino === statSync(rev).ino) unlinkSync(rev);
+}
+
+function lexists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -12,6 +12,7 @@ import { startAntiEntropy } from './anti_entropy.ts';
 import { brokerWsUrl, type NodeConfig } from './config.ts';
 import { loadDashboardAssets } from './dashboard_assets.ts';
 import { registerNodeMetrics } from './node_metrics.ts';
+import { DiskSpace } from './disk_space.ts';
 import { createResourceSampler } from './resources.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import { createLog, type Log } from '../protocol/log.ts';
@@ -25,8 +26,6 @@ import { startReclaim } from './reclaim.ts';
 import type { Change } from '../protocol/record.ts';
 
 export const VERSION = '0.1.0';
-/** Below this much free space the node reports itself unhealthy. */
-const DISK_LOW_BYTES = 64 * 1024 * 1024;
 
 export interface Runtime {
   name: string;
@@ -52,8 +51,14 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/** Seams for tests: the index's WAL fsync, and what a failed one does (default: exit 1). */
+export interface NodeHooks {
+  syncWal?: (walPath: string) => Promise<void>;
+  exit?: (code: number) => void;
+}
+
 /** Opens the store, checks it against the files folder, and starts serving. */
-export async function startNode(config: NodeConfig, runtime: Runtime): Promise<RunningNode> {
+export async function startNode(config: NodeConfig, runtime: Runtime, hooks: NodeHooks = {}): Promise<RunningNode> {
   const id = await resolveNodeId(config);
   const log = createLog({ level: config.logLevel, node: id });
   const metrics = new Metrics();
@@ -66,6 +71,16 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     changesKeep: config.changesKeep,
     acceptVanished: config.acceptVanished,
     onStaging: (outcome) => staged({ outcome }),
+    syncWal: hooks.syncWal,
+    // fsyncgate: after a failed fsync the kernel may have dropped the pages it
+    // could not write, and a later fsync can succeed without them. Nothing
+    // unsynced is published; the node stops, and its restart recovers from what is on disk.
+    onFatal: (err) => {
+      log('error', 'the index\'s write-ahead log could not be flushed to disk; stopping the node so that nothing unsynced is published', {
+        error: String((err as Error)?.stack ?? err),
+      });
+      (hooks.exit ?? process.exit)(1);
+    },
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
     materialiseMs: config.materialiseMs,
     onSmallError: (err, path) => log('error', 'could not write a small file in the files folder; its bytes are in the index and it is written again at start', { path, error: String(err) }),
@@ -76,17 +91,17 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
   if (recovered.adopted.length) log('info', 'files renamed into place just before a crash were committed as the versions they were written as', { paths: recovered.adopted.slice(0, 100) });
   if (recovered.rewritten.length) log('info', 'small files written before a crash were written again from the index', { paths: recovered.rewritten.slice(0, 100), count: recovered.rewritten.length });
+  if (recovered.deferred) log('warn', 'the disk is full: changes found in the files folder wait for the next rescan', { count: recovered.deferred });
   if (recovered.skipped.length) log('warn', 'files folder holds names that are not valid paths; left alone', { names: recovered.skipped.slice(0, 100) });
 
   const startedAt = Date.now();
   let state: 'online' | 'draining' = 'online';
   let url = '';
-  let disk: { free: number; total: number } | undefined;
-  const refreshDisk = async () => {
-    disk = await runtime.diskUsage(config.dataDir).catch(() => undefined);
-  };
-  await refreshDisk();
-  const diskTimer = setInterval(refreshDisk, 5000);
+  // Free space (status, /health) and the reserve below which uploads get 507 (disk_space.ts).
+  const space = new DiskSpace({ usage: () => runtime.diskUsage(config.dataDir), reserve: config.reserve });
+  await space.refresh();
+  if (space.full()) log('warn', 'the disk is full (below its reserve): uploads are refused; reads, deletes and moves still work', { disk: space.last });
+  const diskTimer = setInterval(() => void space.refresh(), 5000);
   // cpu, load and mem for every heartbeat, sampled at most once per heartbeat interval (resources.ts).
   const resources = createResourceSampler({ intervalMs: config.heartbeatMs });
   const nodeStatus = () => {
@@ -100,7 +115,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
       heartbeatMs: config.heartbeatMs,
       files: totals.files,
       bytes: totals.bytes,
-      disk: disk ?? { free: 0, total: 0 },
+      disk: space.last ?? { free: 0, total: 0 },
       inflight: metrics.value('nuvem_http_inflight_requests'),
       version: VERSION,
       ...resources.read(),
@@ -118,6 +133,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     status: nodeStatus,
     log,
     metrics,
+    memberTtlMs: config.memberTtlMs,
   });
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
@@ -130,7 +146,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
   metrics.gauge('nuvem_tombstones', 'Tombstones (records of deletes) in the index, purged once every member has applied them', () => store.index.totals().tombstones);
   metrics.gauge('nuvem_small_files_unmaterialised', 'Small files committed with their bytes in the index whose plain file is not yet synced (small_files.ts)', () => store.index.unmaterialisedCount());
   metrics.gauge('nuvem_replication_lag', 'Known changes not yet applied here', () => status().lag as number);
-  registerNodeMetrics(metrics, { resources, disk: () => disk, membership: replicator.membership, startedAt });
+  registerNodeMetrics(metrics, { resources, disk: () => space.last, membership: replicator.membership, startedAt });
   const dashboard = await loadDashboardAssets({ brokerWs: config.brokerWs ?? brokerWsUrl(config.broker) });
   if (dashboard.missing.length) log('warn', 'dashboard files not found; GET / says so', { missing: dashboard.missing });
 
@@ -145,11 +161,13 @@ export async function startNode(config: NodeConfig, runtime: Runtime): Promise<R
     allowedHosts: config.token ? undefined : allowedHosts,
     replication: replicator,
     status,
+    members: replicator,
     unhealthy: () => {
       if (state === 'draining') return 'the node is stopping';
-      if (disk && disk.free < DISK_LOW_BYTES) return 'the disk is full';
+      if (space.full()) return 'the disk is full';
       return undefined;
     },
+    admitUpload: () => space.admit(),
     log,
     dashboard,
     rawTarget: runtime.rawTarget,

@@ -24,7 +24,7 @@ import { type Entry, publicRecord } from './index_db.ts';
 import { ancestorsOf, parsePath, subtreeRange } from '../protocol/paths.ts';
 import { type Change, DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
-import { UsageError } from '../protocol/errors.ts';
+import { NuvemError, UsageError } from '../protocol/errors.ts';
 import { MARKER, massVanish } from './volume.ts';
 
 export interface OnDisk {
@@ -166,7 +166,7 @@ interface Hashed {
 export async function reconcile(
   ctx: StoreContext,
   options: { paths?: Iterable<string>; acceptVanished?: boolean; startUp?: boolean } = {},
-): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
   const { index, layout } = ctx;
   layout.forgetFolders();
   const scope = options.paths === undefined ? undefined : [...options.paths].filter(isPath);
@@ -200,8 +200,15 @@ export async function reconcile(
     ...plan.newFolders.map((path) => () => commitFolder(ctx, path)),
   ];
   // Concurrently, so the commits of one pass share their index flushes (group commit).
-  const changed = (await Promise.all(work.map((w) => w()))).filter((p): p is string => p !== undefined);
-  return { changed, skipped: disk.skipped, heldBack };
+  // On a full disk a change waits for a later pass: the node still starts and serves reads.
+  let deferred = 0;
+  const onFull = (err: unknown) => {
+    if (!(err instanceof NuvemError && err.code === 'disk_full')) throw err;
+    deferred++;
+    return undefined;
+  };
+  const changed = (await Promise.all(work.map((w) => w().catch(onFull)))).filter((p): p is string => p !== undefined);
+  return { changed, skipped: disk.skipped, heldBack, deferred };
 }
 
 function isPath(path: string): boolean {

@@ -13,7 +13,8 @@
  */
 import { AckWaits, realTimers, type Timers } from './acks.ts';
 import { changeMessage, eventMessage, type EventMessage, parseAckMessage, parseChangeMessage, parseStatusMessage } from '../protocol/messages.ts';
-import { ackTopic, eventTopic, fileTopic, parseTopic } from '../protocol/topics.ts';
+import { ackTopic, eventTopic, fileTopic, parseTopic, statusTopic } from '../protocol/topics.ts';
+import { NuvemError } from '../protocol/errors.ts';
 import { connectBus, type Bus } from './bus.ts';
 import { originsBehind } from './catch_up.ts';
 import { Incoming } from './incoming.ts';
@@ -43,7 +44,13 @@ export interface ReplicatorOptions {
   now?: () => number;
   /** The timers of ack waits and of prompt status updates (default: the runtime's); a seam for tests. */
   timers?: Timers;
+  /** Members not seen online for this long leave the member list (default 24 h; membership.ts). */
+  memberTtlMs?: number;
 }
+
+/** Members listed in a status's `cluster` at most, and the longest URL shown there (statuses stay small: MAX_PAYLOAD_BYTES). */
+export const STATUS_MEMBERS = 64;
+export const STATUS_URL_CHARS = 256;
 
 export class Replicator {
   readonly membership: Membership;
@@ -69,7 +76,8 @@ export class Replicator {
     this.#now = options.now ?? Date.now;
     this.#timers = options.timers ?? realTimers;
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
-    this.membership = new Membership(this.#id, remembered);
+    const forgotten = JSON.parse(this.#store.index.getMeta('forgotten_members') ?? '{}');
+    this.membership = new Membership(this.#id, remembered, { ttlMs: options.memberTtlMs, now: this.#now(), forgotten });
     this.#gets = new PeerGets({ token: options.nodeToken ?? options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
     this.#acks = new AckWaits({ nodeId: this.#id, membership: this.membership, now: this.#now, timers: this.#timers });
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
@@ -101,9 +109,9 @@ export class Replicator {
       heartbeatMs: this.#o.heartbeatMs,
       status: () => this.status(),
       subscriptions: [`${prefix ?? 'nuvem'}/nodes/+/status`, `${prefix ?? 'nuvem'}/files/#`, ackTopic(this.#id, { prefix })],
-      onMessage: (topic, payload) => {
+      onMessage: (topic, payload, retained) => {
         try {
-          this.#onMessage(topic, payload);
+          this.#onMessage(topic, payload, retained);
         } catch (err) {
           // Never let one message take the node down.
           this.#count('error');
@@ -124,17 +132,82 @@ export class Replicator {
     });
   }
 
-  /** The status heartbeat: the node's fields plus applied vector, lag and its view of the cluster. */
+  /**
+   * The status heartbeat: the node's fields plus applied vector, lag and its
+   * view of the cluster. That view stays small whatever the member count
+   * (a status must fit in MAX_PAYLOAD_BYTES, or the node looks offline):
+   * at most STATUS_MEMBERS members, online ones first, URLs longer than
+   * STATUS_URL_CHARS left out, and `members` counts them all.
+   */
   status(): Record<string, unknown> {
+    this.#expireMembers();
     const applied = this.#store.applied();
     const now = this.#now();
+    const known = this.membership.known();
+    const listed = [...known].sort((a, b) => Number(isOnline(b, now)) - Number(isOnline(a, now)) || (b.seenAt ?? 0) - (a.seenAt ?? 0)).slice(0, STATUS_MEMBERS);
     return {
       ...this.#o.status(),
       seq: this.#store.seq,
       applied,
-      lag: lagOf(applied, this.membership.known()),
-      cluster: this.membership.known().map((m) => ({ id: m.id, url: m.url, state: isOnline(m, now) ? 'online' : 'offline', heartbeatAgeMs: m.receivedAt ? now - m.receivedAt : null })),
+      lag: lagOf(applied, known),
+      members: known.length,
+      cluster: listed.map((m) => ({
+        id: m.id,
+        ...(m.url.length <= STATUS_URL_CHARS ? { url: m.url } : {}),
+        state: isOnline(m, now) ? 'online' : 'offline',
+        heartbeatAgeMs: m.receivedAt ? now - m.receivedAt : null,
+      })),
     };
+  }
+
+  /** Members as this node sees them (`GET /members`). */
+  members(): { id: string; url: string; state: string; seenAt: number; heartbeatAgeMs: number | null; verified: boolean }[] {
+    const now = this.#now();
+    return this.membership.known().map((m) => ({
+      id: m.id, url: m.url, state: isOnline(m, now) ? 'online' : 'offline', seenAt: m.seenAt ?? 0,
+      heartbeatAgeMs: m.receivedAt ? now - m.receivedAt : null, verified: m.verified,
+    }));
+  }
+
+  /**
+   * Forgets member `id` now (`DELETE /members/{id}`, `nuvem members forget`),
+   * and tells the others: its retained status on the broker is cleared (an
+   * empty retained message, which nodes may publish for another node's
+   * status), and every node that receives that forgets it too. A member that
+   * is online cannot be forgotten (its next heartbeat would bring it back).
+   */
+  forgetMember(id: string): { forgotten: string; wasMember: boolean } {
+    if (id === this.#id) throw new NuvemError('conflict', `Cannot forget ${id}: it is this node`);
+    const m = this.membership.get(id);
+    if (m && isOnline(m, this.#now())) throw new NuvemError('conflict', `Cannot forget ${id}: it is online (stop it first)`);
+    const wasMember = this.#forget(id);
+    if (this.#bus?.connected) this.#bus.publish(statusTopic(id, { prefix: this.#o.prefix }), '', { retain: true });
+    return { forgotten: id, wasMember };
+  }
+
+  #forget(id: string): boolean {
+    const was = this.membership.forget(id, this.#now());
+    this.#rememberMembers();
+    this.#acks.wake();
+    if (was) this.#o.log('info', 'forgot a member', { member: id });
+    return was;
+  }
+
+  #lastRemembered = 0;
+
+  /** Drops members unseen for the TTL; remembers the list (and when each was seen) at most every minute otherwise. */
+  #expireMembers(): void {
+    const now = this.#now();
+    const gone = this.membership.expire(now);
+    for (const id of gone) this.#o.log('info', 'a member unseen for longer than the member TTL left the member list', { member: id, ttlMs: this.membership.ttlMs });
+    if (gone.length) this.#acks.wake();
+    if (gone.length || now - this.#lastRemembered > 60_000) this.#rememberMembers();
+  }
+
+  #rememberMembers(): void {
+    this.#lastRemembered = this.#now();
+    this.#store.index.setMeta('peers', JSON.stringify(this.membership.urls()));
+    this.#store.index.setMeta('forgotten_members', JSON.stringify(this.membership.forgotten()));
   }
 
   /** Is this peer verified and its heartbeat fresh? */
@@ -190,13 +263,18 @@ export class Replicator {
 
   // --- incoming messages
 
-  #onMessage(topic: string, payload: Buffer): void {
+  #onMessage(topic: string, payload: Buffer, retained = false): void {
     const parsed = parseTopic(topic, { prefix: this.#o.prefix });
     if (!parsed) return this.#count('topic');
     if (parsed.kind === 'status') {
+      // An empty retained status: a node forgot that member (forgetMember).
+      if (payload.length === 0) {
+        if (parsed.node !== this.#id && this.membership.get(parsed.node) && !isOnline(this.membership.get(parsed.node)!, this.#now())) this.#forget(parsed.node);
+        return;
+      }
       const m = parseStatusMessage(payload);
       if (!m.ok || m.value.id !== parsed.node) return this.#count('status');
-      this.#onStatus(m.value);
+      this.#onStatus(m.value, retained);
     } else if (parsed.kind === 'file') {
       const m = parseChangeMessage(payload);
       if (!m.ok || m.value.path !== parsed.path) return this.#count('change');
@@ -206,18 +284,21 @@ export class Replicator {
     } else if (parsed.kind === 'ack') {
       const m = parseAckMessage(payload);
       if (!m.ok || m.value.origin !== this.#id) return this.#count('ack');
-      const own = this.#store.logFor(this.#id, m.value.seq - 1, 1)[0];
-      if (!own || own.seq !== m.value.seq || own.version !== m.value.version) return this.#count('ack');
+      if (!this.#store.holdsChange(m.value)) return this.#count('ack');
       this.#acks.add(m.value.seq, m.value.node);
     }
   }
 
-  #onStatus(status: Parameters<Membership['update']>[0]): void {
-    if (this.membership.update(status, this.#now())) {
-      this.#store.index.setMeta('peers', JSON.stringify(this.membership.urls()));
-    }
+  #onStatus(status: Parameters<Membership['update']>[0], retained: boolean): void {
+    if (this.membership.update(status, this.#now(), { retained })) this.#rememberMembers();
     const member = this.membership.get(status.id);
     if (member) this.#verify(member);
+    // A peer has applied more of this node's changes than this node made: it
+    // was restored from an older copy of its data folder. Its next changes
+    // take seqs after those, so peers apply them in order again.
+    // (Verified members only, and never near the end of the seq format.)
+    const mineThere = status.applied[this.#id] ?? 0;
+    if (member?.verified && mineThere > this.#store.seq && mineThere < 2 ** 52) this.#store.skipSeqTo(mineThere);
     this.#acks.wake();
     const mine = this.#store.applied();
     const ahead = { ...status.applied, [status.id]: status.seq };

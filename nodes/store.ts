@@ -22,7 +22,7 @@ import { BLOB_MAX } from './index_db.ts';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
-import { digestOf, recordsOfBucket } from './digest.ts';
+import { digestOf, entryPages, recordsOfBucket } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
@@ -64,6 +64,8 @@ export interface StoreOptions {
   materialiseMs?: number;
   /** Told when a small file's plain file could not be written or rewritten (its bytes stay in the index). */
   onSmallError?: (err: unknown, path: string) => void;
+  /** Told once when the index's WAL could not be flushed; no change commits after it (commit_pipeline.ts). */
+  onFatal?: (err: unknown) => void;
   /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (default 100,000; log_prune.ts). */
@@ -109,7 +111,7 @@ export class Store implements StorePort {
       maxBytes: options.cacheBytes ?? 32 * 1024 * 1024,
     });
     this.staging = new Staging({ tmpDir: layout.tmpDir, onOutcome: options.onStaging });
-    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError });
+    this.#commits = new CommitPipeline({ nodeId, index, layout, syncWal: options.syncWal, onListenerError: options.onListenerError, onFatal: options.onFatal });
     this.#onListenerError = options.onListenerError ?? ((err) => console.error('dropping revisions of a deleted path failed:', err));
     this.#ctx = {
       nodeId,
@@ -328,6 +330,21 @@ export class Store implements StorePort {
     return this.#remote.markApplied(change, options);
   }
 
+  /**
+   * Has this node applied change (origin, seq, version)? Matched by version
+   * too: a seq reused by a restored origin, or squatted by a forged notice,
+   * names another change.
+   */
+  holdsChange(change: { origin: string; seq: number; version: string }): boolean {
+    if (change.origin === this.nodeId && change.seq > this.#commits.seq) return false;
+    return this.index.hasChange(change.origin, change.seq, change.version);
+  }
+
+  /** This node's next change gets a seq after `seq` (peers applied its changes that far: see CommitPipeline). */
+  skipSeqTo(seq: number): void {
+    this.#commits.skipSeqTo(seq);
+  }
+
   /** Moves `applied[origin]` to `seq` once every change up to it is in (see Replicator). */
   advanceApplied(origin: string, seq: number): Promise<void> {
     return this.#commits.advance(origin, seq);
@@ -382,19 +399,19 @@ export class Store implements StorePort {
    * Digest for anti-entropy: a hash per bucket of the live records only; or
    * the records of one bucket, tombstones included (digest.ts).
    */
-  digest(): Record<string, string> {
-    return digestOf(this.index.all());
+  digest(): Promise<Record<string, string>> {
+    return digestOf(entryPages(this.index));
   }
 
-  bucketRecords(bucket: number): FileRecord[] {
-    return recordsOfBucket(this.index.all(), bucket);
+  bucketRecords(bucket: number): Promise<FileRecord[]> {
+    return recordsOfBucket(entryPages(this.index), bucket);
   }
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; rewritten: string[]; adopted: string[] }> {
+  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number; rewritten: string[]; adopted: string[] }> {
     // At start only (a rescan of a running node must take a hand edit as an edit):
     // small files committed but not yet synced on disk first, since a crash before their sync is no edit (small_files.ts);
     // then large files renamed into place just before a crash, committed as the change they were (intents.ts).
@@ -413,7 +430,7 @@ export class Store implements StorePort {
    * index, as start-up does for the whole folder: what a person or program
    * changed there becomes a new version, move or tombstone (recovery.ts).
    */
-  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number }> {
+  reconcilePaths(paths: Iterable<string>): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number }> {
     return reconcile(this.#ctx, { paths });
   }
 

@@ -5,7 +5,8 @@
  * into place and its folder fsynced (layout.ts); then the index commits,
  * grouped with concurrent commits (commit_pipeline.ts).
  */
-import { promises as fsp } from 'node:fs';
+import { existsSync, promises as fsp } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import type { Pending } from './commit_pipeline.ts';
 import { diskError, makeFolders, writeTemp } from './disk.ts';
@@ -18,6 +19,9 @@ import { checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord
 import type { StoreContext } from './store_context.ts';
 import { BLOB_MAX, putSmall, readSmallBody } from './small_files.ts';
 import { crashPoint, intend } from './intents.ts';
+
+/** Entries of a recursive delete committed together. */
+const REMOVE_BATCH = 500;
 
 export class LocalWrites {
   readonly #ctx: StoreContext;
@@ -90,15 +94,25 @@ export class LocalWrites {
     }
     if (!live && !hasChildren(index, path)) throw notFound(path);
     return locks.withTree(async () => {
-      const [lo, hi] = subtreeRange(path);
-      const inside = index.range(lo, hi, Number.MAX_SAFE_INTEGER);
+      const inside = await liveUnder(index, path);
       if (inside.length > 0 && !options.recursive) {
         throw conflict(`"${path}" is a folder that is not empty; delete it with ?recursive=true`);
       }
       checkConditions(index.get(path), path, options);
       const tombstones: FileRecord[] = [];
-      for (const child of inside.reverse()) tombstones.push(await this.#removeOne(child.path, {}));
-      if (live) tombstones.push(await this.#removeOne(path, {}));
+      // Deepest first, REMOVE_BATCH per commit, yielding between them: a folder of
+      // 50,000 files takes 100 commits, not 50,000, and never holds other requests.
+      const all = [...inside.reverse().map((e) => e.path), ...(live ? [path] : [])];
+      for (let i = 0; i < all.length; i += REMOVE_BATCH) {
+        const pending: Pending = { changes: [], put: [], revisions: [] };
+        for (const p of all.slice(i, i + REMOVE_BATCH)) tombstones.push(await this.#removeInto(p, {}, pending));
+        // A folder emptied and removed in this batch needs no fsync (its parent's records its removal).
+        pending.syncDirs = [...new Set(pending.syncDirs)].filter((d) => existsSync(d));
+        await this.#ctx.commits.commit(pending);
+        for (const change of pending.changes) this.#ctx.cache.delete(change.path);
+        for (const dir of [...new Set(pending.syncDirs)].sort().reverse()) await layout.prune(dir);
+        await setImmediate();
+      }
       await layout.prune(layout.filePath(path));
       return tombstones;
     });
@@ -137,12 +151,23 @@ export class LocalWrites {
   }
 
   async #removeOne(path: string, conditions: Conditions): Promise<FileRecord> {
+    const pending: Pending = { changes: [], put: [], revisions: [] };
+    const tombstone = await this.#removeInto(path, conditions, pending);
+    await this.#ctx.commits.commit(pending);
+    this.#ctx.cache.delete(path);
+    await this.#ctx.layout.prune(dirname(this.#ctx.layout.filePath(path)));
+    return tombstone;
+  }
+
+  /** Removes a file or folder from disk (keeping a file as a revision) and adds its tombstone to `pending`. */
+  async #removeInto(path: string, conditions: Conditions, pending: Pending): Promise<FileRecord> {
     const { index, layout } = this.#ctx;
     const e = index.get(path);
     if (!e || e.deleted) throw notFound(path);
     checkConditions(e, path, conditions);
     const tombstone = tombstoneOf(this.#ctx.newRecord(path, { type: e.type, size: 0, sha256: '', contentType: '' }), path, e.version);
-    const pending: Pending = { changes: [{ ...tombstone, op: 'delete' }], put: [{ record: tombstone }], revisions: [] };
+    pending.changes.push({ ...tombstone, op: 'delete' });
+    pending.put.push({ record: tombstone });
     await layout.retire(e, pending);
     const file = layout.filePath(path);
     try {
@@ -152,9 +177,6 @@ export class LocalWrites {
     } catch (err) {
       throw diskError(err);
     }
-    await this.#ctx.commits.commit(pending);
-    this.#ctx.cache.delete(path);
-    await layout.prune(dirname(file));
     return tombstone;
   }
 
@@ -229,6 +251,19 @@ function checkDigest(options: PutOptions, sha256: string): void {
       expected: options.sha256,
       actual: sha256,
     });
+  }
+}
+
+/** The live entries under a folder, in path order, read a page at a time (yielding between pages). */
+async function liveUnder(index: IndexDb, path: string): Promise<Entry[]> {
+  const [lo, hi] = subtreeRange(path);
+  const out: Entry[] = [];
+  for (let after = lo; ;) {
+    const page = index.range(after, hi, REMOVE_BATCH);
+    out.push(...page);
+    if (page.length < REMOVE_BATCH) return out;
+    after = page[page.length - 1].path;
+    await setImmediate();
   }
 }
 

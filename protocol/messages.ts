@@ -52,6 +52,8 @@ export interface StatusMessage {
   requests?: number;
   /** File content bytes received in uploads and sent in downloads since the node started (counters). */
   traffic?: { in: number; out: number };
+  /** How many members the node knows (its `cluster` lists at most 64 of them). */
+  members?: number;
 }
 
 /** `nuvem/files/{path}`: the record as the change left it, plus `op` (and `from` for moves). */
@@ -170,6 +172,7 @@ function checkResources(o: Json): void {
     for (const k of ['rss', 'free', 'total']) count(mem, k, `mem.${k}`);
   }
   if (o.requests !== undefined) count(o, 'requests');
+  if (o.members !== undefined) count(o, 'members');
   if (o.traffic !== undefined) {
     const traffic = object(o, 'traffic');
     for (const k of ['in', 'out']) count(traffic, k, `traffic.${k}`);

@@ -57,8 +57,8 @@ test('anti-entropy repairs from a good peer while another hangs, and backs off f
           throw new Error('no answer');
         }
         return target === '/internal/digest'
-          ? Response.json({ buckets: peer.digest() })
-          : Response.json({ records: peer.bucketRecords(Number(target.split('/').pop())) });
+          ? Response.json({ buckets: await peer.digest() })
+          : Response.json({ records: await peer.bucketRecords(Number(target.split('/').pop())) });
       },
       contentSource: (sha: string) => async () => (await peer.openContent(sha))!.body as unknown as AsyncIterable<Uint8Array>,
     } as unknown as Replicator;

@@ -55,6 +55,21 @@ pages('tombstones, folders and content without bytes here pass without bytes; a 
   assert.is(alone.bytes.size, 0, 'sent without its bytes: fetched by the node that applies it');
 });
 
+pages('a page cut by bytes never ends inside a seq given to two changes (an origin restored from an old copy)', () => {
+  const twice = change(2, 40 * KiB, { path: 'g2', version: 'w2', sha256: 'e'.padStart(64, '0') });
+  const changes = [change(1, 40 * KiB), change(2, 40 * KiB), twice, change(3, 10)];
+  const bytesOf = (c: Change) => new Uint8Array(c.size);
+  const first = carryBytes(changes, { bytesOf, maxBytes: 100 * KiB });
+  assert.equal(first.changes.map((c) => c.version), ['v1'], 'seq 2 comes whole with the next page');
+  assert.equal([...first.bytes.keys()], [changes[0].sha256]);
+  const next = carryBytes(changes.slice(1), { bytesOf, maxBytes: 100 * KiB });
+  assert.equal(next.changes.map((c) => c.version), ['v2', 'w2', 'v3']);
+  // A seq whose two changes alone pass the limit: both go, the second without its bytes.
+  const big = carryBytes(changes.slice(1), { bytesOf, maxBytes: 50 * KiB });
+  assert.equal(big.changes.map((c) => c.version), ['v2', 'w2', 'v3']);
+  assert.equal([...big.bytes.keys()].sort(), [changes[1].sha256, changes[3].sha256].sort());
+});
+
 pages('GET /internal/log?bytes=N: small files\' bytes in base64 by SHA-256, a page larger than N split', async () => {
   const node = await inProcessNode();
   try {

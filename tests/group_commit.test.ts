@@ -68,6 +68,20 @@ test('a failed commit or fsync rejects only its batch; later submissions go on',
   assert.equal(commits, [[1], [2]]);
 });
 
+test('a mutation whose commit fails fails alone: the others of its transaction commit and are answered', async () => {
+  const { group, commits, syncs, durable } = harness({ failCommit: (b) => b.includes(13) });
+  const results = [1, 13, 2].map((m) => group.submit(m).catch((e) => e));
+  await tick();
+  assert.equal(commits, [[1], [2]], 'the batch failed, then each mutation was committed alone');
+  assert.is(syncs.length, 1, 'one fsync for those that committed');
+  syncs[0].resolve();
+  const [a, bad, b] = await Promise.all(results);
+  assert.is(a, 'r1');
+  assert.match(String(bad), /commit failed/);
+  assert.is(b, 'r2');
+  assert.equal(durable, [[1, 2]]);
+});
+
 test('onDurable sees a batch only once its fsync is done, and never a batch whose fsync failed', async () => {
   const { group, syncs, durable } = harness();
   const a = group.submit(1);

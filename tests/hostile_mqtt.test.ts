@@ -12,7 +12,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytesFrom } from './_support/bytes.ts';
 import { sha256, startCluster, type Cluster } from './_support/cluster.ts';
-import { sleep } from './_support/sleep.ts';
+import { sleep, until } from './_support/sleep.ts';
 
 const BOGUS_SHA = 'b'.repeat(64);
 
@@ -241,6 +241,28 @@ hostile('a forged change notice (a real origin, a SHA-256 it does not hold) is c
   const before = await Promise.all(cluster.ks.map((k) => ignored(cluster, k)));
   for (const [topic, payload] of await bogusChange()) await raw.publishAsync(topic, payload, { qos: 1 });
   await assertCounted(cluster, before, { counting: [2], what: 'a change with a bogus SHA-256' });
+});
+
+hostile('a forged notice that takes a real origin\'s next seq (content it holds, a path it never wrote) does not hide the real change with that seq', async () => {
+  // Content node-1 really holds, so node-2 can apply the forged change and move past its seq.
+  assert.is((await cluster.put(1, 'hostile/squat-source.txt', 'squatted bytes', { w: 'auto' })).status, 201);
+  const seq = (await cluster.request(1, '/status')).json.seq as number;
+  const version = `${Date.now().toString(16).padStart(12, '0')}-0000-node-1`;
+  const forged = change({ path: 'hostile/squat.txt', origin: 'node-1', seq: seq + 1, version, sha256: sha256('squatted bytes'), size: 14 });
+  await raw.publishAsync('nuvem/files/hostile/squat.txt', JSON.stringify(forged), { qos: 1 });
+  // The real change at once, before node-1 can hear from node-2's status that its seq was taken
+  // (it then gives its next change a later seq, which would not test the squatted one).
+  const put = await cluster.put(1, 'hostile/after-squat.txt', 'the real change', { w: 'auto' });
+  assert.is(put.status, 201, `w=auto PUT after the squatted seq: ${put.status} ${put.body.toString()}`);
+  await until('node-2 applied the forged change', async () => (await cluster.get(2, 'hostile/squat.txt')).status === 200);
+  if (put.json.seq !== seq + 1) console.log(`\n  (node-1 had heard of the squatted seq already: the real change has seq ${put.json.seq}, not ${seq + 1})`);
+  const got = await cluster.get(2, 'hostile/after-squat.txt');
+  assert.is(got.status, 200, `node-2 answers ${got.status} for the real change`);
+  assert.is(got.body.toString(), 'the real change');
+  // And the origin's later changes still apply in order.
+  const next = await cluster.put(1, 'hostile/after-squat-2.txt', 'and the next', { w: 'auto' });
+  assert.is(next.status, 201, `the next w=auto PUT: ${next.status} ${next.body.toString()}`);
+  assert.is((await cluster.get(2, 'hostile/after-squat-2.txt')).body.toString(), 'and the next');
 });
 
 hostile('a forged mkcol notice with the largest version is refused for its clock: writes go on with valid versions, after a restart too', async () => {

@@ -173,7 +173,7 @@ store('a purged tombstone leaves no record and no revisions (out of the trash), 
   const [tomb] = await a.remove('docs/a.txt');
   assert.equal([...a.index.tombstones()], [{ path: 'docs/a.txt', origin: 'node-a', seq: tomb.seq, version: tomb.version }]);
   assert.is(a.index.totals().tombstones, 1);
-  assert.equal(a.digest(), {}, 'a tombstone is not in the digest');
+  assert.equal(await a.digest(), {}, 'a tombstone is not in the digest');
   assert.is(await a.purge([{ path: 'docs/a.txt', version: tomb.version }]), 1);
   assert.is(a.get('docs/a.txt'), undefined);
   assert.equal([...a.index.tombstones()], []);
@@ -272,8 +272,8 @@ function from(peer: Store): { replicator: Replicator; member: Member } {
     peersForRepair: () => [],
     get: async (_m: Member, target: string) =>
       target === '/internal/digest'
-        ? Response.json({ buckets: peer.digest() })
-        : Response.json({ records: peer.bucketRecords(Number(target.split('/').pop())) }),
+        ? Response.json({ buckets: await peer.digest() })
+        : Response.json({ records: await peer.bucketRecords(Number(target.split('/').pop())) }),
     contentSource: (sha: string) => async () => (await peer.openContent(sha))!.body as unknown as AsyncIterable<Uint8Array>,
   } as unknown as Replicator;
   return { replicator, member };
@@ -297,7 +297,7 @@ repair('a node that purged a tombstone and one that holds it agree; a live diffe
   const [tomb] = await b.remove('p');
   await copy(a, b, tomb);
   assert.is(await a.purge([{ path: 'p', version: tomb.version }]), 1);
-  assert.equal(a.digest(), b.digest(), 'equal digests');
+  assert.equal(await a.digest(), await b.digest(), 'equal digests');
   assert.is(await pull(a, b), 0);
   // Now a live record in the same bucket differs: the bucket's records are compared.
   const { record: other } = await b.put(neighbour('p'), bytes('y'));
@@ -335,11 +335,11 @@ repair('a live record on one node and the tombstone that deleted it on another: 
   await copy(a, b, record);
   const [tomb] = await b.remove('q');
   // The bucket of 'q' holds no live record on b: its digest has no such bucket at all.
-  assert.is(b.digest()[String(bucketOf('q'))], undefined);
+  assert.is((await b.digest())[String(bucketOf('q'))], undefined);
   assert.is(await pull(b, a), 0, 'b does not take the version it deleted');
   assert.is(await pull(a, b), 1);
   assert.equal(a.get('q'), tomb);
-  assert.equal(a.digest(), b.digest());
+  assert.equal(await a.digest(), await b.digest());
 });
 
 repair('a modification concurrent with the delete wins over the tombstone on both nodes', async () => {

@@ -5,18 +5,21 @@
  * one side show on the other within seconds; edits made while B is stopped
  * reconcile when it starts again; a true conflict leaves exactly one
  * conflict copy; a delete never beats an edit; a big file moved is not sent
- * again; ignored files stay local; a killed node (kill -9) or a restarted
+ * again (200 MiB); ignored files stay local; a killed node (kill -9) or a restarted
  * broker does not stop the mirror. Every wait polls a condition with a
  * deadline.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createClient, type NuvemClient } from '../client/mod.ts';
 import { SyncFolder } from '../client/sync.ts';
+import { SyncState } from '../client/sync_state.ts';
 import { sha256, startCluster, type Cluster } from './_support/cluster.ts';
+import { sha256File } from './_support/bytes.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
 
 const sync = suite('nuvem sync between two nodes');
@@ -42,11 +45,19 @@ interface Side {
   node: number;
   mirror?: SyncFolder;
   errors: string[];
+  /** `METHOD URL` of every request its client sent (the change feed's included). */
+  requests: string[];
 }
 
 /** A local folder synced with `remote` through a client bound to node `node`, started. */
 async function startSide(side: Side, remote: string): Promise<SyncFolder> {
-  const client = createClient({ broker: cluster.brokerUrl, prefer: cluster.id(side.node) });
+  const client = createClient({
+    broker: cluster.brokerUrl, prefer: cluster.id(side.node),
+    fetch: (input, init) => {
+      side.requests.push(`${init?.method ?? 'GET'} ${String(input)}`);
+      return fetch(input, init);
+    },
+  });
   clients.push(client);
   const mirror = new SyncFolder({
     dir: side.dir, client, remote, host: side.name, settleMs: 200,
@@ -71,8 +82,8 @@ async function stopSide(side: Side): Promise<void> {
 /** Two empty local folders, A on node-1 and B on node-2, synced with a fresh remote folder. */
 async function pair(options: { start?: boolean } = {}) {
   const remote = `t${++counter}`;
-  const a: Side = { name: 'A', dir: join(dir.path, `${remote}-A`), node: 1, errors: [] };
-  const b: Side = { name: 'B', dir: join(dir.path, `${remote}-B`), node: 2, errors: [] };
+  const a: Side = { name: 'A', dir: join(dir.path, `${remote}-A`), node: 1, errors: [], requests: [] };
+  const b: Side = { name: 'B', dir: join(dir.path, `${remote}-B`), node: 2, errors: [], requests: [] };
   mkdirSync(a.dir);
   mkdirSync(b.dir);
   if (options.start !== false) {
@@ -238,6 +249,84 @@ sync('edits made on both sides while B was stopped reconcile when it starts agai
   noErrors(a, b);
 });
 
+/** Writes `size` random bytes to `file` in 8 MiB pieces (never the whole file in memory); resolves to their sha256. */
+async function writeRandomFile(file: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const handle = await open(file, 'w');
+  try {
+    for (let left = size; left > 0;) {
+      const piece = randomBytes(Math.min(left, 8 * 1024 * 1024));
+      hash.update(piece);
+      await handle.write(piece);
+      left -= piece.length;
+    }
+  } finally {
+    await handle.close();
+  }
+  return hash.digest('hex');
+}
+
+/** Recursive listings among the requests a side's client sent. */
+const listings = (side: Side) => side.requests.filter((r) => /^GET \S+\/files\/\S*[?&]recursive=true/.test(r));
+
+sync('a restarted mirror resumes from its saved place in its node\'s change feed: no listing, and both sides converge', async () => {
+  const { remote, a, b } = await pair();
+  mkdirSync(join(a.dir, 'docs'));
+  for (const name of ['keep.txt', 'edit.txt', 'gone.txt', 'moved.txt', 'docs/inner.txt']) writeFileSync(join(a.dir, name), `v1 ${name}`);
+  await waitFor('B to get the first files', () => same(a, b) && read(b, 'docs/inner.txt') === 'v1 docs/inner.txt');
+  await quiet(a, b); // a full pass each: B saves its place in node-2's feed
+  await stopSide(b);
+  writeFileSync(join(a.dir, 'edit.txt'), 'v2 from A');
+  rmSync(join(a.dir, 'gone.txt'));
+  renameSync(join(a.dir, 'moved.txt'), join(a.dir, 'docs/moved.txt'));
+  writeFileSync(join(a.dir, 'new.txt'), 'new on A');
+  mkdirSync(join(a.dir, 'empty'));
+  rmSync(join(a.dir, 'docs/inner.txt'));
+  writeFileSync(join(b.dir, 'new-b.txt'), 'new on B'); // and one change made on B while it was stopped
+  await waitFor('node-2 to hold A\'s changes', async () => {
+    const paths = (await cluster.list(2)).filter((r) => !r.deleted).map((r) => r.path);
+    return paths.includes(`${remote}/new.txt`) && paths.includes(`${remote}/empty`) && paths.includes(`${remote}/docs/moved.txt`) &&
+      !paths.includes(`${remote}/gone.txt`) && !paths.includes(`${remote}/docs/inner.txt`);
+  });
+  b.requests.length = 0;
+  await startSide(b, remote);
+  await waitFor('both sides to match', () => same(a, b) && read(a, 'new-b.txt') === 'new on B');
+  await b.mirror!.idle();
+  assert.equal(tree(b.dir), {
+    'docs/': 'folder', 'docs/moved.txt': sha256('v1 moved.txt'), 'edit.txt': sha256('v2 from A'), 'empty/': 'folder',
+    'keep.txt': sha256('v1 keep.txt'), 'new-b.txt': sha256('new on B'), 'new.txt': sha256('new on A'),
+  });
+  assert.equal(tree(a.dir), tree(b.dir));
+  assert.equal(listings(b), [], 'B listed the remote folder');
+  assert.ok(b.requests.some((r) => r.includes(`/changes?since=`)), 'B read a change feed');
+  // B renamed its own copy rather than downloading it again.
+  const lines = readFileSync(join(b.dir, '.nuvem-sync/change_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(lines.some((l) => l.type === 'moved' && l.path === 'docs/moved.txt' && l.direction === 'down'), JSON.stringify(lines));
+  noErrors(a, b);
+});
+
+sync('a mirror whose saved feed position is for a node it cannot reach lists the folder instead, and converges', async () => {
+  const { remote, a, b } = await pair();
+  writeFileSync(join(a.dir, 'one.txt'), 'one');
+  await waitFor('B to get one.txt', () => read(b, 'one.txt') === 'one');
+  await quiet(a, b);
+  await stopSide(b);
+  const state = SyncState.open(b.dir);
+  const saved = JSON.parse(state.meta('feed')!);
+  assert.is(saved.node, cluster.id(2));
+  state.setMeta('feed', JSON.stringify({ ...saved, node: 'node-that-is-gone' }));
+  state.close();
+  writeFileSync(join(a.dir, 'two.txt'), 'two');
+  rmSync(join(a.dir, 'one.txt'));
+  await waitFor('node-2 to hold two.txt', async () => (await cluster.get(2, `${remote}/two.txt`)).status === 200 &&
+    (await cluster.get(2, `${remote}/one.txt`)).status === 404);
+  b.requests.length = 0;
+  await startSide(b, remote);
+  await waitFor('both sides to match', () => same(a, b) && read(b, 'two.txt') === 'two' && read(b, 'one.txt') === undefined);
+  assert.ok(listings(b).length > 0, 'B listed the remote folder');
+  noErrors(a, b);
+});
+
 sync('a true conflict leaves both versions and exactly one conflict copy on each side', async () => {
   const { remote, a, b } = await pair();
   writeFileSync(join(a.dir, 'doc.txt'), 'base');
@@ -298,12 +387,11 @@ sync('a delete on one side and an edit on the other keep the edit, whichever sid
   noErrors(a, b);
 });
 
-sync('a 64 MiB file moved into another folder is not uploaded again', async () => {
+sync('a 200 MiB file moved into another folder is not uploaded again (bytes received by the nodes)', async () => {
   const { a, b } = await pair();
-  const big = randomBytes(64 * 1024 * 1024);
-  writeFileSync(join(a.dir, 'big.bin'), big);
-  const want = sha256(big);
-  await waitFor('B to get big.bin', () => existsSync(join(b.dir, 'big.bin')) && sha256(readFileSync(join(b.dir, 'big.bin'))) === want, 60_000);
+  const want = await writeRandomFile(join(a.dir, 'big.bin'), 200 * 1024 * 1024);
+  await waitFor('B to get big.bin', async () => existsSync(join(b.dir, 'big.bin')) && statSync(join(b.dir, 'big.bin')).size === 200 * 1024 * 1024 &&
+    (await sha256File(join(b.dir, 'big.bin'))) === want, 120_000);
   await quiet(a, b);
   const bytesBefore = await metricSum('nuvem_bytes_received_total');
   const putsBefore = await metricSum('nuvem_http_requests_total', { method: 'PUT' });
@@ -311,7 +399,7 @@ sync('a 64 MiB file moved into another folder is not uploaded again', async () =
   renameSync(join(a.dir, 'big.bin'), join(a.dir, 'archive/big.bin'));
   await waitFor('B to see the move', () => existsSync(join(b.dir, 'archive/big.bin')) && !existsSync(join(b.dir, 'big.bin')), 30_000);
   await quiet(a, b);
-  assert.is(sha256(readFileSync(join(b.dir, 'archive/big.bin'))), want);
+  assert.is(await sha256File(join(b.dir, 'archive/big.bin')), want);
   const received = (await metricSum('nuvem_bytes_received_total')) - bytesBefore;
   const puts = (await metricSum('nuvem_http_requests_total', { method: 'PUT' })) - putsBefore;
   assert.ok(received < 1024 * 1024, `the nodes received ${received} bytes of uploads for the move`);

@@ -1,6 +1,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { needsHash, planSync } from '../client/sync_plan.ts';
+import { changedPaths, expandScope, restrict } from '../client/sync_scope.ts';
+import { prng } from './_support/bytes.ts';
 import type { BaseEntry, LocalEntry, RemoteEntry, SyncAction } from '../client/sync_types.ts';
 
 const options = { host: 'laptop', date: new Date('2026-03-07T09:05:01Z') };
@@ -401,3 +403,70 @@ order('renames, then folders parents first, moves, transfers, deletes children f
 });
 
 order.run();
+
+// ---
+
+const partial = suite('a full pass plans only the paths that changed');
+
+/** A small tree in which every side of every path is drawn at random, the way a full pass finds it. */
+function randomSides(next: () => number): { local: Map<string, LocalEntry>; remote: Map<string, RemoteEntry>; base: Map<string, BaseEntry> } {
+  const PATHS = ['a', 'a/x.txt', 'a/y.txt', 'a/b', 'a/b/z.txt', 'm.bin', 'n.bin', 'top.txt', 'q', 'q/r.txt'];
+  const pick = <T>(list: T[]): T => list[Math.floor(next() * list.length)];
+  const local = new Map<string, LocalEntry>();
+  const remote = new Map<string, RemoteEntry>();
+  const base = new Map<string, BaseEntry>();
+  for (const path of PATHS) {
+    const folderish = !path.includes('.');
+    const b = pick(['none', 'same', 'same', 'same']);
+    const content = () => pick(['S0', 'S0', 'S1', 'S2']);
+    if (b !== 'none') base.set(path, folderish ? baseDir() : synced('S0', 'v1'));
+    const l = pick(['absent', 'same', 'same', 'touched', 'content', 'kind']);
+    if (l === 'same' || l === 'touched') {
+      if (folderish) local.set(path, dir());
+      else if (l === 'same' && b !== 'none') local.set(path, file(3, 1000));
+      else local.set(path, file(3, l === 'touched' ? 2000 : 1000, 'S0'));
+    } else if (l === 'content') local.set(path, folderish ? dir() : file(4, 3000, content()));
+    else if (l === 'kind') local.set(path, folderish ? file(4, 3000, content()) : dir());
+    const r = pick(['absent', 'same', 'same', 'version', 'content', 'kind']);
+    if (r === 'same') remote.set(path, folderish ? remoteDir() : record('S0', 'v1'));
+    else if (r === 'version') remote.set(path, folderish ? remoteDir('d2') : record('S0', 'v2'));
+    else if (r === 'content') remote.set(path, folderish ? remoteDir('d3') : record(content(), 'v3', 4));
+    else if (r === 'kind') remote.set(path, folderish ? record(content(), 'v4', 4) : remoteDir('d4'));
+  }
+  // As on a real disk or store: whatever is inside a path needs that path to be a folder on the same side.
+  for (const map of [local, remote, base] as Map<string, { kind: string }>[]) {
+    for (const path of [...map.keys()].sort()) {
+      const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+      if (parent !== '' && map.get(parent)?.kind !== 'folder') map.delete(path);
+    }
+  }
+  for (const path of needsHash(local, base)) local.set(path, { ...local.get(path)!, sha256: 'S0' }); // its base went with its folder
+  return { local, remote, base };
+}
+
+partial('planning the scope of changedPaths gives the same plan as planning everything (2000 random trees)', () => {
+  const next = prng(15);
+  let nonEmpty = 0;
+  for (let i = 0; i < 2000; i++) {
+    const sides = randomSides(next);
+    const whole = planSync(sides, options);
+    const scope = expandScope(changedPaths(sides, () => false), sides);
+    const scoped = planSync({ local: restrict(sides.local, scope), remote: restrict(sides.remote, scope), base: restrict(sides.base, scope) }, options);
+    assert.equal(scoped, whole, `tree ${i}: ${JSON.stringify({ local: [...sides.local], remote: [...sides.remote], base: [...sides.base] })}`);
+    if (whole.length > 0) nonEmpty++;
+  }
+  assert.ok(nonEmpty > 1000, `${nonEmpty} trees needed actions`);
+});
+
+partial('an unchanged tree has no changed paths; ignored paths are left out', () => {
+  const local = new Map<string, LocalEntry>([['a', dir()], ['a/x.txt', file(3, 1000)], ['keep.log', file(3, 1000)]]);
+  const remote = new Map<string, RemoteEntry>([['a', remoteDir()], ['a/x.txt', record('S0', 'v1')], ['new.log', record('S1', 'v1')]]);
+  const base = new Map<string, BaseEntry>([['a', baseDir()], ['a/x.txt', synced('S0', 'v1')], ['keep.log', synced('S0', 'v1')]]);
+  assert.equal(changedPaths({ local, remote, base }, () => false), ['keep.log', 'new.log']);
+  assert.equal(changedPaths({ local, remote, base }, (p) => p.endsWith('.log')), []);
+  local.set('a/x.txt', file(3, 1001)); // touched: hashed, then its base refreshed
+  assert.equal(changedPaths({ local, remote, base }, () => true), []);
+  assert.equal(changedPaths({ local, remote, base }, (p) => p.endsWith('.log')), ['a/x.txt']);
+});
+
+partial.run();

@@ -1,7 +1,8 @@
 /**
  * A storage node as a child process: `node --import tsx/esm nodes/main.ts` (so the
  * PID is the node's own, not a wrapper's, and `kill -9` hits the node), on
- * port 0, its URL read from the `"msg":"listening"` log line.
+ * port 0, its URL read from the `"msg":"listening"` log line. `entry` runs
+ * another script taking the same options (a node with a seam set).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -42,9 +43,9 @@ process.once('exit', () => {
  * await fetch(`${node.url}/health`);
  * await node.stop();
  */
-export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number; watch?: boolean; env?: Record<string, string> }): Promise<NodeProcess> {
+export function startNodeProcess(options: { dataDir: string; args?: string[]; timeoutMs?: number; watch?: boolean; entry?: string; env?: Record<string, string> }): Promise<NodeProcess> {
   const args = [
-    '--import', 'tsx/esm', 'nodes/main.ts',
+    '--import', 'tsx/esm', options.entry ?? 'nodes/main.ts',
     '--port', '0', '--data', options.dataDir, '--broker', NO_BROKER, ...(options.watch ? [] : ['--no-watch']), '--log-level', 'info',
     ...(options.args ?? []),
   ];
