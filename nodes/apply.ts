@@ -271,8 +271,10 @@ export class RemoteChanges {
     const entry = index.get(tombstone.path);
     if (entry && !wins(tombstone, entry)) return false;
     const file = layout.filePath(tombstone.path);
-    const small = entry && entry.size <= BLOB_MAX && index.hasBlob(entry.sha256); // bytes in the index (small_files.ts)
-    if (entry && !entry.deleted && entry.type === 'file' && (small || (await exists(file)))) {
+    // A small file whose plain file was never written (its bytes are in the index: small_files.ts) is kept too;
+    // one renamed to `to` by this change is not.
+    const unwritten = entry && !entry.local && entry.size <= BLOB_MAX && index.hasBlob(entry.sha256);
+    if (entry && !entry.deleted && entry.type === 'file' && (unwritten || (await exists(file)))) {
       await layout.retire(entry, pending);
       await fsp.rm(file, { force: true });
       (pending.syncDirs ??= []).push(dirname(file));
