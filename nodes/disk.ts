@@ -188,9 +188,19 @@ export function diskError(err: unknown): unknown {
     return new NuvemError('disk_full', 'The node\'s disk is full; nothing was changed. Free space on it, or write to another node');
   }
   if (code === 'EIO' || code.startsWith('SQLITE_IOERR')) {
-    return new NuvemError('internal', `The node's disk failed (${code}); nothing was changed`);
+    return new NuvemError('internal', `The node's disk failed (${code}); nothing was changed`, { diskFailed: true });
   }
   return err;
+}
+
+/**
+ * True for a fault of this node's own disk (full, or failing): a change that
+ * hits one is not at fault and must be tried again, never passed over.
+ */
+export function isDiskFault(err: unknown): boolean {
+  if (err instanceof NuvemError) return err.code === 'disk_full' || err.extra.diskFailed === true;
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'EIO' || code.startsWith('SQLITE_IOERR');
 }
 
 /**
