@@ -89,7 +89,7 @@ export async function writeTemp(
       syncing.catch(() => {}); // awaited at the end; handled there
     }
     if (pendingBytes === 0) return;
-    writing = handle.writev(pending);
+    writing = writevAll(handle, pending, pendingBytes);
     writing.catch(() => {}); // awaited before the next write; handled there
     unsynced += pendingBytes;
     pending = [];
@@ -121,6 +121,7 @@ export async function writeTemp(
       await handle.sync();
       st = await handle.stat();
       await handle.close();
+      if (st.size !== size) throw new NuvemError('internal', `Wrote ${st.size} of ${size} bytes to a temp file`, { diskFailed: true });
       if (size >= COLLECT_BYTES) collectYoung(); // the last chunks' buffers too, not at the next collection
     } else {
       st = await writeWhole(path, pending);
@@ -133,6 +134,17 @@ export async function writeTemp(
     await fsp.rm(path, { force: true });
     throw diskError(err);
   }
+}
+
+/**
+ * Writes every byte of `chunks` at the file's position. A regular file takes
+ * a short write when its disk fills; the rest is written again (and fails
+ * with ENOSPC if there is still no room), never skipped: space freed a moment
+ * later would otherwise let the next batch land after a hole of lost bytes.
+ */
+async function writevAll(handle: fsp.FileHandle, chunks: Uint8Array[], total: number): Promise<void> {
+  let written = (await handle.writev(chunks)).bytesWritten;
+  while (written < total) written += (await handle.write(concat(chunks, total).subarray(written))).bytesWritten;
 }
 
 /**
