@@ -89,7 +89,7 @@ export async function writeTemp(
       syncing.catch(() => {}); // awaited at the end; handled there
     }
     if (pendingBytes === 0) return;
-    writing = handle.writev(pending);
+    writing = writevAll(handle, pending, pendingBytes);
     writing.catch(() => {}); // awaited before the next write; handled there
     unsynced += pendingBytes;
     pending = [];
@@ -121,6 +121,7 @@ export async function writeTemp(
       await handle.sync();
       st = await handle.stat();
       await handle.close();
+      if (st.size !== size) throw new NuvemError('internal', `Wrote ${st.size} of ${size} bytes to a temp file`, { diskFailed: true });
       if (size >= COLLECT_BYTES) collectYoung(); // the last chunks' buffers too, not at the next collection
     } else {
       st = await writeWhole(path, pending);
@@ -133,6 +134,17 @@ export async function writeTemp(
     await fsp.rm(path, { force: true });
     throw diskError(err);
   }
+}
+
+/**
+ * Writes every byte of `chunks` at the file's position. A regular file takes
+ * a short write when its disk fills; the rest is written again (and fails
+ * with ENOSPC if there is still no room), never skipped: space freed a moment
+ * later would otherwise let the next batch land after a hole of lost bytes.
+ */
+async function writevAll(handle: fsp.FileHandle, chunks: Uint8Array[], total: number): Promise<void> {
+  let written = (await handle.writev(chunks)).bytesWritten;
+  while (written < total) written += (await handle.write(concat(chunks, total).subarray(written))).bytesWritten;
 }
 
 /**
@@ -188,9 +200,19 @@ export function diskError(err: unknown): unknown {
     return new NuvemError('disk_full', 'The node\'s disk is full; nothing was changed. Free space on it, or write to another node');
   }
   if (code === 'EIO' || code.startsWith('SQLITE_IOERR')) {
-    return new NuvemError('internal', `The node's disk failed (${code}); nothing was changed`);
+    return new NuvemError('internal', `The node's disk failed (${code}); nothing was changed`, { diskFailed: true });
   }
   return err;
+}
+
+/**
+ * True for a fault of this node's own disk (full, or failing): a change that
+ * hits one is not at fault and must be tried again, never passed over.
+ */
+export function isDiskFault(err: unknown): boolean {
+  if (err instanceof NuvemError) return err.code === 'disk_full' || err.extra.diskFailed === true;
+  const code = String((err as { code?: unknown })?.code ?? '');
+  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'EIO' || code.startsWith('SQLITE_IOERR');
 }
 
 /**

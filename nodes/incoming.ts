@@ -10,6 +10,7 @@ import { ackTopic, eventTopic } from '../protocol/topics.ts';
 import { LogGone, peerIsAhead, peersFor, readLog } from './catch_up.ts';
 import { ancestorsOf } from '../protocol/paths.ts';
 import { isConflict } from './conflict.ts';
+import { isDiskFault } from './disk.ts';
 import { NuvemError } from '../protocol/errors.ts';
 import type { Log } from '../protocol/log.ts';
 import type { Member, Membership } from './membership.ts';
@@ -259,6 +260,7 @@ export class Incoming {
    * Applies one change; from a log, a change that keeps failing (three
    * times) is passed over, so it does not hold back the rest of its origin:
    * it stays out of the log, so anti-entropy takes it once it can be had.
+   * A failure of this node's own disk never counts: the change waits for space.
    */
   async #apply(change: Change, via: Via & { advance: boolean }): Promise<void> {
     if (!via.fromLog) return this.#applyOne(change, via);
@@ -267,7 +269,8 @@ export class Incoming {
       await this.#applyOne(change, via);
       this.#failures.delete(key);
     } catch (err) {
-      if (err instanceof NuvemError && err.extra.aheadOfClock) throw err;
+      // Not the change's fault: a version ahead of the clock, or this node's own disk full or failing.
+      if ((err instanceof NuvemError && err.extra.aheadOfClock) || isDiskFault(err)) throw err;
       const n = (this.#failures.get(key) ?? 0) + 1;
       if (n < 3) {
         this.#failures.set(key, n);

@@ -37,7 +37,13 @@ test('changes a replica could not apply for a full disk arrive once space is fre
       const got = await cluster.get(2, 'big.bin');
       const last = await cluster.get(2, 'after-2.txt');
       return got.status === 200 && last.status === 200;
-    }, 30_000);
+    }, 30_000).catch(async (err) => {
+      const status = async (k: number) => JSON.stringify((await (await fetch(cluster.url(k) + '/status')).json()).applied);
+      const held = await Promise.all(['big.bin', 'after-0.txt', 'after-2.txt'].map(async (p) => `${p} ${(await cluster.get(2, p)).status}`));
+      console.log((await cluster.get(2, 'big.bin')).body.toString(), execFileSync('ls', ['-laiR', cluster.dataDir(2) + '/files']).toString());
+      console.log(`node 2 applied ${await status(2)}, node 1 ${await status(1)}; node 2 holds ${held.join(', ')}\n${cluster.logs(2, 80)}`);
+      throw err;
+    });
     assert.is(sha256((await cluster.get(2, 'big.bin')).body), sha256(big));
     for (let i = 0; i < 3; i++) assert.is((await cluster.get(2, `after-${i}.txt`)).body.toString(), `after ${i}`);
     assert.equal(cluster.crashes(), []);
