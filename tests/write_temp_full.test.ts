@@ -22,12 +22,12 @@ test('a short write on a filling disk fails the temp file or completes it, never
     fs.fill({ leaveBytes: 256 << 10 });
     const first = new Uint8Array(2 << 20).fill(1); // more than is free: a short write
     const second = new Uint8Array(1 << 20).fill(2);
-    async function* body() {
+    const body = async function* () {
       yield first;
       await sleep(300); // the write of `first` has come back short by now
       fs.unfill(); // room again for what follows
       yield second;
-    }
+    };
     let result;
     try {
       result = await writeTemp(fs.path, body());
