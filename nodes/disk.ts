@@ -177,7 +177,8 @@ export function syncFd(fd: number, dataOnly = false): Promise<void> {
   return new Promise((resolve, reject) => (dataOnly ? fdatasync : fsync)(fd, (err) => (err ? reject(err) : resolve())));
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+/** `chunks` as one array of `size` bytes (the chunk itself when there is one). */
+export function concat(chunks: Uint8Array[], size: number): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
   let at = 0;

@@ -1,6 +1,7 @@
 import { Agent, type IncomingMessage, request } from 'node:http';
 import { NuvemError } from '../protocol/errors.ts';
 import type { Member } from './membership.ts';
+import { concat } from './disk.ts';
 
 /**
  * The one HTTP client a node speaks to its peers with, and the one place that
@@ -138,13 +139,7 @@ export async function readJson<T>(res: Response, maxBytes = MAX_PEER_JSON_BYTES)
     }
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return JSON.parse(new TextDecoder().decode(bytes)) as T;
+  return JSON.parse(new TextDecoder().decode(concat(chunks, size))) as T;
 }
 
 /** The headers that authenticate this node to a peer: `Authorization: Bearer <token>`, or none without a token. */

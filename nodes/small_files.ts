@@ -17,7 +17,7 @@ import { closeSync, fsyncSync, lstatSync, openSync, promises as fsp, renameSync,
 import { constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommitPipeline } from './commit_pipeline.ts';
-import { fsyncPath, makeFolders, type Syncer } from './disk.ts';
+import { concat, fsyncPath, makeFolders, type Syncer } from './disk.ts';
 import { DEFAULT_CONTENT_TYPE, type FileRecord, type LocalStat } from '../protocol/record.ts';
 import type { Pending } from './commit_pipeline.ts';
 import type { Entry } from './index_db.ts';
@@ -46,7 +46,7 @@ export async function readSmallBody(
     size += next.value.byteLength;
     if (size > limit) return { rest: resume(chunks, it) };
   }
-  const bytes = join1(chunks, size);
+  const bytes = concat(chunks, size);
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
 }
 
@@ -67,16 +67,6 @@ async function* resume(first: Uint8Array[], it: AsyncIterator<Uint8Array>): Asyn
   }
 }
 
-function join1(chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
-}
 
 /** Collects a body of at most `size` bytes and checks it against `sha256`; undefined when it does not match. */
 export async function collectVerified(body: AsyncIterable<Uint8Array>, expected: { size: number; sha256: string }): Promise<Uint8Array | undefined> {
@@ -88,7 +78,7 @@ export async function collectVerified(body: AsyncIterable<Uint8Array>, expected:
     chunks.push(chunk);
   }
   if (size !== expected.size) return undefined;
-  const bytes = join1(chunks, size);
+  const bytes = concat(chunks, size);
   return sha256Of(bytes) === expected.sha256 ? bytes : undefined;
 }
 

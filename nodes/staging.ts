@@ -13,7 +13,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import { NuvemError } from '../protocol/errors.ts';
-import { writeTemp } from './disk.ts';
+import { concat, writeTemp } from './disk.ts';
 import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -171,13 +171,7 @@ async function inMemory(body: AsyncIterable<Uint8Array>, options: { size: number
     hash.update(chunk);
     chunks.push(chunk);
   }
-  const bytes = new Uint8Array(got);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return { path: join(options.tmpDir, randomUUID()), size: got, sha256: hash.digest('hex'), bytes };
+  return { path: join(options.tmpDir, randomUUID()), size: got, sha256: hash.digest('hex'), bytes: concat(chunks, got) };
 }
 
 function withTimeout(p: Promise<unknown>, ms: number): Promise<unknown> {
