@@ -299,32 +299,11 @@ export class RemoteChanges {
     const inIndex = index.blob(change.sha256);
     if (inIndex && inIndex.byteLength === change.size) return inIndex;
     const staged = await staging.takeSmall(change.origin, change.sha256, change.size);
-    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
-    if (staged) sources.push(async () => oneChunk(staged));
+    const copies: ContentSource[] = [];
+    if (staged) copies.push(async () => oneChunk(staged));
     const local = layout.contentFile(change.sha256);
-    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
-    for (let i = 0; i < MAX_FETCHES; i++) sources.push(fetchContent);
-    let lastError: unknown;
-    for (const source of sources) {
-      let body: AsyncIterable<Uint8Array>;
-      try {
-        body = await source();
-      } catch (err) {
-        lastError ??= err;
-        if (source === fetchContent) break; // no copy left
-        continue;
-      }
-      let bytes: Uint8Array | undefined;
-      try {
-        bytes = await collectVerified(body, change);
-      } catch (err) {
-        lastError = err;
-        continue;
-      }
-      if (bytes) return bytes;
-      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
-    }
-    throw lastError;
+    if (local) copies.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
+    return firstVerified(change, copies, fetchContent, (body) => collectVerified(body, change));
   }
 
   /**
@@ -336,33 +315,53 @@ export class RemoteChanges {
     const staged = await this.#ctx.staging.take(change.origin, change.sha256, change.size);
     if (staged) return staged;
     const local = this.#ctx.layout.contentFile(change.sha256);
-    const sources: (() => Promise<AsyncIterable<Uint8Array>>)[] = [];
-    if (local) sources.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
-    for (let i = 0; i < MAX_FETCHES; i++) sources.push(fetchContent);
-    let lastError: unknown;
-    for (const source of sources) {
-      let body: AsyncIterable<Uint8Array>;
-      try {
-        body = await source();
-      } catch (err) {
-        lastError ??= err;
-        if (source === fetchContent) break; // no copy left
-        continue;
-      }
-      let temp;
-      try {
-        // Never more than the record says: a peer sending more is cut off, not buffered to the disk's end.
-        temp = await writeTemp(this.#ctx.layout.tmpDir, body, { maxSize: change.size });
-      } catch (err) {
-        lastError = err;
-        continue;
-      }
+    const copies: ContentSource[] = [];
+    if (local) copies.push(async () => createReadStream(local) as AsyncIterable<Uint8Array>);
+    return firstVerified(change, copies, fetchContent, async (body) => {
+      // Never more than the record says: a peer sending more is cut off, not buffered to the disk's end.
+      const temp = await writeTemp(this.#ctx.layout.tmpDir, body, { maxSize: change.size });
       if (temp.sha256 === change.sha256 && temp.size === change.size) return temp.path;
       await fsp.rm(temp.path, { force: true });
-      lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
-    }
-    throw lastError;
+      return undefined;
+    });
   }
+}
+
+/**
+ * The first copy of a change's content whose body `take` accepts: the local
+ * `copies`, then up to MAX_FETCHES fetches (each from the next member).
+ * `take` returns the content verified against the change's SHA-256, or
+ * undefined for a copy that fails it; a copy that fails or breaks is
+ * followed by the next, and a fetch that finds no copy left ends the search.
+ */
+async function firstVerified<T>(
+  change: Change,
+  copies: ContentSource[],
+  fetchContent: ContentSource,
+  take: (body: AsyncIterable<Uint8Array>) => Promise<T | undefined>,
+): Promise<T> {
+  const sources = [...copies, ...Array<ContentSource>(MAX_FETCHES).fill(fetchContent)];
+  let lastError: unknown;
+  for (const source of sources) {
+    let body: AsyncIterable<Uint8Array>;
+    try {
+      body = await source();
+    } catch (err) {
+      lastError ??= err;
+      if (source === fetchContent) break; // no copy left
+      continue;
+    }
+    let out: T | undefined;
+    try {
+      out = await take(body);
+    } catch (err) {
+      lastError = err;
+      continue;
+    }
+    if (out !== undefined) return out;
+    lastError = new NuvemError('internal', `Content for "${change.path}" did not match its SHA-256; nothing was stored`);
+  }
+  throw lastError;
 }
 
 async function* oneChunk(bytes: Uint8Array): AsyncIterable<Uint8Array> {
