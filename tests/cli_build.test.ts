@@ -7,6 +7,7 @@
  * through tsx, saying so in one line on stderr.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { runScript, type Run } from './_support/run_script.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,24 +27,13 @@ const FALLBACK_NOTE = /^nuvem: (no build in dist\/|dist\/ is older than the sour
 let dir: TempDir;
 const launched = new Set<ChildProcess>();
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** `node BIN ARGS` in `dir`, with nothing in the environment saying where a cluster is. */
 function run(bin: string, args: string[], options: { nodeOptions?: string } = {}): Promise<Run> {
-  const child = spawn(process.execPath, [bin, ...args], {
+  return runScript(bin, args, {
     cwd: dir.path,
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NUVEM_NODES: '', NUVEM_BROKER: '', NUVEM_TOKEN: '', NODE_OPTIONS: options.nodeOptions ?? '' },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 interface Launched {

@@ -9,6 +9,7 @@
  * the build in dist/ as installed (`npm test` builds it first).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { runScript, type Run } from './_support/run_script.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -73,24 +74,10 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs the CLI with `env` (and nothing else that says where the cluster is). */
 function nuvem(args: string[], env: Record<string, string>, options: { cwd: string }): Promise<Run> {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return runScript(BIN, args, { cwd: options.cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env } });
 }
 
 function ok(run: Run, what: string): Run {

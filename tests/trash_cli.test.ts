@@ -5,7 +5,7 @@
  * restore` brings it back with its bytes, `rm --purge` erases it and every
  * kept version on every node; usage and refusals exit 2 and 1.
  */
-import { spawn } from 'node:child_process';
+import { runScript, type Run } from './_support/run_script.ts';
 import { join } from 'node:path';
 import { writeFile } from 'node:fs/promises';
 import { build } from 'esbuild';
@@ -36,23 +36,12 @@ cliTrash.after(async () => {
   dir?.cleanup();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function nuvem(...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, [cli, ...args], {
+  return runScript(cli, args, {
     cwd: dir.path,
-    stdio: ['ignore', 'pipe', 'pipe'],
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NUVEM_NODES: cluster.ks.map((k) => cluster.url(k)).join(',') },
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (c) => (stdout += c));
-  child.stderr!.on('data', (c) => (stderr += c));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
 }
 
 function ok(run: Run, what: string): Run {
