@@ -211,9 +211,8 @@ export function diskError(err: unknown): unknown {
  * hits one is not at fault and must be tried again, never passed over.
  */
 export function isDiskFault(err: unknown): boolean {
-  if (err instanceof NuvemError) return err.code === 'disk_full' || err.extra.diskFailed === true;
-  const code = String((err as { code?: unknown })?.code ?? '');
-  return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL' || code === 'EIO' || code.startsWith('SQLITE_IOERR');
+  const mapped = diskError(err);
+  return mapped instanceof NuvemError && (mapped.code === 'disk_full' || mapped.extra.diskFailed === true);
 }
 
 /**
