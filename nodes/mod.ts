@@ -100,14 +100,14 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
   let url = '';
   // Free space (status, /health) and the reserve below which uploads get 507 (disk_space.ts).
   // Crossing the reserve is logged, and announced as a `disk_low` event once the broker is there.
-  let announce: ((event: EventMessage) => void) | undefined;
+  const announce: { event?: (event: EventMessage) => void } = {};
   const space = new DiskSpace({
     usage: () => runtime.diskUsage(config.dataDir),
     reserve: config.reserve,
     onCross: (full, disk) => {
       if (!full) return log('info', 'the disk is above its reserve again: uploads are taken', { disk });
       log('warn', 'the disk is full (below its reserve): uploads are refused; reads, deletes and moves still work', { disk });
-      announce?.({ type: 'disk_low', free: disk.free, total: disk.total, reserve: disk.reserve });
+      announce.event?.({ type: 'disk_low', free: disk.free, total: disk.total, reserve: disk.reserve });
     },
   });
   await space.refresh();
@@ -145,7 +145,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     metrics,
     memberTtlMs: config.memberTtlMs,
   });
-  announce = (event) => replicator.publishEvent(event);
+  announce.event = (event) => replicator.publishEvent(event);
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
   metrics.gauge('nuvem_process_memory_bytes', 'Memory of the node process, by kind (resident set, JS heap, buffers outside it)', () => {
