@@ -265,11 +265,7 @@ export function putSmall(
 ): Promise<{ record: FileRecord; created: boolean }> {
   const { layout, commits, cache } = ctx;
   const { bytes, sha256 } = options;
-  // Answered once the commit is durable; the plain file is written after,
-  // still under the path's lock (reads meanwhile come from the cache or index).
-  let answer!: (done: { record: FileRecord; created: boolean }) => void;
-  const answered = new Promise<{ record: FileRecord; created: boolean }>((resolve) => (answer = resolve));
-  const written = ctx.locks.withPaths([path], async () => {
+  return ctx.locks.withPaths([path], async () => {
     const current = options.check();
     const record = ctx.newRecord(path, {
       type: 'file',
@@ -289,11 +285,11 @@ export function putSmall(
     await layout.makeParent(layout.filePath(path), folders);
     await commits.commit(pending);
     cache.set(path, record.version, bytes);
-    answer({ record, created: !current });
+    // Answered with the plain file in place, as a person looking at the files
+    // folder expects; written in the thread pool (writePlain never rejects).
     await writePlain(ctx, record, { bytes, dirs: folders.syncDirs });
+    return { record, created: !current };
   });
-  // Before the answer, a failure is the write's; after it, writePlain has handled its own.
-  return Promise.race([answered, written.then(() => answered)]);
 }
 
 /**
