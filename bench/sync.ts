@@ -3,8 +3,10 @@
  *
  * - Propagation: a file written in sync folder A until the same bytes are in
  *   sync folder B (A and B: two `nuvem sync` processes bound to different
- *   nodes of a 3-node cluster, `--nodes URL` each), p50/p99 for 4 KiB and
- *   100 MiB; the same with two Syncthing instances on loopback, with its
+ *   nodes of a 3-node cluster, `--broker B --prefer node-K` each, so they
+ *   follow the change notices as DESIGN.md section 6 says), p50/p99 for
+ *   4 KiB and 100 MiB, and the median of each phase (settle, hash, upload
+ *   and commit, notice, download, placing) from the clients' `-v` lines; the same with two Syncthing instances on loopback, with its
  *   default watcher delay and with `fsWatcherDelayS=1` (skipped, and said so,
  *   when `syncthing` is not installed).
  * - Initial sync of 10 000 files of 4 KiB: `nuvem sync` started on a folder
@@ -55,10 +57,16 @@ const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 
 interface SyncProc { child: ChildProcess; pid: number; lines: string[]; live: Promise<number>; stop(): Promise<void> }
 
-/** `nuvem sync DIR --nodes URL --remote R` as its own process; `live` resolves (ms since spawn) at its "live" line. */
-function startSync(dir: string, o: { node: string; remote: string; book: LogBook; name: string }): SyncProc {
+/**
+ * `nuvem sync DIR --remote R` as its own process, bound to one node: `--broker B --prefer ID` (change notices
+ * from the broker, the node's id preferred) or, without `broker`, `--nodes URL`. `verbose`: `-v`, its debug
+ * lines with timings. `live` resolves (ms since spawn) at its "live" line.
+ */
+function startSync(dir: string, o: { node: string; remote: string; book: LogBook; name: string; broker?: string; id?: string; verbose?: boolean }): SyncProc {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, "sync", dir, "--remote", o.remote, "--nodes", o.node], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const bind = o.broker ? ["--broker", o.broker, "--prefer", o.id ?? o.node] : ["--nodes", o.node];
+  const args = [CLI, "sync", dir, "--remote", o.remote, ...bind, ...(o.verbose ? ["-v"] : [])];
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const lines: string[] = [];
   const live = new Promise<number>((resolve, reject) => {
@@ -67,7 +75,7 @@ function startSync(dir: string, o: { node: string; remote: string; book: LogBook
       createInterface({ input: stream }).on("line", (line) => {
         lines.push(line);
         if (line.includes('"msg":"live"')) resolve(performance.now() - started);
-        if (/"level":"(warn|error)"/.test(line) || !line.startsWith("{")) o.book.add(o.name, line);
+        if (/"level":"(warn|error)"/.test(line) || (!line.startsWith("{") && !line.startsWith("nuvem: "))) o.book.add(o.name, line);
       });
     }
   });
@@ -75,11 +83,15 @@ function startSync(dir: string, o: { node: string; remote: string; book: LogBook
   return { child, pid: child.pid!, lines, live, stop: () => stopChild(child) };
 }
 
+/** Wall-clock time (ms) when the last `propagate` finished writing its file. */
+let writtenAt = 0;
+
 /** Writes `bytes` at `name` in `from`; resolves to the ms until `to` holds the same bytes under that name. */
 async function propagate(from: string, to: string, name: string, bytes: Uint8Array, timeoutMs = 60_000): Promise<number> {
   const want = sha(bytes);
   await writeFile(join(from, name), bytes);
   const t0 = performance.now();
+  writtenAt = Date.now();
   const target = join(to, name);
   for (;;) {
     const size = statSync(target, { throwIfNoEntry: false })?.size;
@@ -92,7 +104,37 @@ async function propagate(from: string, to: string, name: string, bytes: Uint8Arr
   }
 }
 
-interface Latency { p50: number; p99: number; samples: number[] }
+interface Latency { p50: number; p99: number; samples: number[]; phases?: Record<string, number> }
+
+/**
+ * Where one propagation's time went, from the two clients' `-v` lines about `name` (ms, wall clock, from the
+ * end of the write): A settled, hashed and started the upload; the origin committed (B's notice); B started
+ * the download, had it written (verified, fsynced) and placed it; the bench saw it.
+ */
+function phasesOf(a: string[], b: string[], name: string, t0: number, seenMs: number): Record<string, number> | undefined {
+  const at = (lines: string[], msg: string) => {
+    for (const line of lines) {
+      if (!line.includes(`"msg":"${msg}"`) || !line.includes(name)) continue;
+      try {
+        const j = JSON.parse(line);
+        if (j.msg === msg && (j.path === name || String(j.path).endsWith(`/${name}`))) return Date.parse(j.time) - t0;
+      } catch { /* not JSON */ }
+    }
+    return NaN;
+  };
+  const marks = [
+    ["settled", at(a, "Local changes settled")], ["upload started", at(a, "Uploading")], ["notice at B", at(b, "Change notice")],
+    ["download started", at(b, "Downloading")], ["download written", at(b, "Download written")], ["placed", at(b, "change")], ["seen", seenMs],
+  ] as const;
+  if (marks.some(([, ms]) => Number.isNaN(ms))) return undefined;
+  const out: Record<string, number> = {};
+  let last = 0;
+  for (const [label, ms] of marks) {
+    out[label] = ms - last;
+    last = ms;
+  }
+  return out;
+}
 interface Pair { small: Latency; big: Latency }
 interface Results {
   machine: { cpus: number; loadavg: number[] };
@@ -104,13 +146,19 @@ interface Results {
   loadavgAfter?: number[];
 }
 
-async function latencies(from: string, to: string, label: string, size: number, runs: number): Promise<Latency> {
+async function latencies(from: string, to: string, label: string, size: number, runs: number, procs?: [SyncProc, SyncProc]): Promise<Latency> {
   const samples: number[] = [];
+  const phases: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
-    samples.push(await propagate(from, to, `${label}-${size}-${i}.bin`, randomBytes(size)));
+    const name = `${label}-${size}-${i}.bin`;
+    const ms = await propagate(from, to, name, randomBytes(size));
+    samples.push(ms);
     await sleep(300);
+    const p = procs && phasesOf(procs[0].lines, procs[1].lines, name, writtenAt, ms);
+    for (const [k, v] of Object.entries(p ?? {})) (phases[k] ??= []).push(v);
   }
-  return { p50: median(samples), p99: p99(samples), samples: samples.map(Math.round) };
+  const medians = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(median(v))]));
+  return { p50: median(samples), p99: p99(samples), samples: samples.map(Math.round), ...(procs ? { phases: medians } : {}) };
 }
 
 /** CPU share of one core used by `pid` over `seconds` of doing nothing. */
@@ -179,15 +227,18 @@ async function main(): Promise<void> {
     mkdirSync(a);
     mkdirSync(b);
     if (!STEPS.has("propagation")) throw new Error("BENCH_STEPS must include propagation");
-    const syncA = startSync(a, { node: nodes[0].url, remote: "prop", book, name: "sync-a" });
-    const syncB = startSync(b, { node: nodes[1].url, remote: "prop", book, name: "sync-b" });
+    const bound = { broker: broker.url, verbose: true, remote: "prop", book };
+    const syncA = startSync(a, { ...bound, node: nodes[0].url, id: nodes[0].id, name: "sync-a" });
+    const syncB = startSync(b, { ...bound, node: nodes[1].url, id: nodes[1].id, name: "sync-b" });
     stops.push(() => syncA.stop(), () => syncB.stop());
     await Promise.all([syncA.live, syncB.live]);
     await propagate(a, b, "warm-up.bin", randomBytes(4096));
-    const nuvemSmall = await latencies(a, b, "nuvem", 4096, SMALL_RUNS);
-    const nuvemBig = await latencies(a, b, "nuvem", 100 * MiB, BIG_RUNS);
+    const nuvemSmall = await latencies(a, b, "nuvem", 4096, SMALL_RUNS, [syncA, syncB]);
+    const nuvemBig = await latencies(a, b, "nuvem", 100 * MiB, BIG_RUNS, [syncA, syncB]);
     results.nuvem = { small: nuvemSmall, big: nuvemBig };
     console.error(`nuvem sync: 4 KiB p50 ${nuvemSmall.p50.toFixed(0)} ms, 100 MiB p50 ${nuvemBig.p50.toFixed(0)} ms`);
+    console.error(`  4 KiB phases (median ms): ${JSON.stringify(nuvemSmall.phases)}`);
+    console.error(`  100 MiB phases (median ms): ${JSON.stringify(nuvemBig.phases)}`);
     await syncA.stop();
     await syncB.stop();
 
@@ -314,6 +365,9 @@ function report(r: Results): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  for (const [label, l] of [["4 KiB", r.nuvem.small], ["100 MiB", r.nuvem.big]] as const) {
+    if (l.phases) lines.push(`${label} phases, median ms after the write: ${Object.entries(l.phases).map(([k, v]) => `${k} +${v}`).join(", ")}`);
+  }
   const st4 = st.delay1?.small.p50;
   if (st4) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
   if (!st.delay1) lines.push("", `Syncthing: ${st.version}; its columns are empty.`);

@@ -282,12 +282,14 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   // --- inputs
 
   #onLocal(paths: string[]): void {
+    this.#log('debug', 'Local changes settled', { paths: paths.length, path: paths[0] });
     for (const path of paths) this.#dirty.add(path);
     if (paths.includes(IGNORE_FILE)) this.#requestFull();
     this.#wake?.();
   }
 
   #onRemote(change: ChangeMessage): void {
+    this.#log('debug', 'Change notice', { path: change.path, op: change.op, origin: change.origin, seq: change.seq });
     for (const [path, record] of recordsOfChange(this.remote, change)) if (this.#view.apply(path, record)) this.#dirty.add(path);
     this.#wake?.();
   }
@@ -575,6 +577,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       base: this.#base,
       setBase: (path, entry) => this.#setBase(path, entry),
       record: (change) => this.#record(change),
+      log: this.#log,
       signal: this.#abort.signal,
     };
   }
