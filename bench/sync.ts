@@ -15,8 +15,10 @@
  *   node whose files folder holds (and watches) them (/proc/PID/stat).
  * - A sync client with 100 000 files (laid down in a lone node's files
  *   folder before it starts, and copied to the local folder; a first
- *   `--once` records the base): the unchanged-tree reconcile at start (to
- *   its `live` line), its peak and settled RSS (VmHWM, VmRSS), idle CPU.
+ *   `--once` records the base, a second one, its feed position dropped,
+ *   lists the folder again: the peak RSS of each): the unchanged-tree
+ *   reconcile at start (to its `live` line), its peak and settled RSS
+ *   (VmHWM, VmRSS), idle CPU.
  *
  * The clients run the CLI compiled by esbuild (dist/bench-sync-cli.mjs, from
  * client/cli.ts), the nodes dist/nuvem-node.cjs, as `npm start` does.
@@ -24,6 +26,7 @@
  * size. Table on stdout, JSON in bench/results/sync.json.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import Database from "libsql";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -47,7 +50,7 @@ const BIG_RUNS = QUICK ? 2 : 4;
 const INITIAL_FILES = QUICK ? 1000 : 10_000;
 const BIG_FOLDER = Number(process.env.BENCH_FILES ?? (QUICK ? 10_000 : 100_000));
 const IDLE_S = QUICK ? 5 : 20;
-/** `BENCH_STEPS=propagation` (or `initial`, `big`, comma-separated) runs only those Nuvem steps; Syncthing runs with propagation. */
+/** `BENCH_STEPS=propagation` (or `initial`, `big`, comma-separated) runs only those steps; Syncthing runs with propagation. */
 const STEPS = new Set((process.env.BENCH_STEPS ?? "propagation,initial,big").split(","));
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -141,7 +144,10 @@ interface Results {
   quick: boolean;
   nuvem?: Pair;
   initial?: { files: number; ms: number; idleCpu: { client: number; node: number; seconds: number } };
-  big?: { files: number; reconcileMs: number; peakRssMiB: number; rssMiB: number; idleCpu: number };
+  big?: {
+    files: number; reconcileMs: number; peakRssMiB: number; rssMiB: number; idleCpu: number;
+    once: { firstMs: number; firstPeakRssMiB: number; listingMs: number; listingPeakRssMiB: number };
+  };
   syncthing?: { version: string; delay10?: Pair; delay1?: Pair };
   loadavgAfter?: number[];
 }
@@ -189,6 +195,21 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
   }
 }
 
+/** `nuvem sync DIR --once` against one node; its peak RSS (VmHWM, read every 20 ms until it exits). */
+async function onceWithPeak(dir: string, node: string): Promise<{ status: number | null; ms: number; peakKiB: number; output: string }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, "sync", dir, "--remote", "big", "--nodes", node, "--once"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  track(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output = (output + d).slice(-10_000)));
+  child.stderr!.on("data", (d) => (output = (output + d).slice(-10_000)));
+  let peakKiB = 0;
+  const timer = setInterval(() => (peakKiB = Math.max(peakKiB, procStatusKiB(child.pid!, "VmHWM") ?? 0)), 20);
+  const status = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  clearInterval(timer);
+  return { status, ms: performance.now() - started, peakKiB, output };
+}
+
 function countFiles(dir: string): number {
   const r = spawnSync("find", [dir, "-type", "f", "-not", "-path", "*/.nuvem-sync/*"], { encoding: "utf8", maxBuffer: 64 * MiB });
   return r.stdout.split("\n").filter(Boolean).length;
@@ -221,12 +242,12 @@ async function main(): Promise<void> {
     await waitClusterFormed(nodes, 30_000);
 
     // Propagation, Nuvem
+    if (STEPS.has("propagation")) {
     book.phase = "propagation";
     const a = join(root, "sync-a");
     const b = join(root, "sync-b");
     mkdirSync(a);
     mkdirSync(b);
-    if (!STEPS.has("propagation")) throw new Error("BENCH_STEPS must include propagation");
     const bound = { broker: broker.url, verbose: true, remote: "prop", book };
     const syncA = startSync(a, { ...bound, node: nodes[0].url, id: nodes[0].id, name: "sync-a" });
     const syncB = startSync(b, { ...bound, node: nodes[1].url, id: nodes[1].id, name: "sync-b" });
@@ -241,6 +262,7 @@ async function main(): Promise<void> {
     console.error(`  100 MiB phases (median ms): ${JSON.stringify(nuvemBig.phases)}`);
     await syncA.stop();
     await syncB.stop();
+    }
 
     // Initial sync of 10 000 small files, then idle CPU
     if (STEPS.has("initial")) {
@@ -289,8 +311,16 @@ async function main(): Promise<void> {
     stops.push(() => bigNode.stop());
     console.error(`${BIG_FOLDER} files indexed by a node in ${((performance.now() - indexStart) / 1000).toFixed(0)} s`);
     const nodeUrl = bigNode.url;
-    const first = spawnSync(process.execPath, [CLI, "sync", e, "--remote", "big", "--nodes", nodeUrl, "--once"], { cwd: REPO, encoding: "utf8", maxBuffer: 256 * MiB });
-    if (first.status !== 0) throw new Error(`the first reconcile of ${BIG_FOLDER} files failed: ${first.stdout.slice(-500)}${first.stderr.slice(-500)}`);
+    const first = await onceWithPeak(e, nodeUrl);
+    if (first.status !== 0) throw new Error(`the first reconcile of ${BIG_FOLDER} files failed: ${first.output.slice(-1000)}`);
+    // Without its saved feed position, `--once` lists the whole remote folder again (as after a pruned log).
+    const db = new Database(join(e, ".nuvem-sync", "state.db"));
+    db.prepare("DELETE FROM meta WHERE key = 'feed'").run();
+    db.close();
+    const listing = await onceWithPeak(e, nodeUrl);
+    if (listing.status !== 0) throw new Error(`the listing reconcile of ${BIG_FOLDER} files failed: ${listing.output.slice(-1000)}`);
+    console.error(`--once over ${BIG_FOLDER} files: first (no base) ${(first.ms / 1000).toFixed(1)} s, peak ${(first.peakKiB / 1024).toFixed(0)} MiB; ` +
+      `listing again ${(listing.ms / 1000).toFixed(1)} s, peak ${(listing.peakKiB / 1024).toFixed(0)} MiB`);
     const syncE = startSync(e, { node: nodeUrl, remote: "big", book, name: "sync-e" });
     stops.push(() => syncE.stop());
     const reconcileMs = await syncE.live;
@@ -299,12 +329,16 @@ async function main(): Promise<void> {
     const bigIdle = await idleCpu(syncE.pid, IDLE_S);
     const rssKiB = procStatusKiB(syncE.pid, "VmRSS") ?? NaN;
     const peakAfterKiB = procStatusKiB(syncE.pid, "VmHWM") ?? NaN;
-    results.big = { files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle };
+    results.big = {
+      files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle,
+      once: { firstMs: Math.round(first.ms), firstPeakRssMiB: first.peakKiB / 1024, listingMs: Math.round(listing.ms), listingPeakRssMiB: listing.peakKiB / 1024 },
+    };
     await syncE.stop();
     await bigNode.stop();
     }
 
     // Syncthing
+    if (STEPS.has("propagation")) {
     book.phase = "syncthing";
     const version = syncthingVersion();
     const syncthing: NonNullable<Results["syncthing"]> = { version: version ?? "not installed" };
@@ -325,6 +359,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(root, { recursive: true, force: true });
@@ -335,16 +370,17 @@ async function main(): Promise<void> {
 }
 
 function report(r: Results): string {
-  if (!r.nuvem) return "incomplete run";
   const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? "—" : `${(ms / 1000).toFixed(2)} s`);
   const st = r.syncthing ?? { version: "not run" };
   const rows: [string, string, string, string, string, string][] = [
     ["measure", "nuvem sync", "syncthing (default 10 s)", "syncthing (delay 1 s)", "target", "met"],
+  ];
+  if (r.nuvem) rows.push(
     ["4 KiB propagation p50", s(r.nuvem.small.p50), s(st.delay10?.small.p50), s(st.delay1?.small.p50), "< 0.5 s", r.nuvem.small.p50 < 500 ? "yes" : "NO"],
     ["4 KiB propagation p99", s(r.nuvem.small.p99), s(st.delay10?.small.p99), s(st.delay1?.small.p99), "", ""],
     ["100 MiB propagation p50", s(r.nuvem.big.p50), s(st.delay10?.big.p50), s(st.delay1?.big.p50), "< 2 s", r.nuvem.big.p50 < 2000 ? "yes" : "NO"],
     ["100 MiB propagation p99", s(r.nuvem.big.p99), s(st.delay10?.big.p99), s(st.delay1?.big.p99), "", ""],
-  ];
+  );
   const i = r.initial;
   if (i) {
     rows.push(
@@ -358,6 +394,8 @@ function report(r: Results): string {
     rows.push(
       [`unchanged reconcile, ${b.files} files`, s(b.reconcileMs), "", "", "< 10 s", b.reconcileMs < 10_000 ? "yes" : "NO"],
       [`sync client peak RSS, ${b.files} files`, `${b.peakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.peakRssMiB < 200 ? "yes" : "NO"],
+      [`--once peak RSS, first (no base), ${b.files} files`, `${b.once.firstPeakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.once.firstPeakRssMiB < 200 ? "yes" : "NO"],
+      [`--once peak RSS, listing, ${b.files} files`, `${b.once.listingPeakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.once.listingPeakRssMiB < 200 ? "yes" : "NO"],
       ["sync client RSS when live", `${b.rssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.rssMiB < 200 ? "yes" : "NO"],
       [`idle CPU, sync client (${b.files} files)`, `${(b.idleCpu * 100).toFixed(2)} %`, "", "", "< 1 %", b.idleCpu < 0.01 ? "yes" : "NO"],
     );
@@ -365,11 +403,11 @@ function report(r: Results): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
-  for (const [label, l] of [["4 KiB", r.nuvem.small], ["100 MiB", r.nuvem.big]] as const) {
+  for (const [label, l] of r.nuvem ? [["4 KiB", r.nuvem.small], ["100 MiB", r.nuvem.big]] as const : []) {
     if (l.phases) lines.push(`${label} phases, median ms after the write: ${Object.entries(l.phases).map(([k, v]) => `${k} +${v}`).join(", ")}`);
   }
   const st4 = st.delay1?.small.p50;
-  if (st4) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
+  if (st4 && r.nuvem) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
   if (!st.delay1) lines.push("", `Syncthing: ${st.version}; its columns are empty.`);
   const load = (xs: number[] = []) => xs.map((x) => x.toFixed(1)).join(" ");
   lines.push(`Load average before ${load(r.machine.loadavg)}, after ${load(r.loadavgAfter)} (${r.machine.cpus} CPUs).`);

@@ -385,7 +385,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       this.#mark = await this.#markFeed();
       let listing;
       try {
-        listing = await listRemote(this.#client, { root: this.remote, signal });
+        listing = await listRemote(this.#client, { root: this.remote, base: this.#base, signal });
       } catch (err) {
         if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
         throw err;

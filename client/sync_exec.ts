@@ -33,7 +33,7 @@ import { contentTypeFor } from './content_type.ts';
 import { NuvemHttpError, NuvemNetworkError, NuvemTimeoutError } from './errors.ts';
 import { fileStream } from './local_files.ts';
 import type { NuvemClient } from './mod.ts';
-import { absoluteRemote, relativeRemote, type RemoteRecord, type RemoteView } from './remote_view.ts';
+import { absoluteRemote, relativeRemote, type ListedRecord, type RemoteRecord, type RemoteView } from './remote_view.ts';
 import { NoNodeAvailableError } from './selection.ts';
 import { fetchVerified, type Fetched } from './sync_fetch.ts';
 import type { ExecAction, LocalRename } from './sync_scope.ts';
@@ -218,6 +218,10 @@ const remote = (ctx: ExecContext, path: string) => absoluteRemote(ctx.remoteRoot
 
 function recordOf(r: NuvemRecord | NuvemEntry, kind: EntryKind): RemoteRecord {
   return { kind, size: Number(r.size ?? 0), sha256: String(r.sha256 ?? ''), version: String(r.version ?? ''), deleted: r.deleted === true };
+}
+
+function remoteEntryOf(r: NuvemEntry, kind: EntryKind): ListedRecord {
+  return { kind, size: Number(r.size ?? 0), sha256: String(r.sha256 ?? ''), version: String(r.version ?? '') };
 }
 
 /** A `503 write_concern` answer to a change: stored; its body is the record. */
@@ -405,14 +409,25 @@ async function deleteRemote(ctx: ExecContext, a: Extract<SyncAction, { type: 'de
 
 // --- listing
 
-/** Every live record under the remote folder, keyed by relative path (an absent folder lists as empty). */
-export async function listRemote(client: NuvemClient, options: { root: string; signal?: AbortSignal }): Promise<Map<string, RemoteRecord>> {
-  const out = new Map<string, RemoteRecord>();
+/**
+ * Every live record under the remote folder, keyed by relative path (an
+ * absent folder lists as empty). A file whose record is the one in `base`
+ * (same version, size and SHA-256) is given as that base entry: with 100 000
+ * unchanged files, no second object and strings per path.
+ */
+export async function listRemote(
+  client: NuvemClient,
+  options: { root: string; base?: ReadonlyMap<string, BaseEntry>; signal?: AbortSignal },
+): Promise<Map<string, ListedRecord>> {
+  const out = new Map<string, ListedRecord>();
   try {
     for await (const entry of client.entries(options.root, { recursive: true, signal: options.signal })) {
       const rel = relativeRemote(options.root, entry.path);
       if (rel === undefined || entry.deleted) continue;
-      out.set(rel, recordOf(entry, entry.type === 'folder' ? 'folder' : 'file'));
+      const kind = entry.type === 'folder' ? 'folder' : 'file';
+      const b = kind === 'file' ? options.base?.get(rel) : undefined;
+      const same = b !== undefined && b.kind === 'file' && b.version === entry.version && b.sha256 === entry.sha256 && b.size === Number(entry.size ?? 0);
+      out.set(rel, same ? b : remoteEntryOf(entry, kind));
     }
   } catch (err) {
     if (!(err instanceof NuvemHttpError && err.status === 404)) throw err;
