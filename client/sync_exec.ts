@@ -171,7 +171,12 @@ async function runOne(ctx: ExecContext, action: ExecAction): Promise<void> {
     case 'renameLocal': return renameLocal(ctx, action);
     case 'deleteLocal': return deleteLocal(ctx, action);
     case 'deleteRemote': return deleteRemote(ctx, action);
-    case 'adoptBase': return ctx.setBase(action.path, action.base);
+    case 'adoptBase': {
+      // The same content: the local entry shares the base's SHA-256 string (100 000 adopted paths, 8 MB less).
+      const local = ctx.local.get(action.path);
+      if (local?.sha256 !== undefined && local.sha256 === action.base.sha256) local.sha256 = action.base.sha256;
+      return ctx.setBase(action.path, action.base);
+    }
     case 'forget': return ctx.setBase(action.path, undefined);
   }
 }

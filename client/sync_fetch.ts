@@ -56,6 +56,7 @@ export interface FetchOptions {
 
 const ATTEMPTS = 3;
 const WRITE_BYTES = 1024 * 1024;
+const SYNC_BYTES = 16 * 1024 * 1024;
 
 /** The served bytes are not the record they should be (size or SHA-256). */
 export class ContentMismatchError extends DigestMismatchError {}
@@ -110,17 +111,34 @@ async function writeHashed(body: ReadableStream<Uint8Array> | null, options: { t
         if (bytesWritten > 0) chunks = [chunks[0].subarray(bytesWritten), ...chunks.slice(1)];
       }
     };
-    if (body) {
-      for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-        options.signal.throwIfAborted();
-        hash.update(chunk);
-        size += chunk.byteLength;
-        pending.push(chunk);
-        pendingBytes += chunk.byteLength;
-        if (pendingBytes >= WRITE_BYTES) await flush();
+    // Written data is flushed to disk in the background as it comes (every SYNC_BYTES), so the fsync
+    // at the end waits for the last part only, not for the whole file.
+    let syncing: Promise<void> | undefined;
+    let syncError: unknown;
+    let unsynced = 0;
+    try {
+      if (body) {
+        for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+          options.signal.throwIfAborted();
+          hash.update(chunk);
+          size += chunk.byteLength;
+          pending.push(chunk);
+          pendingBytes += chunk.byteLength;
+          if (pendingBytes < WRITE_BYTES) continue;
+          unsynced += pendingBytes;
+          await flush();
+          if (unsynced >= SYNC_BYTES && syncing === undefined) {
+            unsynced = 0;
+            // A write-back error is told to one fsync only: kept, and thrown below.
+            syncing = file.datasync().catch((err) => void (syncError ??= err)).finally(() => (syncing = undefined));
+          }
+        }
       }
+      await flush();
+    } finally {
+      await syncing;
     }
-    await flush();
+    if (syncError !== undefined) throw syncError;
     await file.sync();
   } finally {
     await file.close();
