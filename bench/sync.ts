@@ -23,7 +23,8 @@
  * The clients run the CLI compiled by esbuild (dist/bench-sync-cli.mjs, from
  * client/cli.ts), the nodes dist/nuvem-node.cjs, as `npm start` does.
  * `BENCH_QUICK=1` shrinks every run; `BENCH_FILES=N` sets the big folder's
- * size. Table on stdout, JSON in bench/results/sync.json.
+ * size; `BENCH_SYNCTHING=0` leaves Syncthing out. Table on stdout, JSON in
+ * bench/results/sync.json.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import Database from "libsql";
@@ -338,7 +339,7 @@ async function main(): Promise<void> {
     }
 
     // Syncthing
-    if (STEPS.has("propagation")) {
+    if (STEPS.has("propagation") && process.env.BENCH_SYNCTHING !== "0") {
     book.phase = "syncthing";
     const version = syncthingVersion();
     const syncthing: NonNullable<Results["syncthing"]> = { version: version ?? "not installed" };

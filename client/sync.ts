@@ -64,13 +64,14 @@ export interface SyncFolderOptions {
   host?: string;
   /**
    * How long a local path must be unchanged (kind, size, mtime, inode) before
-   * it syncs (default 250 ms, so a small file reaches the other side within
-   * half a second; a node's own folder watching waits a second). What is sent
-   * is always whole and checked: hashed, then uploaded with that digest
-   * (`Content-Digest`), so a file that changes during its upload is refused
-   * and planned again. A program that pauses longer than this in the middle of
-   * writing a file may have the part written so far synced first, then the
-   * whole file.
+   * it syncs (default 150 ms, about half of what a small file takes to reach
+   * the other side; a node's own folder watching waits a second). What is
+   * sent is always one stable state of the file, checked: hashed, then
+   * uploaded with that digest (`Content-Digest`), so a file that changes
+   * during its upload is refused and planned again. A program that pauses
+   * longer than this in the middle of writing a file may have the part
+   * written so far synced first, then the whole file: the last state synced
+   * is always the file as its writer left it.
    */
   settleMs?: number;
   /** A full reconcile this often while live, as a safety net (default 10 min; 0: never). */
@@ -161,7 +162,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.remote = normalizeRemote(options.remote ?? '', { root: true });
     this.#client = options.client;
     this.#host = options.host ?? hostname();
-    this.#settleMs = options.settleMs ?? 250;
+    this.#settleMs = options.settleMs ?? 150;
     this.#fullSyncMs = options.fullSyncMs ?? 600_000;
     this.#log = options.log ?? (() => {});
   }

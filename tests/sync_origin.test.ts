@@ -11,10 +11,14 @@
  * - B's own node serving bytes that fail their SHA-256 (its copy damaged on
  *   disk): B fetches them again from another node and places the right
  *   bytes, without an error.
+ * - A file written in parts with pauses longer than the settle time: B may
+ *   get the parts written so far first, but only states the file was in,
+ *   and the whole file last.
  * - The origin dead (`kill -9`): a read that names it as the holder is
  *   served by another node that holds the version.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -55,11 +59,11 @@ function client(k: number): NuvemClient {
   return c;
 }
 
-async function startSide(k: number, remote: string, name: string): Promise<Side> {
+async function startSide(k: number, remote: string, name: string, settleMs: number | undefined = 200): Promise<Side> {
   const side: Side = { dir: join(dir.path, `${remote}-${name}`), errors: [], warnings: [] };
   mkdirSync(side.dir, { recursive: true });
   const mirror = new SyncFolder({
-    dir: side.dir, client: client(k), remote, host: name, settleMs: 200,
+    dir: side.dir, client: client(k), remote, host: name, settleMs,
     log: (level, msg, fields) => {
       if (level === 'error') side.errors.push(`${msg} ${JSON.stringify(fields ?? {})}`);
       if (level === 'warn') side.warnings.push(`${msg} ${JSON.stringify(fields ?? {})}`);
@@ -151,6 +155,39 @@ test('bytes that fail their SHA-256 at B\'s own node are fetched again from anot
   assert.equal(b.errors, []);
   assert.ok(b.warnings.some((w) => w.includes('again from another node') && w.includes('node-2')), b.warnings.join('\n'));
   assert.is(fileSha(join(b.dir, 'damaged.bin')), sha256(bytes));
+});
+
+test('a file written with pauses longer than the settle time: B only ever holds states A\'s file went through, and ends whole', async () => {
+  const remote = `t${++counter}`;
+  const a = await startSide(1, remote, 'A', undefined); // the default settle time
+  const b = await startSide(2, remote, 'B', undefined);
+  const parts = Array.from({ length: 5 }, () => randomBytes(300_000));
+  const whole = Buffer.concat(parts);
+  const prefixes = new Set(parts.map((_, i) => sha256(Buffer.concat(parts.slice(0, i + 1)))));
+  const seen = new Set<string>();
+  let writing = true;
+  const watching = (async () => {
+    while (writing || fileSha(join(b.dir, 'slow.bin')) !== sha256(whole)) {
+      const now = fileSha(join(b.dir, 'slow.bin'));
+      if (now !== undefined) seen.add(now);
+      await sleep(10);
+    }
+  })();
+  const file = await open(join(a.dir, 'slow.bin'), 'w');
+  try {
+    for (const part of parts) {
+      await file.write(part);
+      await sleep(400);
+    }
+  } finally {
+    await file.close();
+    writing = false;
+  }
+  await Promise.race([watching, sleep(20_000).then(() => Promise.reject(new Error('B never held the whole file')))]);
+  for (const state of seen) assert.ok(prefixes.has(state), `B held a state A's file never was in: ${state}`);
+  assert.is(fileSha(join(b.dir, 'slow.bin')), sha256(whole));
+  assert.equal(a.errors, []);
+  assert.equal(b.errors, []);
 });
 
 test('a read naming a dead origin as the holder is served by another node holding the version', async () => {
