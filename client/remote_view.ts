@@ -151,6 +151,13 @@ export class RemoteView {
     this.#drop(path);
   }
 
+  /** Holds `entry` (a base entry) in place of an entry equal to it: one object per path where both agree. */
+  share(path: string, entry: RemoteEntry): void {
+    const current = this.#entries.get(path);
+    if (current !== undefined && current !== entry && current.kind === entry.kind && current.version === entry.version &&
+      current.sha256 === entry.sha256 && current.size === entry.size) this.#entries.set(path, entry);
+  }
+
   /** This mirror wrote `record` at `path`, replacing version `parent` (`undefined` when it created the path). */
   wrote(path: string, record: RemoteRecord, options: { parent?: string } = {}): void {
     this.apply(path, record);

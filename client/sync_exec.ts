@@ -120,6 +120,19 @@ export async function runActions(ctx: ExecContext, actions: readonly ExecAction[
   const result: ExecResult = { done: 0, replan: new Set(), failed: [], pending: new Set() };
   let i = 0;
   while (i < actions.length && !result.offline) {
+    // Base bookkeeping is synchronous: a run of it (100 000 paths adopted by a first pass) goes in one plain loop.
+    if (actions[i].type === 'adoptBase' || actions[i].type === 'forget') {
+      for (; i < actions.length && (actions[i].type === 'adoptBase' || actions[i].type === 'forget') && !ctx.signal.aborted; i++) {
+        try {
+          bookkeep(ctx, actions[i] as Bookkeeping);
+          result.done++;
+        } catch (err) {
+          result.failed.push({ path: pathsOf(actions[i])[0], error: err as Error });
+        }
+      }
+      if (ctx.signal.aborted) break;
+      continue;
+    }
     let j = i + 1;
     if (RANK[actions[i].type] === 3) while (j < actions.length && RANK[actions[j].type] === 3) j++;
     const group = actions.slice(i, j);
@@ -171,14 +184,21 @@ async function runOne(ctx: ExecContext, action: ExecAction): Promise<void> {
     case 'renameLocal': return renameLocal(ctx, action);
     case 'deleteLocal': return deleteLocal(ctx, action);
     case 'deleteRemote': return deleteRemote(ctx, action);
-    case 'adoptBase': {
-      // The same content: the local entry shares the base's SHA-256 string (100 000 adopted paths, 8 MB less).
-      const local = ctx.local.get(action.path);
-      if (local?.sha256 !== undefined && local.sha256 === action.base.sha256) local.sha256 = action.base.sha256;
-      return ctx.setBase(action.path, action.base);
-    }
-    case 'forget': return ctx.setBase(action.path, undefined);
+    case 'adoptBase':
+    case 'forget': return bookkeep(ctx, action);
   }
+}
+
+type Bookkeeping = Extract<ExecAction, { type: 'adoptBase' | 'forget' }>;
+
+/** The base entry of a path whose two sides agree already (`adoptBase`) or are both gone (`forget`). */
+function bookkeep(ctx: ExecContext, action: Bookkeeping): void {
+  if (action.type === 'forget') return ctx.setBase(action.path, undefined);
+  // The same content: the local entry shares the base's SHA-256 string (100 000 adopted paths, 8 MB less).
+  const local = ctx.local.get(action.path);
+  if (local?.sha256 !== undefined && local.sha256 === action.base.sha256) local.sha256 = action.base.sha256;
+  ctx.view.share(action.path, action.base);
+  ctx.setBase(action.path, action.base);
 }
 
 // --- local checks
