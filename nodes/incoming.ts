@@ -7,7 +7,7 @@
  */
 import { ackMessage, eventMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic } from '../protocol/topics.ts';
-import { LogGone, peerIsAhead, peersFor, readLog } from './catch_up.ts';
+import { LogGone, type LogPage, LogReader, peerIsAhead, peersFor } from './catch_up.ts';
 import { ancestorsOf } from '../protocol/paths.ts';
 import { isConflict } from './conflict.ts';
 import { isDiskFault } from './disk.ts';
@@ -75,9 +75,12 @@ export class Incoming {
   /** Failures so far of changes from logs that could not be applied, by origin, seq and version. */
   readonly #failures = new Map<string, number>();
   #closed = false;
+  /** Peers' logs, read a page ahead during a catch-up. */
+  readonly #logs: LogReader;
 
   constructor(options: IncomingOptions) {
     this.#o = options;
+    this.#logs = new LogReader(options.gets);
     this.#store = options.store;
     this.#id = options.store.nodeId;
   }
@@ -155,9 +158,9 @@ export class Incoming {
     const { membership, metrics } = this.#o;
     const runs = metrics.counter('nuvem_catch_up_runs_total', 'Catch-up pulls from peers\' logs, by whether they brought changes');
     for (const peer of peersFor(membership, { origin, now: this.#o.now() })) {
-      let page: Awaited<ReturnType<typeof readLog>>;
+      let page: LogPage;
       try {
-        page = await readLog(this.#o.gets, { peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
+        page = await this.#logs.read({ peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
       } catch (err) {
         if (!(err instanceof LogGone) || !this.#o.resync) throw err;
         const theirs = err.applied[origin] ?? 0;

@@ -13,7 +13,7 @@
  * differs from a materialised record is an edit, as before.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, lstatSync, openSync, promises as fsp, renameSync, writeSync } from 'node:fs';
+import { close, closeSync, fstat, fsyncSync, lstatSync, open, openSync, promises as fsp, rename, renameSync, type Stats, write, writeSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommitPipeline } from './commit_pipeline.ts';
@@ -209,9 +209,7 @@ async function writeAndNote(ctx: StoreContext, record: FileRecord, options: { by
   const dest = layout.filePath(record.path);
   const temp = join(layout.tmpDir, randomUUID());
   try {
-    await fsp.writeFile(temp, options.bytes, { flag: 'wx', mode: 0o644 });
-    await fsp.rename(temp, dest);
-    const st = await fsp.lstat(dest);
+    const st = await writeRenamed(temp, dest, options.bytes);
     const local = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     index.noteLocal(record.path, record.version, local);
     ctx.materialiser.add({ path: record.path, version: record.version, file: dest, local, dirs: [...(options.dirs ?? []), dirname(dest)] });
@@ -219,6 +217,34 @@ async function writeAndNote(ctx: StoreContext, record: FileRecord, options: { by
     await fsp.rm(temp, { force: true }).catch(() => {});
     ctx.onSmallError?.(err, record.path);
   }
+}
+
+/**
+ * Writes `bytes` to a new file `temp`, takes its stat and renames it to
+ * `dest`: open, write, fstat, close, rename, each in the thread pool through
+ * the callback API (no FileHandle, one promise), which costs the main thread
+ * far less per small file than fs/promises.
+ */
+function writeRenamed(temp: string, dest: string, bytes: Uint8Array): Promise<Stats> {
+  return new Promise((resolve, reject) => {
+    open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644, (err, fd) => {
+      if (err) return reject(err);
+      const fail = (e: unknown) => close(fd, () => reject(e));
+      const written = (at: number) => {
+        if (at < bytes.byteLength) {
+          return write(fd, bytes, at, bytes.byteLength - at, null, (e, n) => (e ? fail(e) : written(at + n)));
+        }
+        fstat(fd, (e, st) => {
+          if (e) return fail(e);
+          close(fd, (e) => {
+            if (e) return reject(e);
+            rename(temp, dest, (e) => (e ? reject(e) : resolve(st)));
+          });
+        });
+      };
+      written(0);
+    });
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
