@@ -26,6 +26,7 @@
  *                        (bytes, or with K/M/G suffix, or N% of the volume; default 1 % or 256 MiB, whichever is smaller)
  *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
  *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
+ *   --peer-answer-ms N   a peer's answer to a catch-up or digest request must begin within this (default 3000)
  */
 import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
 import { UsageError } from '../protocol/errors.ts';
@@ -65,6 +66,8 @@ export interface NodeConfig {
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
   changesKeep?: number;
+  /** A peer's answer to a log, digest or bucket request must begin within this (peers.ts). */
+  peerAnswerMs?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
@@ -91,6 +94,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     reserve: { type: 'string' },
     'trash-days': { type: 'string' },
     'changes-keep': { type: 'string' },
+    'peer-answer-ms': { type: 'string' },
   });
   const config: NodeConfig = {
     id: values.id,
@@ -115,6 +119,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     reserve: values.reserve === undefined ? undefined : parseReserve(values.reserve),
     trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
     changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
+    peerAnswerMs: intOption('--peer-answer-ms', values['peer-answer-ms'] ?? '3000', 100, 600_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);

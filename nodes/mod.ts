@@ -134,6 +134,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     log,
     metrics,
     memberTtlMs: config.memberTtlMs,
+    peerAnswerMs: config.peerAnswerMs,
   });
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
