@@ -71,6 +71,7 @@ export async function moveFolder(ctx: StoreContext, options: { from: string; to:
     throw err;
   }
   layout.movingFolder({ from, to });
+  crashPoint('move-after-rename');
   try {
     return await moveInBatches(ctx, { ...intent, entries: options.entries, first });
   } finally {
