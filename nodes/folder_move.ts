@@ -37,7 +37,7 @@ import { type FileRecord, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
 
 /** Entries of a folder move committed together. */
-export const MOVE_BATCH = 500;
+export const MOVE_BATCH = 200;
 
 /** The meta row holding the intent of the folder move under way. */
 const INTENT = 'folder_move';

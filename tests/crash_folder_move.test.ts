@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { MOVE_BATCH } from '../nodes/folder_move.ts';
 import { sha256 } from './_support/bytes.ts';
 import { rawRequest } from './_support/http.ts';
 import { startNodeProcess, type NodeProcess } from './_support/node_process.ts';
@@ -18,7 +19,7 @@ import { freePort } from './_support/ports.ts';
 import { until } from './_support/sleep.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
 
-/** More than one batch of the move (MOVE_BATCH = 500): the crash falls between two. */
+/** More than one batch of the move (MOVE_BATCH): the crash falls between two. */
 const SMALL = 620;
 const big = Buffer.alloc(200 * 1024, 9); // beyond the small-file size: read from the files folder
 
@@ -107,7 +108,7 @@ for (const [point, what] of [['move-between-batches', 'between two batches of th
     const n1 = await startNodeProcess({ dataDir: d1.path, args });
     nodes.push(n1);
     const done = n1.output.map((l) => JSON.parse(l.startsWith('{') ? l : '{}')).find((l) => l.msg === 'a folder move a crash interrupted was completed');
-    const left = point === 'move-after-rename' ? SMALL + 1 : SMALL + 1 - 500;
+    const left = point === 'move-after-rename' ? SMALL + 1 : SMALL + 1 - MOVE_BATCH;
     assert.is(done?.moved, left, `the entries not yet moved at the crash were moved at restart: ${JSON.stringify(done)}`);
     assert.equal([...(await filesOf(n1.url))].sort(), [...expected('moved')].sort(), 'the index holds the folder at its new path only');
     checkDisk(d1.path, { want: expected('moved'), gone: 'dir' });
