@@ -181,7 +181,7 @@ let starts = 0;
  * resolves at its `"msg":"listening"` line (printed whatever the log level).
  */
 export function startNode(spec: NodeSpec, o: { bundle: string; repo: string; book: LogBook; timeoutMs?: number }): Promise<NodeProc> {
-  const args = [...NODE_FLAGS, o.bundle, "--id", spec.id, "--port", String(spec.port), "--data", spec.dataDir, "--broker", spec.brokerUrl, "--log-level", "warn"];
+  const args = [...NODE_FLAGS, ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []), o.bundle, "--id", spec.id, "--port", String(spec.port), "--data", spec.dataDir, "--broker", spec.brokerUrl, "--log-level", "warn"];
   const spawnedAt = performance.now();
   const child = spawn(process.execPath, args, { cwd: o.repo, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...NODE_ENV } });
   track(child);

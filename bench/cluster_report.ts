@@ -44,6 +44,8 @@ export interface CatchupResult {
   node3_applied_before: number;
   from_spawn_s?: number;
   from_listening_s?: number;
+  /** CPU (user + system, all threads) node 3 used from spawn until caught up. */
+  node3_cpu_s?: number;
   /** [seconds from spawn, applied[node-1] on node 3], about once a second. */
   progress: [number, number][];
   files_equal?: boolean;
@@ -107,6 +109,7 @@ export function rows(files: number): Row[] {
     { label: "kill -9 → node-1 /status offline, ms", pick: (b) => b.failure?.peer_view_median_ms, digits: 1 },
     { label: `catch-up ${files.toLocaleString("en-US")} files from spawn, s`, pick: (b) => b.catchup?.from_spawn_s, digits: 2 },
     { label: "  from \"listening\", s", pick: (b) => b.catchup?.from_listening_s, digits: 2 },
+    { label: "  CPU of the catching-up node, s", pick: (b) => b.catchup?.node3_cpu_s, digits: 2 },
     { label: "64 MiB PUT w=auto, 3 nodes, MB/s", pick: (b) => b.repl_big?.mbps, digits: 0 },
     { label: "64 MiB PUT w=1, single node, MB/s", pick: (b) => b.single_big?.mbps, digits: 0 },
     { label: "  replicated ÷ single node", pick: (b) => replRatio(b), digits: 2 },

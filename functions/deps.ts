@@ -63,8 +63,10 @@ export interface StorePort {
   /** A page of that log carrying small files' bytes (base64, by SHA-256), at most `maxBytes` of them. */
   logPage(origin: string, after: number, options: { limit: number; maxBytes: number }): { changes: Change[]; bytes: Record<string, string> };
   applied(): Record<string, number>;
-  digest(): Promise<Record<string, string>>;
-  bucketRecords(bucket: number): Promise<FileRecord[]>;
+  /** The anti-entropy digest, with the id of the scan it came from. */
+  servedDigest(): Promise<{ buckets: Record<string, string>; scan: string }>;
+  /** A bucket's records; `scan` names a digest's scan to answer from (so the records match that digest). */
+  bucketRecords(bucket: number, scan?: string): Promise<FileRecord[]>;
   /** Pushes of uploads received from peers, kept until their change arrives. */
   staging: { receive(origin: string, size: number, body: AsyncIterable<Uint8Array>): Promise<{ sha256: string; size: number }> };
 }

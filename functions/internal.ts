@@ -51,12 +51,12 @@ export function internalApp(deps: Deps): Hono {
     return c.json({ changes: deps.store.logFor(origin, after, limit), applied: deps.store.applied() });
   });
 
-  app.get('/internal/digest', async (c) => c.json({ buckets: await deps.store.digest() }));
+  app.get('/internal/digest', async (c) => c.json(await deps.store.servedDigest()));
 
   app.get('/internal/digest/:bucket', async (c) => {
     const bucket = Number(c.req.param('bucket'));
     if (!Number.isInteger(bucket) || bucket < 0 || bucket >= BUCKETS) throw bad(`Expected a bucket from 0 to ${BUCKETS - 1}`);
-    return c.json({ records: await deps.store.bucketRecords(bucket) });
+    return c.json({ records: await deps.store.bucketRecords(bucket, c.req.query('scan')?.slice(0, 64)) });
   });
 
   return app;

@@ -27,14 +27,17 @@ export type RepairPeers = Pick<Replicator, 'connected' | 'isOnline' | 'get' | 'c
 
 /** One pass against one peer; returns the number of records repaired. */
 export async function repairFrom(store: Store, replicator: RepairPeers, peer: Member): Promise<number> {
-  const theirs = (await readJson<{ buckets: Record<string, string> }>(await replicator.get(peer, '/internal/digest'))).buckets;
+  const answer = await readJson<{ buckets: Record<string, string>; scan?: unknown }>(await replicator.get(peer, '/internal/digest'));
+  const theirs = answer.buckets;
+  // Bucket requests name the digest's scan: the peer answers them from it, scanning its index once a pass.
+  const scan = typeof answer.scan === 'string' && /^[0-9a-z-]{1,64}$/.test(answer.scan) ? `?scan=${answer.scan}` : '';
   const mine = await store.digest();
   let repaired = 0;
   const failed: string[] = [];
   for (const bucket of new Set([...Object.keys(theirs), ...Object.keys(mine)])) {
     // A bucket missing from the peer's digest may still hold its tombstones.
     if (theirs[bucket] === mine[bucket]) continue;
-    const { records } = await readJson<{ records: FileRecord[] }>(await replicator.get(peer, `/internal/digest/${Number(bucket)}`));
+    const { records } = await readJson<{ records: FileRecord[] }>(await replicator.get(peer, `/internal/digest/${Number(bucket)}${scan}`));
     for (const raw of records) {
       const checked = checkedChange(changeOf(raw));
       if (!checked.ok) continue;
@@ -70,6 +73,9 @@ export async function repairFrom(store: Store, replicator: RepairPeers, peer: Me
   if (failed.length) throw new Error(`repaired ${repaired} record(s); ${failed.length} could not be applied, e.g. ${failed[0]}`);
   return repaired;
 }
+
+/** How long a pass waits at most for a running catch-up to end. */
+const CATCH_UP_WAIT_MS = 10_000;
 
 export function startAntiEntropy(options: {
   store: Store;
@@ -125,6 +131,9 @@ export function startAntiEntropy(options: {
   const runOnce = () =>
     (running ??= (async () => {
       // Every peer at once: one that does not answer holds up nobody's repair.
+      // A catch-up running (at start, after a partition) brings most of what
+      // the digests would show, far cheaper: let it finish first.
+      await options.replicator.drained?.(CATCH_UP_WAIT_MS);
       const counts = await Promise.all(options.replicator.peersForRepair().filter((p) => !backoff.cooling(p.id)).map(repairWith));
       const total = counts.reduce((a, b) => a + b, 0);
       if (total) options.replicator.catchUpAll();

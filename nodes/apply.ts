@@ -170,7 +170,7 @@ export class RemoteChanges {
     this.#ctx.cache.delete(change.path);
     if (small) {
       this.#ctx.cache.set(change.path, record.version, small);
-      writePlain(this.#ctx, record, { bytes: small, dirs: smallFolders.syncDirs });
+      await writePlain(this.#ctx, record, { bytes: small, dirs: smallFolders.syncDirs });
     }
     if (record.deleted || killer) await layout.prune(dirname(file));
     for (const { loser } of clashes) if (loser !== record) await this.#left(loser.path);

@@ -26,7 +26,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import type { ChokidarLike } from './folder_watcher.ts';
 
@@ -157,7 +158,7 @@ class FolderTreeWatcher implements ChokidarLike {
   async #follow(path: string): Promise<void> {
     let isDir = false;
     try {
-      isDir = (await lstat(path)).isDirectory();
+      isDir = lstatSync(path).isDirectory(); // synchronous: see FolderWatcher's #signature
     } catch {
       // gone
     }

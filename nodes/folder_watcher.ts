@@ -12,7 +12,7 @@
  * error, too many pending paths, the inotify watch limit) it emits `rescan`.
  */
 import { EventEmitter } from 'node:events';
-import { lstat } from 'node:fs/promises';
+import { lstatSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import type { ChokidarOptions } from 'chokidar';
 import { watchFolders } from './dir_watcher.ts';
@@ -219,9 +219,15 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     }
   }
 
+  /**
+   * The path's lstat signature. A synchronous lstat: on a local folder it
+   * costs microseconds, far less than a round trip through the thread pool,
+   * which a folder taking thousands of writes a second pays several times per
+   * path (measured: 11% of a catching-up node's main thread).
+   */
   async #signature(rel: string): Promise<string> {
     try {
-      const s = await lstat(resolve(this.root, rel));
+      const s = lstatSync(resolve(this.root, rel));
       const kind = s.isDirectory() ? 'd' : s.isSymbolicLink() ? 'l' : s.isFile() ? 'f' : 'o';
       return `${kind}:${s.size}:${s.mtimeMs}:${s.ino}`;
     } catch (error) {

@@ -116,6 +116,11 @@ export class Incoming {
       });
   }
 
+  /** Is some origin's drain (notices or a catch-up from the logs) running? */
+  get draining(): boolean {
+    return this.#pumping.size > 0;
+  }
+
   /** Stops: no drain starts, running ones end at their next round. */
   close(): void {
     this.#closed = true;

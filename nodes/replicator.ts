@@ -354,6 +354,15 @@ export class Replicator {
     for (const o of originsBehind(this.membership, { self: this.#id, applied: this.#store.applied() })) this.#incoming.pump(o);
   }
 
+  /**
+   * Resolves once no drain of peers' changes runs (polled every 100 ms), or
+   * after `maxMs`: anti-entropy waits for a running catch-up rather than
+   * compare digests that the catch-up is about to make equal.
+   */
+  async drained(maxMs: number): Promise<void> {
+    for (let waited = 0; this.#incoming.draining && waited < maxMs; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  }
+
   /** Members to compare digests with (anti-entropy): online ones, and remembered ones when no heartbeat is known. */
   peersForRepair(): Member[] {
     const now = this.#now();

@@ -112,6 +112,8 @@ export class Materialiser {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #running: Promise<void> = Promise.resolve();
   #closed = false;
+  /** Plain files being written (writePlain); a settle waits for them. */
+  readonly #writing = new Set<Promise<void>>();
 
   constructor(options: { commits: CommitPipeline; syncer: Syncer; delayMs: number; onError?: (err: unknown) => void }) {
     this.#commits = options.commits;
@@ -129,15 +131,23 @@ export class Materialiser {
     }
   }
 
+  /** Notes a plain file being written, so that the next settle includes it. */
+  writing(write: Promise<void>): void {
+    this.#writing.add(write);
+    const done = () => void this.#writing.delete(write);
+    write.then(done, done);
+  }
+
   /** Files written but not yet marked materialised (queued). */
   get pending(): number {
     return this.#queue.length;
   }
 
   /** Syncs and marks every file written so far; resolves once that is committed. */
-  settle(): Promise<void> {
+  async settle(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    await Promise.all(this.#writing);
     const batch = this.#queue;
     this.#queue = [];
     this.#running = this.#running.then(() => this.#run(batch)).catch((err) => {
@@ -182,28 +192,31 @@ export class Materialiser {
 /**
  * Writes the plain file of a small version right after its commit, without
  * a flush (the index holds its bytes): temp file, rename into place, its
- * stat noted on the record, and queued for the batched sync. Called under
- * the path's lock. A failure leaves the version unmaterialised: reads come
- * from the index and start-up writes the file again.
+ * stat noted on the record, and queued for the batched sync. The file work
+ * runs in the thread pool, never on the main thread. Called under the path's
+ * lock, which it holds until the file is in place. Never rejects: a failure
+ * leaves the version unmaterialised, reads come from the index and start-up
+ * writes the file again.
  */
-export function writePlain(ctx: StoreContext, record: FileRecord, options: { bytes: Uint8Array; dirs?: string[] }): void {
+export function writePlain(ctx: StoreContext, record: FileRecord, options: { bytes: Uint8Array; dirs?: string[] }): Promise<void> {
+  const write = writeAndNote(ctx, record, options);
+  ctx.materialiser.writing(write);
+  return write;
+}
+
+async function writeAndNote(ctx: StoreContext, record: FileRecord, options: { bytes: Uint8Array; dirs?: string[] }): Promise<void> {
   const { layout, index } = ctx;
   const dest = layout.filePath(record.path);
   const temp = join(layout.tmpDir, randomUUID());
   try {
-    const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o644);
-    try {
-      writeAll(fd, options.bytes);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, dest);
-    const st = lstatSync(dest);
+    await fsp.writeFile(temp, options.bytes, { flag: 'wx', mode: 0o644 });
+    await fsp.rename(temp, dest);
+    const st = await fsp.lstat(dest);
     const local = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     index.noteLocal(record.path, record.version, local);
     ctx.materialiser.add({ path: record.path, version: record.version, file: dest, local, dirs: [...(options.dirs ?? []), dirname(dest)] });
   } catch (err) {
-    void fsp.rm(temp, { force: true });
+    await fsp.rm(temp, { force: true }).catch(() => {});
     ctx.onSmallError?.(err, record.path);
   }
 }
@@ -226,7 +239,11 @@ export function putSmall(
 ): Promise<{ record: FileRecord; created: boolean }> {
   const { layout, commits, cache } = ctx;
   const { bytes, sha256 } = options;
-  return ctx.locks.withPaths([path], async () => {
+  // Answered once the commit is durable; the plain file is written after,
+  // still under the path's lock (reads meanwhile come from the cache or index).
+  let answer!: (done: { record: FileRecord; created: boolean }) => void;
+  const answered = new Promise<{ record: FileRecord; created: boolean }>((resolve) => (answer = resolve));
+  const written = ctx.locks.withPaths([path], async () => {
     const current = options.check();
     const record = ctx.newRecord(path, {
       type: 'file',
@@ -246,9 +263,11 @@ export function putSmall(
     await layout.makeParent(layout.filePath(path), folders);
     await commits.commit(pending);
     cache.set(path, record.version, bytes);
-    writePlain(ctx, record, { bytes, dirs: folders.syncDirs });
-    return { record, created: !current };
+    answer({ record, created: !current });
+    await writePlain(ctx, record, { bytes, dirs: folders.syncDirs });
   });
+  // Before the answer, a failure is the write's; after it, writePlain has handled its own.
+  return Promise.race([answered, written.then(() => answered)]);
 }
 
 /**

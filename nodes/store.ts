@@ -22,7 +22,7 @@ import { BLOB_MAX } from './index_db.ts';
 import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts';
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
-import { digestOf, entryPages, recordsOfBucket } from './digest.ts';
+import { DigestCache, entryPages } from './digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
@@ -403,13 +403,21 @@ export class Store implements StorePort {
    * Digest for anti-entropy: a hash per bucket of the live records only; or
    * the records of one bucket, tombstones included (digest.ts).
    */
-  digest(): Promise<Record<string, string>> {
-    return digestOf(entryPages(this.index));
+  async digest(): Promise<Record<string, string>> {
+    return (await this.#served.digest()).buckets;
   }
 
-  bucketRecords(bucket: number): Promise<FileRecord[]> {
-    return recordsOfBucket(entryPages(this.index), bucket);
+  /** The digest served to a peer, with the id of its scan, which the peer's bucket requests name (digest.ts DigestCache). */
+  servedDigest(): Promise<{ buckets: Record<string, string>; scan: string }> {
+    return this.#served.digest();
   }
+
+  /** A bucket's records, tombstones included: from digest scan `scan` while kept, else read afresh. */
+  bucketRecords(bucket: number, scan?: string): Promise<FileRecord[]> {
+    return this.#served.records(bucket, scan);
+  }
+
+  readonly #served = new DigestCache({ pages: () => entryPages(this.index) });
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):

@@ -1,0 +1,53 @@
+/**
+ * A node serves a peer's anti-entropy pass (the digest, then the records of
+ * every bucket that differs) from one scan of its index, not one scan per
+ * bucket (digest.ts DigestCache): bucket requests that name the digest's
+ * scan are answered from it; a request naming none reads the index afresh.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { BUCKETS, bucketOf } from '../protocol/digest_buckets.ts';
+import { Store } from '../nodes/store.ts';
+import { tempDir } from './_support/temp.ts';
+
+const body = (text: string) => (async function* () { yield Buffer.from(text); })();
+
+test('a pass of a digest and every bucket naming its scan reads the index once; requests naming none see new writes', async () => {
+  const dir = tempDir('digest-cache');
+  const store = await Store.open({ dataDir: dir.path, nodeId: 'node-a' });
+  try {
+    for (let i = 0; i < 300; i++) await store.put(`d/f${i}`, body(`bytes ${i}`));
+    await store.remove('d/f7');
+    const page = store.index.page.bind(store.index);
+    let pages = 0;
+    store.index.page = (after: string, limit: number) => {
+      pages++;
+      return page(after, limit);
+    };
+    const { buckets: digest, scan } = await store.servedDigest();
+    const scanned = pages;
+    assert.ok(scanned >= 1);
+    const all = [];
+    for (let b = 0; b < BUCKETS; b++) all.push(...(await store.bucketRecords(b, scan)).map((r) => ({ b, r })));
+    assert.is(pages, scanned, 'the bucket requests read no page of the index');
+    assert.is(all.length, 300, 'every record once, the tombstone included');
+    for (const { b, r } of all) assert.is(bucketOf(r.path), b);
+    assert.ok(all.find(({ r }) => r.path === 'd/f7')?.r.deleted);
+    assert.is(Object.keys(digest).length > 0, true);
+
+    await store.put('d/new', body('new'));
+    assert.ok(!(await store.bucketRecords(bucketOf('d/new'), scan)).some((r) => r.path === 'd/new'), 'the scan named: as it was at the digest');
+    const read = pages;
+    assert.ok((await store.bucketRecords(bucketOf('d/new'))).some((r) => r.path === 'd/new'), 'no scan named: read afresh');
+    assert.ok(pages > read);
+    const again = await store.digest();
+    assert.ok(pages > scanned, 'a new digest scans again');
+    assert.is.not(again[String(bucketOf('d/new'))], digest[String(bucketOf('d/new'))]);
+    assert.ok((await store.bucketRecords(bucketOf('d/new'))).some((r) => r.path === 'd/new'));
+  } finally {
+    store.close();
+    dir.cleanup();
+  }
+});
+
+test.run();
