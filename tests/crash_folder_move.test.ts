@@ -137,7 +137,7 @@ crash('killed after the intent, before the rename: at restart the move is droppe
   checkDisk(d1.path, { want: expected('dir'), gone: 'moved' });
   assert.equal([...(await filesOf(n2.url))].sort(), [...expected('dir')].sort(), 'the peer still has it where it was');
   // The folder moves fine afterwards.
-  const moved = await rawRequest(n1.url, { method: 'MOVE', target: '/files/dir', headers: { destination: '/files/moved' } });
+  const moved = await rawRequest(n1.url, { method: 'MOVE', target: '/files/dir?w=1', headers: { destination: '/files/moved' } });
   assert.is(moved.status, 201, moved.body.toString());
   await until('n2 has the later move', async () => [...(await filesOf(n2.url))].sort().join() === [...expected('moved')].sort().join(), 60_000);
 });
