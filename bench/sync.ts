@@ -3,8 +3,10 @@
  *
  * - Propagation: a file written in sync folder A until the same bytes are in
  *   sync folder B (A and B: two `nuvem sync` processes bound to different
- *   nodes of a 3-node cluster, `--nodes URL` each), p50/p99 for 4 KiB and
- *   100 MiB; the same with two Syncthing instances on loopback, with its
+ *   nodes of a 3-node cluster, `--broker B --prefer node-K` each, so they
+ *   follow the change notices as DESIGN.md section 6 says), p50/p99 for
+ *   4 KiB and 100 MiB, and the median of each phase (settle, hash, upload
+ *   and commit, notice, download, placing) from the clients' `-v` lines; the same with two Syncthing instances on loopback, with its
  *   default watcher delay and with `fsWatcherDelayS=1` (skipped, and said so,
  *   when `syncthing` is not installed).
  * - Initial sync of 10 000 files of 4 KiB: `nuvem sync` started on a folder
@@ -13,15 +15,19 @@
  *   node whose files folder holds (and watches) them (/proc/PID/stat).
  * - A sync client with 100 000 files (laid down in a lone node's files
  *   folder before it starts, and copied to the local folder; a first
- *   `--once` records the base): the unchanged-tree reconcile at start (to
- *   its `live` line), its peak and settled RSS (VmHWM, VmRSS), idle CPU.
+ *   `--once` records the base, a second one, its feed position dropped,
+ *   lists the folder again: the peak RSS of each): the unchanged-tree
+ *   reconcile at start (to its `live` line), its peak and settled RSS
+ *   (VmHWM, VmRSS), idle CPU.
  *
  * The clients run the CLI compiled by esbuild (dist/bench-sync-cli.mjs, from
  * client/cli.ts), the nodes dist/nuvem-node.cjs, as `npm start` does.
  * `BENCH_QUICK=1` shrinks every run; `BENCH_FILES=N` sets the big folder's
- * size. Table on stdout, JSON in bench/results/sync.json.
+ * size; `BENCH_SYNCTHING=0` leaves Syncthing out. Table on stdout, JSON in
+ * bench/results/sync.json.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import Database from "libsql";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
@@ -45,7 +51,7 @@ const BIG_RUNS = QUICK ? 2 : 4;
 const INITIAL_FILES = QUICK ? 1000 : 10_000;
 const BIG_FOLDER = Number(process.env.BENCH_FILES ?? (QUICK ? 10_000 : 100_000));
 const IDLE_S = QUICK ? 5 : 20;
-/** `BENCH_STEPS=propagation` (or `initial`, `big`, comma-separated) runs only those Nuvem steps; Syncthing runs with propagation. */
+/** `BENCH_STEPS=propagation` (or `initial`, `big`, comma-separated) runs only those steps; Syncthing runs with propagation. */
 const STEPS = new Set((process.env.BENCH_STEPS ?? "propagation,initial,big").split(","));
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
@@ -55,10 +61,16 @@ const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length -
 
 interface SyncProc { child: ChildProcess; pid: number; lines: string[]; live: Promise<number>; stop(): Promise<void> }
 
-/** `nuvem sync DIR --nodes URL --remote R` as its own process; `live` resolves (ms since spawn) at its "live" line. */
-function startSync(dir: string, o: { node: string; remote: string; book: LogBook; name: string }): SyncProc {
+/**
+ * `nuvem sync DIR --remote R` as its own process, bound to one node: `--broker B --prefer ID` (change notices
+ * from the broker, the node's id preferred) or, without `broker`, `--nodes URL`. `verbose`: `-v`, its debug
+ * lines with timings. `live` resolves (ms since spawn) at its "live" line.
+ */
+function startSync(dir: string, o: { node: string; remote: string; book: LogBook; name: string; broker?: string; id?: string; verbose?: boolean }): SyncProc {
   const started = performance.now();
-  const child = spawn(process.execPath, [CLI, "sync", dir, "--remote", o.remote, "--nodes", o.node], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  const bind = o.broker ? ["--broker", o.broker, "--prefer", o.id ?? o.node] : ["--nodes", o.node];
+  const args = [CLI, "sync", dir, "--remote", o.remote, ...bind, ...(o.verbose ? ["-v"] : [])];
+  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const lines: string[] = [];
   const live = new Promise<number>((resolve, reject) => {
@@ -67,7 +79,7 @@ function startSync(dir: string, o: { node: string; remote: string; book: LogBook
       createInterface({ input: stream }).on("line", (line) => {
         lines.push(line);
         if (line.includes('"msg":"live"')) resolve(performance.now() - started);
-        if (/"level":"(warn|error)"/.test(line) || !line.startsWith("{")) o.book.add(o.name, line);
+        if (/"level":"(warn|error)"/.test(line) || (!line.startsWith("{") && !line.startsWith("nuvem: "))) o.book.add(o.name, line);
       });
     }
   });
@@ -75,11 +87,15 @@ function startSync(dir: string, o: { node: string; remote: string; book: LogBook
   return { child, pid: child.pid!, lines, live, stop: () => stopChild(child) };
 }
 
+/** Wall-clock time (ms) when the last `propagate` finished writing its file. */
+let writtenAt = 0;
+
 /** Writes `bytes` at `name` in `from`; resolves to the ms until `to` holds the same bytes under that name. */
 async function propagate(from: string, to: string, name: string, bytes: Uint8Array, timeoutMs = 60_000): Promise<number> {
   const want = sha(bytes);
   await writeFile(join(from, name), bytes);
   const t0 = performance.now();
+  writtenAt = Date.now();
   const target = join(to, name);
   for (;;) {
     const size = statSync(target, { throwIfNoEntry: false })?.size;
@@ -92,25 +108,64 @@ async function propagate(from: string, to: string, name: string, bytes: Uint8Arr
   }
 }
 
-interface Latency { p50: number; p99: number; samples: number[] }
+interface Latency { p50: number; p99: number; samples: number[]; phases?: Record<string, number> }
+
+/**
+ * Where one propagation's time went, from the two clients' `-v` lines about `name` (ms, wall clock, from the
+ * end of the write): A settled, hashed and started the upload; the origin committed (B's notice); B started
+ * the download, had it written (verified, fsynced) and placed it; the bench saw it.
+ */
+function phasesOf(a: string[], b: string[], name: string, t0: number, seenMs: number): Record<string, number> | undefined {
+  const at = (lines: string[], msg: string) => {
+    for (const line of lines) {
+      if (!line.includes(`"msg":"${msg}"`) || !line.includes(name)) continue;
+      try {
+        const j = JSON.parse(line);
+        if (j.msg === msg && (j.path === name || String(j.path).endsWith(`/${name}`))) return Date.parse(j.time) - t0;
+      } catch { /* not JSON */ }
+    }
+    return NaN;
+  };
+  const marks = [
+    ["settled", at(a, "Local changes settled")], ["upload started", at(a, "Uploading")], ["notice at B", at(b, "Change notice")],
+    ["download started", at(b, "Downloading")], ["download written", at(b, "Download written")], ["placed", at(b, "change")], ["seen", seenMs],
+  ] as const;
+  if (marks.some(([, ms]) => Number.isNaN(ms))) return undefined;
+  const out: Record<string, number> = {};
+  let last = 0;
+  for (const [label, ms] of marks) {
+    out[label] = ms - last;
+    last = ms;
+  }
+  return out;
+}
 interface Pair { small: Latency; big: Latency }
 interface Results {
   machine: { cpus: number; loadavg: number[] };
   quick: boolean;
   nuvem?: Pair;
   initial?: { files: number; ms: number; idleCpu: { client: number; node: number; seconds: number } };
-  big?: { files: number; reconcileMs: number; peakRssMiB: number; rssMiB: number; idleCpu: number };
+  big?: {
+    files: number; reconcileMs: number; peakRssMiB: number; rssMiB: number; idleCpu: number;
+    once: { firstMs: number; firstPeakRssMiB: number; listingMs: number; listingPeakRssMiB: number };
+  };
   syncthing?: { version: string; delay10?: Pair; delay1?: Pair };
   loadavgAfter?: number[];
 }
 
-async function latencies(from: string, to: string, label: string, size: number, runs: number): Promise<Latency> {
+async function latencies(from: string, to: string, label: string, size: number, runs: number, procs?: [SyncProc, SyncProc]): Promise<Latency> {
   const samples: number[] = [];
+  const phases: Record<string, number[]> = {};
   for (let i = 0; i < runs; i++) {
-    samples.push(await propagate(from, to, `${label}-${size}-${i}.bin`, randomBytes(size)));
+    const name = `${label}-${size}-${i}.bin`;
+    const ms = await propagate(from, to, name, randomBytes(size));
+    samples.push(ms);
     await sleep(300);
+    const p = procs && phasesOf(procs[0].lines, procs[1].lines, name, writtenAt, ms);
+    for (const [k, v] of Object.entries(p ?? {})) (phases[k] ??= []).push(v);
   }
-  return { p50: median(samples), p99: p99(samples), samples: samples.map(Math.round) };
+  const medians = Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, Math.round(median(v))]));
+  return { p50: median(samples), p99: p99(samples), samples: samples.map(Math.round), ...(procs ? { phases: medians } : {}) };
 }
 
 /** CPU share of one core used by `pid` over `seconds` of doing nothing. */
@@ -139,6 +194,21 @@ async function until(what: string, check: () => boolean, timeoutMs: number): Pro
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await sleep(250);
   }
+}
+
+/** `nuvem sync DIR --once` against one node; its peak RSS (VmHWM, read every 20 ms until it exits). */
+async function onceWithPeak(dir: string, node: string): Promise<{ status: number | null; ms: number; peakKiB: number; output: string }> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [CLI, "sync", dir, "--remote", "big", "--nodes", node, "--once"], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+  track(child);
+  let output = "";
+  child.stdout!.on("data", (d) => (output = (output + d).slice(-10_000)));
+  child.stderr!.on("data", (d) => (output = (output + d).slice(-10_000)));
+  let peakKiB = 0;
+  const timer = setInterval(() => (peakKiB = Math.max(peakKiB, procStatusKiB(child.pid!, "VmHWM") ?? 0)), 20);
+  const status = await new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  clearInterval(timer);
+  return { status, ms: performance.now() - started, peakKiB, output };
 }
 
 function countFiles(dir: string): number {
@@ -173,23 +243,27 @@ async function main(): Promise<void> {
     await waitClusterFormed(nodes, 30_000);
 
     // Propagation, Nuvem
+    if (STEPS.has("propagation")) {
     book.phase = "propagation";
     const a = join(root, "sync-a");
     const b = join(root, "sync-b");
     mkdirSync(a);
     mkdirSync(b);
-    if (!STEPS.has("propagation")) throw new Error("BENCH_STEPS must include propagation");
-    const syncA = startSync(a, { node: nodes[0].url, remote: "prop", book, name: "sync-a" });
-    const syncB = startSync(b, { node: nodes[1].url, remote: "prop", book, name: "sync-b" });
+    const bound = { broker: broker.url, verbose: true, remote: "prop", book };
+    const syncA = startSync(a, { ...bound, node: nodes[0].url, id: nodes[0].id, name: "sync-a" });
+    const syncB = startSync(b, { ...bound, node: nodes[1].url, id: nodes[1].id, name: "sync-b" });
     stops.push(() => syncA.stop(), () => syncB.stop());
     await Promise.all([syncA.live, syncB.live]);
     await propagate(a, b, "warm-up.bin", randomBytes(4096));
-    const nuvemSmall = await latencies(a, b, "nuvem", 4096, SMALL_RUNS);
-    const nuvemBig = await latencies(a, b, "nuvem", 100 * MiB, BIG_RUNS);
+    const nuvemSmall = await latencies(a, b, "nuvem", 4096, SMALL_RUNS, [syncA, syncB]);
+    const nuvemBig = await latencies(a, b, "nuvem", 100 * MiB, BIG_RUNS, [syncA, syncB]);
     results.nuvem = { small: nuvemSmall, big: nuvemBig };
     console.error(`nuvem sync: 4 KiB p50 ${nuvemSmall.p50.toFixed(0)} ms, 100 MiB p50 ${nuvemBig.p50.toFixed(0)} ms`);
+    console.error(`  4 KiB phases (median ms): ${JSON.stringify(nuvemSmall.phases)}`);
+    console.error(`  100 MiB phases (median ms): ${JSON.stringify(nuvemBig.phases)}`);
     await syncA.stop();
     await syncB.stop();
+    }
 
     // Initial sync of 10 000 small files, then idle CPU
     if (STEPS.has("initial")) {
@@ -238,8 +312,16 @@ async function main(): Promise<void> {
     stops.push(() => bigNode.stop());
     console.error(`${BIG_FOLDER} files indexed by a node in ${((performance.now() - indexStart) / 1000).toFixed(0)} s`);
     const nodeUrl = bigNode.url;
-    const first = spawnSync(process.execPath, [CLI, "sync", e, "--remote", "big", "--nodes", nodeUrl, "--once"], { cwd: REPO, encoding: "utf8", maxBuffer: 256 * MiB });
-    if (first.status !== 0) throw new Error(`the first reconcile of ${BIG_FOLDER} files failed: ${first.stdout.slice(-500)}${first.stderr.slice(-500)}`);
+    const first = await onceWithPeak(e, nodeUrl);
+    if (first.status !== 0) throw new Error(`the first reconcile of ${BIG_FOLDER} files failed: ${first.output.slice(-1000)}`);
+    // Without its saved feed position, `--once` lists the whole remote folder again (as after a pruned log).
+    const db = new Database(join(e, ".nuvem-sync", "state.db"));
+    db.prepare("DELETE FROM meta WHERE key = 'feed'").run();
+    db.close();
+    const listing = await onceWithPeak(e, nodeUrl);
+    if (listing.status !== 0) throw new Error(`the listing reconcile of ${BIG_FOLDER} files failed: ${listing.output.slice(-1000)}`);
+    console.error(`--once over ${BIG_FOLDER} files: first (no base) ${(first.ms / 1000).toFixed(1)} s, peak ${(first.peakKiB / 1024).toFixed(0)} MiB; ` +
+      `listing again ${(listing.ms / 1000).toFixed(1)} s, peak ${(listing.peakKiB / 1024).toFixed(0)} MiB`);
     const syncE = startSync(e, { node: nodeUrl, remote: "big", book, name: "sync-e" });
     stops.push(() => syncE.stop());
     const reconcileMs = await syncE.live;
@@ -248,12 +330,16 @@ async function main(): Promise<void> {
     const bigIdle = await idleCpu(syncE.pid, IDLE_S);
     const rssKiB = procStatusKiB(syncE.pid, "VmRSS") ?? NaN;
     const peakAfterKiB = procStatusKiB(syncE.pid, "VmHWM") ?? NaN;
-    results.big = { files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle };
+    results.big = {
+      files: BIG_FOLDER, reconcileMs: Math.round(reconcileMs), peakRssMiB: Math.max(peakKiB, peakAfterKiB) / 1024, rssMiB: rssKiB / 1024, idleCpu: bigIdle,
+      once: { firstMs: Math.round(first.ms), firstPeakRssMiB: first.peakKiB / 1024, listingMs: Math.round(listing.ms), listingPeakRssMiB: listing.peakKiB / 1024 },
+    };
     await syncE.stop();
     await bigNode.stop();
     }
 
     // Syncthing
+    if (STEPS.has("propagation") && process.env.BENCH_SYNCTHING !== "0") {
     book.phase = "syncthing";
     const version = syncthingVersion();
     const syncthing: NonNullable<Results["syncthing"]> = { version: version ?? "not installed" };
@@ -274,6 +360,7 @@ async function main(): Promise<void> {
         }
       }
     }
+    }
   } finally {
     for (const stop of stops.reverse()) await stop().catch(() => {});
     rmSync(root, { recursive: true, force: true });
@@ -284,16 +371,17 @@ async function main(): Promise<void> {
 }
 
 function report(r: Results): string {
-  if (!r.nuvem) return "incomplete run";
   const s = (ms: number | undefined) => (ms === undefined || Number.isNaN(ms) ? "—" : `${(ms / 1000).toFixed(2)} s`);
   const st = r.syncthing ?? { version: "not run" };
   const rows: [string, string, string, string, string, string][] = [
     ["measure", "nuvem sync", "syncthing (default 10 s)", "syncthing (delay 1 s)", "target", "met"],
+  ];
+  if (r.nuvem) rows.push(
     ["4 KiB propagation p50", s(r.nuvem.small.p50), s(st.delay10?.small.p50), s(st.delay1?.small.p50), "< 0.5 s", r.nuvem.small.p50 < 500 ? "yes" : "NO"],
     ["4 KiB propagation p99", s(r.nuvem.small.p99), s(st.delay10?.small.p99), s(st.delay1?.small.p99), "", ""],
     ["100 MiB propagation p50", s(r.nuvem.big.p50), s(st.delay10?.big.p50), s(st.delay1?.big.p50), "< 2 s", r.nuvem.big.p50 < 2000 ? "yes" : "NO"],
     ["100 MiB propagation p99", s(r.nuvem.big.p99), s(st.delay10?.big.p99), s(st.delay1?.big.p99), "", ""],
-  ];
+  );
   const i = r.initial;
   if (i) {
     rows.push(
@@ -307,6 +395,8 @@ function report(r: Results): string {
     rows.push(
       [`unchanged reconcile, ${b.files} files`, s(b.reconcileMs), "", "", "< 10 s", b.reconcileMs < 10_000 ? "yes" : "NO"],
       [`sync client peak RSS, ${b.files} files`, `${b.peakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.peakRssMiB < 200 ? "yes" : "NO"],
+      [`--once peak RSS, first (no base), ${b.files} files`, `${b.once.firstPeakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.once.firstPeakRssMiB < 200 ? "yes" : "NO"],
+      [`--once peak RSS, listing, ${b.files} files`, `${b.once.listingPeakRssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.once.listingPeakRssMiB < 200 ? "yes" : "NO"],
       ["sync client RSS when live", `${b.rssMiB.toFixed(0)} MiB`, "", "", "< 200 MiB", b.rssMiB < 200 ? "yes" : "NO"],
       [`idle CPU, sync client (${b.files} files)`, `${(b.idleCpu * 100).toFixed(2)} %`, "", "", "< 1 %", b.idleCpu < 0.01 ? "yes" : "NO"],
     );
@@ -314,8 +404,11 @@ function report(r: Results): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   const lines = rows.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join("  ").trimEnd());
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  for (const [label, l] of r.nuvem ? [["4 KiB", r.nuvem.small], ["100 MiB", r.nuvem.big]] as const : []) {
+    if (l.phases) lines.push(`${label} phases, median ms after the write: ${Object.entries(l.phases).map(([k, v]) => `${k} +${v}`).join(", ")}`);
+  }
   const st4 = st.delay1?.small.p50;
-  if (st4) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
+  if (st4 && r.nuvem) lines.push("", `4 KiB: nuvem sync ${(st4 / r.nuvem.small.p50).toFixed(1)}× as fast as Syncthing at its quickest (fsWatcherDelayS=1).`);
   if (!st.delay1) lines.push("", `Syncthing: ${st.version}; its columns are empty.`);
   const load = (xs: number[] = []) => xs.map((x) => x.toFixed(1)).join(" ");
   lines.push(`Load average before ${load(r.machine.loadavg)}, after ${load(r.loadavgAfter)} (${r.machine.cpus} CPUs).`);

@@ -19,6 +19,7 @@ type OptionSpec = { type: 'boolean' | 'string'; short?: string; help?: string };
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   nodes: { type: 'string' },
   broker: { type: 'string' },
+  prefer: { type: 'string' },
   token: { type: 'string' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean', short: 'v' },
@@ -91,6 +92,8 @@ export type PassthroughName = (typeof PASSTHROUGH)[number];
 export interface GlobalFlags {
   nodes?: string;
   broker?: string;
+  /** A node (id or URL) to send requests to first while it can serve them. */
+  prefer?: string;
   token?: string;
   json: boolean;
   verbose: boolean;
@@ -112,7 +115,7 @@ function commandIndex(argv: string[]): number {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === '--') return i + 1 < argv.length ? i + 1 : -1;
-    if (arg === '--nodes' || arg === '--token' || arg === '--broker') i++;
+    if (arg === '--nodes' || arg === '--token' || arg === '--broker' || arg === '--prefer') i++;
     else if (!arg.startsWith('-') || arg === '-') return i;
   }
   return -1;
@@ -150,7 +153,7 @@ export function parseCli(argv: string[]): ParsedCli {
   } catch (err) {
     throw new UsageError(firstSentence((err as Error).message), { command: name });
   }
-  const { help, nodes, broker, token, json, verbose, ...options } = parsed.values;
+  const { help, nodes, broker, prefer, token, json, verbose, ...options } = parsed.values;
   if (help) return { kind: 'help', command: name };
 
   const required = spec.args.filter((a) => !a.startsWith('[')).length;
@@ -167,6 +170,7 @@ export function parseCli(argv: string[]): ParsedCli {
     global: {
       nodes: nodes as string | undefined,
       ...(broker === undefined ? {} : { broker: broker as string }),
+      ...(prefer === undefined ? {} : { prefer: prefer as string }),
       token: token as string | undefined,
       json: json === true,
       verbose: verbose === true,
@@ -176,16 +180,20 @@ export function parseCli(argv: string[]): ParsedCli {
 
 export const DEFAULT_BROKER = 'mqtt://127.0.0.1:1883';
 
-export type Connection = { nodes: string[]; broker?: undefined; token?: string } | { broker: string; nodes?: undefined; token?: string };
+export type Connection = ({ nodes: string[]; broker?: undefined } | { broker: string; nodes?: undefined }) & { token?: string; prefer?: string };
 
 /**
  * Where to connect: node URLs (`--nodes`) or the broker to discover them
  * from (`--broker`); flags first, then `NUVEM_NODES`, then `NUVEM_BROKER`,
  * then the broker at mqtt://127.0.0.1:1883. The token: `--token`, else `NUVEM_TOKEN`.
+ * `--prefer NODE` (an id or URL) goes with either: that node first while it
+ * can serve, the others for failover (a `nuvem sync` bound to one node).
  */
 export function resolveConnection(global: GlobalFlags, env: Record<string, string | undefined>): Connection {
   const token = global.token ?? env.NUVEM_TOKEN;
-  const withToken = <T extends object>(c: T) => (token ? { ...c, token } : c);
+  const prefer = global.prefer?.trim();
+  if (global.prefer !== undefined && !prefer) throw new UsageError('--prefer needs a node id or URL');
+  const withToken = <T extends object>(c: T) => ({ ...c, ...(token ? { token } : {}), ...(prefer ? { prefer } : {}) });
   const list = global.nodes ?? (global.broker === undefined ? env.NUVEM_NODES : undefined);
   if (list !== undefined && list.trim() !== '') {
     let nodes: string[];

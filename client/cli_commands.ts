@@ -31,6 +31,8 @@ export interface CommandContext {
   signal: AbortSignal;
   /** Where the nodes come from, for messages: the broker URL, or the node URLs. */
   via?: string;
+  /** `-v`: say more (which node served what; sync's debug lines). */
+  verbose?: boolean;
 }
 
 export interface CommandInput {

@@ -49,6 +49,7 @@ export async function runCommand(parsed: Extract<ParsedCli, { kind: 'command' }>
     progressStream: process.stderr,
     signal: controller.signal,
     via: connection.broker ?? connection.nodes.join(','),
+    verbose,
   };
   try {
     await RUNNERS[parsed.command](ctx, parsed);

@@ -52,7 +52,7 @@ export async function runSync(ctx: CommandContext, { args, options }: CommandInp
   const terminal = ctx.progressStream.isTTY === true && !ctx.json;
   const line = terminal ? liveLine(ctx.progressStream) : undefined;
   const log = (level: Level, msg: string, fields: object = {}) => {
-    if (level === 'debug') return;
+    if (level === 'debug' && (line || !ctx.verbose)) return;
     if (line) {
       if (level !== 'info') line.print(`nuvem: ${level === 'warn' ? 'warning: ' : ''}${msg}`);
       return;

@@ -8,9 +8,12 @@ const GLOBAL_HELP = `Global flags:
                       found through the broker
   --broker URL        MQTT broker the nodes announce themselves on (env NUVEM_BROKER,
                       default mqtt://127.0.0.1:1883)
+  --prefer NODE       send requests to this node (id or URL) first while it can serve
+                      them; the others stay there for failover (sync: bind to a node)
   --token T           bearer token, also the broker password (env NUVEM_TOKEN)
   --json              machine output: one JSON document on stdout (watch: one per line)
   -v, --verbose       say which node served each request, and every failover
+                      (sync: also its debug lines, with timings)
   -h, --help          show help`;
 
 function optionsHelp(spec: CommandSpec): string[] {

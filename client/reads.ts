@@ -65,8 +65,9 @@ export function createReads(ctx: ClientContext): Reads {
     const path = normalizeRemote(remote);
     const pinned = opts.version !== undefined;
     const { needs, minVersion } = pinned ? { needs: [], minVersion: undefined } : fresh(path);
+    const prefer = opts.from === undefined ? undefined : [...(options.prefer === undefined ? [] : [options.prefer]), opts.from];
     const sent = await call(ctx, getRequest(path, { range: opts.range, version: opts.version, minVersion }), {
-      policy: 'read', path, needs, signal: opts.signal,
+      policy: 'read', path, needs, signal: opts.signal, exclude: opts.exclude, prefer,
     });
     const { res } = sent;
     const described = describedBy(res);
@@ -85,7 +86,7 @@ export function createReads(ctx: ClientContext): Reads {
     let current = sent.node;
     const body = resumableBody({ body: res.body, arm: sent.arm, finish: sent.finish }, {
       length: described.length,
-      sha256: described.sha256,
+      sha256: opts.unverified ? null : described.sha256,
       stallMs: ctx.sender.timeoutMs,
       signal: opts.signal,
       reopen: async ({ offset, error }) => {
@@ -100,7 +101,7 @@ export function createReads(ctx: ClientContext): Reads {
           ifRange: described.version || undefined,
         });
         const next = await send(ctx.sender, request, {
-          policy: 'read', path, needs: holdsIt, signal: opts.signal, exclude: [current.id],
+          policy: 'read', path, needs: holdsIt, signal: opts.signal, exclude: [current.id, ...(opts.exclude ?? [])],
           accept: (r) => {
             const version = unquoteEtag(r.headers.get('etag'));
             if (described.version && version !== described.version) return `version ${version || '(none)'}, not ${described.version}`;

@@ -46,6 +46,9 @@ export interface RemoteRecord {
   prev?: string;
 }
 
+/** A live record of a listing: a base entry that matches it serves as it is (no second object and strings per path). */
+export type ListedRecord = RemoteEntry & { deleted?: boolean };
+
 /** A rank above any real tombstone of the same deleted version: for deletes this mirror made (the answer has no version). */
 const OWN_TOMBSTONE = '\uffff';
 const MAX_REMEMBERED = 20_000;
@@ -73,13 +76,13 @@ export class RemoteView {
   }
 
   /** Replaces the view with a full listing (live records only), keeping what the view knows to be newer. */
-  replace(listing: ReadonlyMap<string, RemoteRecord>): void {
+  replace(listing: ReadonlyMap<string, ListedRecord>): void {
     const touched = this.#touched;
     this.#touched = new Set();
     const kept = new Map<string, RemoteEntry | undefined>();
     const keep = (path: string, rank: Rankable) => {
       const listed = listing.get(path);
-      if (listed ? wins(rank, rankOf(listed)) : touched.has(path)) kept.set(path, this.#entries.get(path));
+      if (listed ? wins(rank, { version: listed.version, deleted: false }) : touched.has(path)) kept.set(path, this.#entries.get(path));
     };
     for (const [path, rank] of this.#ranks) keep(path, rank);
     for (const [path, entry] of this.#entries) if (entry.version !== '' && !this.#ranks.has(path)) keep(path, { version: entry.version, deleted: false });
@@ -146,6 +149,13 @@ export class RemoteView {
     if (!current) return;
     if (current.version !== '') this.#ranks.set(path, { version: OWN_TOMBSTONE, deleted: true, prev: current.version });
     this.#drop(path);
+  }
+
+  /** Holds `entry` (a base entry) in place of an entry equal to it: one object per path where both agree. */
+  share(path: string, entry: RemoteEntry): void {
+    const current = this.#entries.get(path);
+    if (current !== undefined && current !== entry && current.kind === entry.kind && current.version === entry.version &&
+      current.sha256 === entry.sha256 && current.size === entry.size) this.#entries.set(path, entry);
   }
 
   /** This mirror wrote `record` at `path`, replacing version `parent` (`undefined` when it created the path). */
@@ -260,11 +270,11 @@ function rankOf(record: RemoteRecord): Rankable {
 }
 
 /** Whether a live record already has an entry's shape (a folder's size and sha256 empty). */
-function reusable(record: RemoteRecord): boolean {
+function reusable(record: RemoteEntry): boolean {
   return record.kind === 'file' || (record.size === 0 && record.sha256 === '');
 }
 
-function entryOf(record: RemoteRecord): RemoteEntry {
+function entryOf(record: RemoteEntry): RemoteEntry {
   return record.kind === 'folder'
     ? { kind: 'folder', size: 0, sha256: '', version: record.version }
     : { kind: 'file', size: record.size, sha256: record.sha256, version: record.version };

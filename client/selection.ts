@@ -21,7 +21,8 @@
  * 4. Then the least `inflight` (the node's own figure plus this client's
  *    requests to it); then the order given.
  * A `prefer`red node (a client bound to one node) goes before all of these
- * while it is eligible and has not failed lately.
+ * while it is eligible and has not failed lately; with a list of them, the
+ * first eligible one goes first.
  * A node that failed this client's request lately goes after all the rest.
  * A node whose status is unknown (it answers, but not with a status: a
  * wrong token, a proxy) is tried only when no online node is available.
@@ -68,8 +69,12 @@ export interface SelectionRequest {
   needs?: readonly Need[];
   /** Node ids not to choose (already tried for this request). */
   exclude?: ReadonlySet<string>;
-  /** A node id or URL that goes first while it is available and holds `needs` (a client bound to one node). */
-  prefer?: string;
+  /**
+   * A node id or URL that goes first while it is available and holds `needs`
+   * (a client bound to one node); a list ranks its nodes in its order (the
+   * client's own node, then a node known to hold what is read).
+   */
+  prefer?: string | readonly string[];
 }
 
 export interface Exclusion {
@@ -156,7 +161,12 @@ export function selectNodes(nodes: readonly NodeView[], request: SelectionReques
     }
   }
   // Array#sort is stable: equal nodes keep the order given.
-  const preferred = (n: NodeView) => Number(request.prefer !== undefined && !n.failedRecently && (n.id === request.prefer || n.url === request.prefer));
+  const prefer = request.prefer === undefined ? [] : typeof request.prefer === 'string' ? [request.prefer] : request.prefer;
+  const preferred = (n: NodeView) => {
+    if (n.failedRecently) return 0;
+    const at = prefer.findIndex((p) => n.id === p || n.url === p);
+    return at < 0 ? 0 : prefer.length - at;
+  };
   return { nodes: [...chosen].sort((a, b) => preferred(b) - preferred(a) || compare(a, b)), stale, excluded };
 }
 

@@ -63,6 +63,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Node ids not to try. */
   exclude?: Iterable<string>;
+  /** Nodes (ids or URLs) to try first, in this order, while eligible; default: the client's `prefer`. */
+  prefer?: readonly string[];
   /** A 2xx that is not what was asked for (another version): try the next node. */
   accept?: (res: Response) => string | undefined;
   /** Called with the bytes of the body sent so far (streamed bodies). */
@@ -110,7 +112,7 @@ export async function send(ctx: SendContext, request: NuvemRequest, opts: SendOp
     opts.signal?.throwIfAborted();
     let candidates;
     try {
-      candidates = selectNodes(ctx.state.views(), { needs: opts.needs, exclude: tried, prefer: ctx.prefer });
+      candidates = selectNodes(ctx.state.views(), { needs: opts.needs, exclude: tried, prefer: opts.prefer ?? ctx.prefer });
     } catch (err) {
       if (!(err instanceof NoNodeAvailableError)) throw err;
       if (!refreshed && ctx.refresh) {

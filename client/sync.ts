@@ -36,6 +36,7 @@ import { EventEmitter } from 'node:events';
 import { readFile, mkdir, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import process from 'node:process';
 import { ChangeLog } from '../nodes/change_log.ts';
 import { FolderWatcher, type Log } from '../nodes/folder_watcher.ts';
 import type { ChangeMessage } from '../protocol/messages.ts';
@@ -64,13 +65,14 @@ export interface SyncFolderOptions {
   host?: string;
   /**
    * How long a local path must be unchanged (kind, size, mtime, inode) before
-   * it syncs (default 250 ms, so a small file reaches the other side within
-   * half a second; a node's own folder watching waits a second). What is sent
-   * is always whole and checked: hashed, then uploaded with that digest
-   * (`Content-Digest`), so a file that changes during its upload is refused
-   * and planned again. A program that pauses longer than this in the middle of
-   * writing a file may have the part written so far synced first, then the
-   * whole file.
+   * it syncs (default 150 ms, about half of what a small file takes to reach
+   * the other side; a node's own folder watching waits a second). What is
+   * sent is always one stable state of the file, checked: hashed, then
+   * uploaded with that digest (`Content-Digest`), so a file that changes
+   * during its upload is refused and planned again. A program that pauses
+   * longer than this in the middle of writing a file may have the part
+   * written so far synced first, then the whole file: the last state synced
+   * is always the file as its writer left it.
    */
   settleMs?: number;
   /** A full reconcile this often while live, as a safety net (default 10 min; 0: never). */
@@ -161,7 +163,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     this.remote = normalizeRemote(options.remote ?? '', { root: true });
     this.#client = options.client;
     this.#host = options.host ?? hostname();
-    this.#settleMs = options.settleMs ?? 250;
+    this.#settleMs = options.settleMs ?? 150;
     this.#fullSyncMs = options.fullSyncMs ?? 600_000;
     this.#log = options.log ?? (() => {});
   }
@@ -282,12 +284,14 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
   // --- inputs
 
   #onLocal(paths: string[]): void {
+    this.#log('debug', 'Local changes settled', { paths: paths.length, path: paths[0] });
     for (const path of paths) this.#dirty.add(path);
     if (paths.includes(IGNORE_FILE)) this.#requestFull();
     this.#wake?.();
   }
 
   #onRemote(change: ChangeMessage): void {
+    this.#log('debug', 'Change notice', { path: change.path, op: change.op, origin: change.origin, seq: change.seq });
     for (const [path, record] of recordsOfChange(this.remote, change)) if (this.#view.apply(path, record)) this.#dirty.add(path);
     this.#wake?.();
   }
@@ -383,7 +387,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       this.#mark = await this.#markFeed();
       let listing;
       try {
-        listing = await listRemote(this.#client, { root: this.remote, signal });
+        listing = await listRemote(this.#client, { root: this.remote, base: this.#base, signal });
       } catch (err) {
         if (isOffline(err)) throw new OfflineError((err as Error).message, { cause: err });
         throw err;
@@ -392,6 +396,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     }
     if (this.#base.size >= BIG) collectGarbage();
     const listed = performance.now();
+    this.#memory('remote side known');
     // Only hashes the base does not hold are worth keeping across the scan; the old map goes before the new one is built.
     const hashed = new Map<string, LocalEntry>();
     for (const [path, entry] of this.#local) if (entry.sha256 !== undefined && this.#base.get(path)?.sha256 !== entry.sha256) hashed.set(path, entry);
@@ -404,8 +409,11 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     }
     this.#local = scanned;
     if (scanned.size >= BIG) collectGarbage();
+    this.#memory('local folder scanned');
     const changed = changedPaths({ local: this.#local, remote: this.#view.entries, base: this.#base }, this.#ignore);
-    const summary = await this.#planAndRun('full', changed, started, phases);
+    // Most paths changed (a first pass, a folder synced anew): planning everything takes no copies of the maps.
+    const everything = changed.length * 2 > Math.max(this.#local.size, this.#view.entries.size, this.#base.size);
+    const summary = await this.#planAndRun('full', everything ? undefined : changed, started, phases);
     this.#state!.setMeta('lastFullSync', new Date().toISOString());
     let newest = '';
     for (const e of this.#view.entries.values()) if (e.version > newest) newest = e.version;
@@ -509,22 +517,28 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     let scope: Set<string> | undefined = dirty === undefined ? undefined : this.#scopeOf(dirty);
     for (let round = 0; round < ROUNDS; round++) {
       const remote = this.#visible(this.#view.entries, scope);
-      const base = this.#visible(this.#base, scope);
+      let base = this.#visible(this.#base, scope);
+      let lost: Map<string, BaseEntry> | undefined;
       for (const [path, b] of base) {
         // This mirror's write lost to one made from the same base elsewhere: the local file is an edit of its own.
         // (A base that no content matches, and no mtime either, so the file is hashed and reads as changed.)
-        if (this.#view.lostWrite(path, b)) base.set(path, { ...b, sha256: `lost:${b.sha256}`, mtimeMs: -1 });
+        if (this.#view.lostWrite(path, b)) (lost ??= new Map()).set(path, { ...b, sha256: `lost:${b.sha256}`, mtimeMs: -1 });
       }
+      if (lost) base = new Map([...base, ...lost]);
       let local = scope === undefined ? this.#local : restrict(this.#local, scope);
       const unhashed = needsHash(local, base);
       if (unhashed.length > 0) {
         await hashInto(this.dir, this.#local, unhashed);
         local = scope === undefined ? this.#local : restrict(this.#local, scope);
+        if (unhashed.length >= BIG) collectGarbage(); // what hashing 20 000 files and more left behind, before the planner's maps
       }
       const actions = pairLocalRenames(planSync({ local, remote, base }, { host: this.#host, date: new Date() }), this.#base);
+      this.#memory('planned', { actions: actions.length });
       if (actions.length === 0) break;
+      if (actions.length >= BIG) collectGarbage(); // the planner's sets and sorted copies, before the base grows
       const result = await runActions(this.#ctx(), actions);
       this.#state!.flush();
+      this.#memory('actions run');
       summary.actions += result.done;
       summary.failed += result.failed.length;
       for (const f of result.failed) {
@@ -552,15 +566,24 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
     return summary;
   }
 
+  /** A debug line with the process's resident memory (`nuvem sync -v`): where a big pass peaks. */
+  #memory(phase: string, fields: object = {}): void {
+    if (this.#local.size + this.#base.size < BIG) return;
+    this.#log('debug', 'Memory', { phase, rssMiB: Math.round(process.memoryUsage.rss() / 1048576), ...memoryFields(), ...fields });
+  }
+
   #scopeOf(paths: readonly string[]): Set<string> {
     return expandScope(paths, { local: this.#local, remote: this.#view.entries, base: this.#base });
   }
 
   /** Entries of `map` (within `scope`) that the ignore rules let through. */
-  #visible<T extends RemoteEntry | BaseEntry>(map: ReadonlyMap<string, T>, scope: Set<string> | undefined): Map<string, T> {
-    const out = new Map<string, T>();
+  #visible<T extends RemoteEntry | BaseEntry>(map: ReadonlyMap<string, T>, scope: Set<string> | undefined): ReadonlyMap<string, T> {
     const source = scope === undefined ? map : restrict(map, scope);
-    for (const [path, entry] of source) if (!this.#ignore(path, entry.kind === 'folder')) out.set(path, entry);
+    const hidden: string[] = [];
+    for (const [path, entry] of source) if (this.#ignore(path, entry.kind === 'folder')) hidden.push(path);
+    if (hidden.length === 0) return source; // no copy of 100 000 entries when nothing is left out
+    const out = new Map(source);
+    for (const path of hidden) out.delete(path);
     return out;
   }
 
@@ -575,6 +598,7 @@ export class SyncFolder extends EventEmitter<SyncFolderEvents> {
       base: this.#base,
       setBase: (path, entry) => this.#setBase(path, entry),
       record: (change) => this.#record(change),
+      log: this.#log,
       signal: this.#abort.signal,
     };
   }
@@ -620,4 +644,10 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }, { once: true });
   });
+}
+
+function memoryFields(): Record<string, number> {
+  const m = process.memoryUsage();
+  const mib = (n: number) => Math.round(n / 1048576);
+  return { heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) };
 }

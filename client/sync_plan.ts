@@ -62,26 +62,31 @@ export function needsHash(local: ReadonlyMap<string, LocalEntry>, base: Readonly
 
 /** Plans the initial reconcile; throws a `TypeError` when a local file still needs hashing. */
 export function planSync(state: SyncState, options: PlanOptions): SyncAction[] {
-  const local = resolveHashes(state);
-  const conflicts = setAsideConflicts(local, state, options);
+  const { conflicts, local } = setAsideConflicts(resolveHashes(state), state, options);
   const moves = pairMoves(local, state, new Set(conflicts.map((c) => c.copy)));
   const actions: SyncAction[] = [...conflicts];
   const moved = new Set(moves.flatMap((m) => [m.from, m.to]));
-  const paths = new Set([...local.keys(), ...state.remote.keys(), ...state.base.keys()]);
+  const paths = new Set(local.keys());
+  for (const path of state.remote.keys()) paths.add(path);
+  for (const path of state.base.keys()) paths.add(path);
   for (const path of [...paths].sort(compare)) {
     if (moved.has(path)) continue;
     const action = decide(path, local.get(path), state.remote.get(path), state.base.get(path));
     if (action) actions.push(action);
   }
-  return inRunOrder(keepFoldersWithContent([...actions, ...moves], local, state.remote));
+  for (const move of moves) actions.push(move);
+  return inRunOrder(keepFoldersWithContent(actions, local, state.remote));
 }
 
 /** Local entries with every file's sha256 known (taken from base when the stat is unchanged). */
-function resolveHashes(state: SyncState): Map<string, LocalEntry> {
+function resolveHashes(state: SyncState): ReadonlyMap<string, LocalEntry> {
   const missing = needsHash(state.local, state.base);
   if (missing.length > 0) {
     throw new TypeError(`Cannot plan sync: ${missing.length} local file(s) need a sha256 first (see needsHash), e.g. "${missing[0]}"`);
   }
+  let all = true;
+  for (const entry of state.local.values()) if (entry.kind === 'file' && entry.sha256 === undefined) all = false;
+  if (all) return state.local; // every hash known already (a first pass): no copy
   const local = new Map<string, LocalEntry>();
   for (const [path, entry] of state.local) {
     const hashed = entry.kind === 'folder' || entry.sha256 !== undefined;
@@ -114,14 +119,18 @@ function isConflict(path: string, local: LocalEntry, remote: RemoteEntry, base: 
 }
 
 /** Renames conflicting local entries (and a folder's contents) to their copies in `local`. */
-function setAsideConflicts(local: Map<string, LocalEntry>, state: SyncState, options: PlanOptions) {
+/** The conflict copies to make, and the local entries with them made (a copy of `given` only when there are some). */
+function setAsideConflicts(given: ReadonlyMap<string, LocalEntry>, state: SyncState, options: PlanOptions) {
   const actions: Extract<SyncAction, { type: 'conflict' }>[] = [];
+  const conflicting: [string, LocalEntry][] = [];
+  for (const [path, entry] of given) {
+    const remote = state.remote.get(path);
+    if (remote !== undefined && isConflict(path, entry, remote, state.base.get(path))) conflicting.push([path, entry]);
+  }
+  if (conflicting.length === 0) return { conflicts: actions, local: given };
+  const local = new Map(given);
   const copies = new Set<string>();
   const taken = (path: string) => local.has(path) || state.remote.has(path) || copies.has(path);
-  const conflicting = [...local].filter(([path, entry]) => {
-    const remote = state.remote.get(path);
-    return remote !== undefined && isConflict(path, entry, remote, state.base.get(path));
-  });
   for (const [path, entry] of sortedEntries(conflicting)) {
     const copy = conflictName(path, { ...options, taken });
     copies.add(copy);
@@ -132,7 +141,7 @@ function setAsideConflicts(local: Map<string, LocalEntry>, state: SyncState, opt
     }
     actions.push({ type: 'conflict', path, copy, kind: entry.kind });
   }
-  return actions;
+  return { conflicts: actions, local };
 }
 
 /**
@@ -208,13 +217,16 @@ function createLocal(path: string, entry: RemoteEntry): SyncAction {
 function keepFoldersWithContent(
   actions: SyncAction[], local: ReadonlyMap<string, unknown>, remote: ReadonlyMap<string, unknown>,
 ): SyncAction[] {
+  // Only a folder delete can be turned around: without one (the usual case) nothing to walk.
+  if (!actions.some((a) => (a.type === 'deleteLocal' || a.type === 'deleteRemote') && a.kind === 'folder')) return actions;
   const gone = new Set<string>();
   for (const a of actions) {
     if (a.type === 'deleteLocal' || a.type === 'deleteRemote') gone.add(a.path);
     if (a.type === 'move') gone.add(a.from);
   }
   const occupied = new Set<string>();
-  for (const path of new Set([...local.keys(), ...remote.keys()])) if (!gone.has(path)) addAncestors(occupied, path);
+  for (const path of local.keys()) if (!gone.has(path)) addAncestors(occupied, path);
+  for (const path of remote.keys()) if (!gone.has(path)) addAncestors(occupied, path);
   const folderDeletes = actions
     .filter((a) => (a.type === 'deleteLocal' || a.type === 'deleteRemote') && a.kind === 'folder')
     .sort((a, b) => compare(pathOf(b), pathOf(a)));

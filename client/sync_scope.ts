@@ -113,7 +113,7 @@ export function restrict<T>(map: ReadonlyMap<string, T>, scope: ReadonlySet<stri
  * unchanged since base, so its content is the base's) with a rename of that
  * file; its `deleteLocal` goes. Pairs in path order, each file once.
  */
-export function pairLocalRenames(actions: readonly SyncAction[], base: ReadonlyMap<string, BaseEntry>): ExecAction[] {
+export function pairLocalRenames(actions: readonly SyncAction[], base: ReadonlyMap<string, BaseEntry>): readonly ExecAction[] {
   const leaving = new Map<string, string[]>();
   for (const a of actions) {
     if (a.type !== 'deleteLocal' || a.kind !== 'file') continue;
@@ -122,7 +122,7 @@ export function pairLocalRenames(actions: readonly SyncAction[], base: ReadonlyM
     const list = leaving.get(b.sha256) ?? [];
     if (list.push(a.path) === 1) leaving.set(b.sha256, list);
   }
-  if (leaving.size === 0) return [...actions];
+  if (leaving.size === 0) return actions;
   const renamed = new Set<string>();
   const out: ExecAction[] = actions.map((a) => {
     if (a.type !== 'download' || a.size === 0) return a;

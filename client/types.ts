@@ -132,6 +132,20 @@ export interface GetOptions {
   range?: string | ByteRange;
   /** Read a kept revision instead of the current version. */
   version?: string;
+  /**
+   * A node (id) known to hold the version wanted, e.g. the origin a change
+   * notice names: tried right after the client's preferred node when that
+   * one does not hold it yet, ahead of nodes that are closer.
+   */
+  from?: string;
+  /** Node ids not to read from (they served bytes that failed their check). */
+  exclude?: readonly string[];
+  /**
+   * Leave the SHA-256 check of the whole body to the caller (who hashes what
+   * it writes anyway): the body is not hashed twice. `Content-Digest` still
+   * tells what to expect.
+   */
+  unverified?: boolean;
   signal?: AbortSignal;
 }
 

@@ -155,3 +155,39 @@ export async function readLog(
   }
   return { run, carried };
 }
+
+/** A page of a log as readLog returns it. */
+export type LogPage = Awaited<ReturnType<typeof readLog>>;
+
+/** Changes in a page that make it worth asking for the next one before this one is applied. */
+const PREFETCH_AFTER = 100;
+
+/**
+ * Reads peers' logs a page ahead: when a page of many changes arrives, the
+ * next page (after its last seq, from the same peer) is asked for at once,
+ * so the peer builds and sends it while this node applies the one in hand.
+ * The next read of that origin takes it if it asks for exactly that page
+ * (same peer, same `after`); otherwise it is dropped. At most one page ahead
+ * per origin.
+ */
+export class LogReader {
+  readonly #gets: PeerGets;
+  readonly #ahead = new Map<string, { peer: string; after: number; page: Promise<LogPage> }>();
+
+  constructor(gets: PeerGets) {
+    this.#gets = gets;
+  }
+
+  async read(options: { peer: Member; origin: string; after: number; onInvalid: () => void; signal?: AbortSignal }): Promise<LogPage> {
+    const held = this.#ahead.get(options.origin);
+    this.#ahead.delete(options.origin);
+    const page = await (held && held.peer === options.peer.id && held.after === options.after ? held.page : readLog(this.#gets, options));
+    if (page && page.run.length >= PREFETCH_AFTER) {
+      const after = page.run[page.run.length - 1].seq;
+      const next = readLog(this.#gets, { ...options, after });
+      next.catch(() => {}); // its failure is met by the read that takes it
+      this.#ahead.set(options.origin, { peer: options.peer.id, after, page: next });
+    }
+    return page;
+  }
+}

@@ -64,32 +64,38 @@ interface Scan {
 export class DigestCache {
   readonly #pages: () => AsyncIterable<Entry[]>;
   readonly #ttlMs: number;
+  readonly #keep: number;
   readonly #now: () => number;
-  #scan: { id: string; at: number; result: Promise<Scan> } | undefined;
-  #scans = 0;
+  /** The latest scans, oldest first: peers' passes may overlap (two peers of a three-node cluster). */
+  #scans: { id: string; at: number; result: Promise<Scan> }[] = [];
+  #count = 0;
 
-  constructor(options: { pages: () => AsyncIterable<Entry[]>; ttlMs?: number; now?: () => number }) {
+  constructor(options: { pages: () => AsyncIterable<Entry[]>; ttlMs?: number; keep?: number; now?: () => number }) {
     this.#pages = options.pages;
     this.#ttlMs = options.ttlMs ?? 10_000;
+    this.#keep = options.keep ?? 2;
     this.#now = options.now ?? Date.now;
   }
 
   /** A fresh digest, and the id of its scan for the bucket requests that follow. */
   async digest(): Promise<{ buckets: Record<string, string>; scan: string }> {
-    const id = `${this.#now().toString(36)}-${++this.#scans}`;
+    const id = `${this.#now().toString(36)}-${++this.#count}`;
     const result = scanOnce(this.#pages());
-    this.#scan = { id, at: this.#now(), result };
-    result.catch(() => {
-      if (this.#scan?.id === id) this.#scan = undefined;
-    });
+    this.#scans = [...this.#fresh(), { id, at: this.#now(), result }].slice(-this.#keep);
+    result.catch(() => (this.#scans = this.#scans.filter((s) => s.id !== id)));
     return { buckets: (await result).digest, scan: id };
   }
 
   /** A bucket's records, tombstones included: from scan `scan` while it is kept, else from a fresh scan. */
   async records(bucket: number, scan?: string): Promise<FileRecord[]> {
-    const kept = this.#scan;
-    if (kept && kept.id === scan && this.#now() - kept.at <= this.#ttlMs) return (await kept.result).buckets.get(bucket) ?? [];
-    return (await scanOnce(this.#pages(), bucket)).buckets.get(bucket) ?? [];
+    const kept = scan === undefined ? undefined : this.#fresh().find((s) => s.id === scan);
+    const result = kept ? kept.result : scanOnce(this.#pages(), bucket);
+    return (await result).buckets.get(bucket) ?? [];
+  }
+
+  #fresh() {
+    const now = this.#now();
+    return (this.#scans = this.#scans.filter((s) => now - s.at <= this.#ttlMs));
   }
 }
 

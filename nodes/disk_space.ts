@@ -45,6 +45,12 @@ export interface DiskSpaceOptions {
   /** How long a reading is used before statfs runs again (default 1000 ms). */
   ttlMs?: number;
   now?: () => number;
+  /**
+   * Called when a reading crosses the reserve: `full` true when the disk
+   * fell below it (uploads refused from then on), false when it is above it
+   * again. Not called for the first reading unless it is below.
+   */
+  onCross?: (full: boolean, usage: DiskUsage & { reserve: number }) => void;
 }
 
 export class DiskSpace {
@@ -69,7 +75,12 @@ export class DiskSpace {
     this.#reading ??= this.#o.usage().catch(() => undefined).then((u) => {
       this.#reading = undefined;
       this.#readAt = this.#now();
-      if (u) this.#last = u;
+      if (u) {
+        const was = this.#last === undefined ? false : this.full();
+        this.#last = u;
+        const now = this.full();
+        if (now !== was) this.#o.onCross?.(now, { ...u, reserve: reserveFor(u.total, this.#o.reserve) });
+      }
       return u;
     });
     return this.#reading;

@@ -7,7 +7,7 @@
  */
 import { ackMessage, eventMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic } from '../protocol/topics.ts';
-import { CATCH_UP_HEDGE_MS, LogGone, peerIsAhead, peersFor, readLog } from './catch_up.ts';
+import { CATCH_UP_HEDGE_MS, LogGone, LogReader, peerIsAhead, peersFor } from './catch_up.ts';
 import { askHedged } from './hedged.ts';
 import { ancestorsOf } from '../protocol/paths.ts';
 import { isConflict } from './conflict.ts';
@@ -81,9 +81,12 @@ export class Incoming {
   /** Failures so far of changes from logs that could not be applied, by origin, seq and version. */
   readonly #failures = new Map<string, number>();
   #closed = false;
+  /** Peers' logs, read a page ahead during a catch-up. */
+  readonly #logs: LogReader;
 
   constructor(options: IncomingOptions) {
     this.#o = options;
+    this.#logs = new LogReader(options.gets);
     this.#store = options.store;
     this.#id = options.store.nodeId;
   }
@@ -173,7 +176,7 @@ export class Incoming {
     const { winner, answers } = await askHedged<Member, Answer>(peers, {
       ask: async (peer, signal) => {
         try {
-          const page = await readLog(this.#o.gets, { peer, origin, after: applied, signal, onInvalid: () => this.#o.ignored('log') });
+          const page = await this.#logs.read({ peer, origin, after: applied, signal, onInvalid: () => this.#o.ignored('log') });
           if (!page) throw new Error(`${peer.id} did not answer`);
           return page;
         } catch (err) {

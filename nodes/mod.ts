@@ -2,6 +2,7 @@
  * Wires a storage node: store, HTTP app, status, bus. Runtime specifics (how
  * to listen, how to read disk usage) come in through `Runtime`.
  */
+import type { EventMessage } from '../protocol/messages.ts';
 import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -103,9 +104,18 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
   let state: 'online' | 'draining' = 'online';
   let url = '';
   // Free space (status, /health) and the reserve below which uploads get 507 (disk_space.ts).
-  const space = new DiskSpace({ usage: () => runtime.diskUsage(config.dataDir), reserve: config.reserve });
+  // Crossing the reserve is logged, and announced as a `disk_low` event once the broker is there.
+  const announce: { event?: (event: EventMessage) => void } = {};
+  const space = new DiskSpace({
+    usage: () => runtime.diskUsage(config.dataDir),
+    reserve: config.reserve,
+    onCross: (full, disk) => {
+      if (!full) return log('info', 'the disk is above its reserve again: uploads are taken', { disk });
+      log('warn', 'the disk is full (below its reserve): uploads are refused; reads, deletes and moves still work', { disk });
+      announce.event?.({ type: 'disk_low', free: disk.free, total: disk.total, reserve: disk.reserve });
+    },
+  });
   await space.refresh();
-  if (space.full()) log('warn', 'the disk is full (below its reserve): uploads are refused; reads, deletes and moves still work', { disk: space.last });
   const diskTimer = setInterval(() => void space.refresh(), 5000);
   // cpu, load and mem for every heartbeat, sampled at most once per heartbeat interval (resources.ts).
   const resources = createResourceSampler({ intervalMs: config.heartbeatMs });
@@ -141,6 +151,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     memberTtlMs: config.memberTtlMs,
     peerAnswerMs: config.peerAnswerMs,
   });
+  announce.event = (event) => replicator.publishEvent(event);
   const status = () => replicator.status();
   metrics.gauge('nuvem_files', 'Live files held by this node', () => nodeStatus().files);
   metrics.gauge('nuvem_process_memory_bytes', 'Memory of the node process, by kind (resident set, JS heap, buffers outside it)', () => {

@@ -200,7 +200,10 @@ export class Replicator {
     const was = this.membership.forget(id, this.#now());
     this.#rememberMembers();
     this.#acks.wake();
-    if (was) this.#o.log('info', 'forgot a member', { member: id });
+    if (was) {
+      this.#o.log('info', 'forgot a member', { member: id });
+      this.publishEvent({ type: 'left', member: id, reason: 'forgotten' });
+    }
     return was;
   }
 
@@ -210,7 +213,10 @@ export class Replicator {
   #expireMembers(): void {
     const now = this.#now();
     const gone = this.membership.expire(now);
-    for (const id of gone) this.#o.log('info', 'a member unseen for longer than the member TTL left the member list', { member: id, ttlMs: this.membership.ttlMs });
+    for (const id of gone) {
+      this.#o.log('info', 'a member unseen for longer than the member TTL left the member list', { member: id, ttlMs: this.membership.ttlMs });
+      this.publishEvent({ type: 'left', member: id, reason: 'ttl' });
+    }
     if (gone.length) this.#acks.wake();
     if (gone.length || now - this.#lastRemembered > 60_000) this.#rememberMembers();
   }
@@ -306,8 +312,11 @@ export class Replicator {
     const back = status.state === 'online' && !retained &&
       (!before || !isOnline(before, this.#now()) || before.status?.startedAt !== status.startedAt);
     if (back) this.backoff.clear(status.id);
+    const known = before !== undefined;
     if (this.membership.update(status, this.#now(), { retained })) this.#rememberMembers();
     const member = this.membership.get(status.id);
+    // A member this node never knew (not remembered from before a restart either).
+    if (!known && member) this.publishEvent({ type: 'joined', member: member.id, url: member.url });
     if (member) this.#verify(member);
     // A peer has applied more of this node's changes than this node made: it
     // was restored from an older copy of its data folder. Its next changes

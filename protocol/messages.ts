@@ -228,6 +228,7 @@ function checkEvent(o: Json): EventMessage {
   if (o.ts !== undefined) count(o, 'ts');
   if (o.path !== undefined) o.path = path(o, 'path');
   if (o.version !== undefined) version(o, 'version');
+  if (o.member !== undefined) nodeId(o, 'member');
   return o as EventMessage;
 }
 

@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { runScript, type Run } from './_support/run_script.ts';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'uvu';
@@ -99,6 +99,20 @@ test.after(async () => {
 });
 
 // ---
+
+test('the build without esbuild (npm install --omit=dev) succeeds with a one-line note and builds nothing; bin/nuvem.js then runs through tsx', async () => {
+  const bare = tempDir('build-bare');
+  try {
+    mkdirSync(join(bare.path, 'bin'));
+    cpSync(join(REPO_ROOT, 'bin', 'build.cjs'), join(bare.path, 'bin', 'build.cjs'));
+    const r = await runScript(join(bare.path, 'bin', 'build.cjs'), [], { cwd: bare.path, env: { ...process.env, NODE_PATH: '' } });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^nuvem: esbuild is not installed \(an install without development dependencies\): no build in dist\/; bin\/nuvem\.js runs the TypeScript through tsx\n$/);
+    assert.not.ok(existsSync(join(bare.path, 'dist')));
+  } finally {
+    bare.cleanup();
+  }
+});
 
 test('bin/nuvem.js runs the build: --help loads dist/nuvem.cjs, not tsx, and says nothing on stderr', async () => {
   assert.ok(existsSync(join(REPO_ROOT, 'dist', 'nuvem.cjs')), 'dist/nuvem.cjs is built (npm test runs npm run build first)');

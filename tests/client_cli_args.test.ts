@@ -81,6 +81,16 @@ test('connection: flags win over the environment', () => {
   assert.throws(() => resolveConnection({ ...global, nodes: ',' }, {}), (e: Error) => e instanceof UsageError && /--nodes/.test(e.message));
 });
 
+test('--prefer NODE binds to a node, with node URLs or with the broker', () => {
+  const parsed = parseCli(['--broker', 'mqtt://h:1883', '--prefer', 'node-2', 'sync', 'dir']);
+  assert.is(parsed.kind === 'command' && parsed.global.prefer, 'node-2');
+  assert.is(parsed.kind === 'command' && parsed.args[0], 'dir');
+  const global = { json: false, verbose: false };
+  assert.equal(resolveConnection({ ...global, broker: 'mqtt://h:1883', prefer: 'node-2' }, {}), { broker: 'mqtt://h:1883', prefer: 'node-2' });
+  assert.equal(resolveConnection({ ...global, nodes: 'http://a:1,http://b:2', prefer: 'http://b:2' }, {}), { nodes: ['http://a:1', 'http://b:2'], prefer: 'http://b:2' });
+  assert.throws(() => resolveConnection({ ...global, prefer: ' ' }, {}), (e: Error) => e instanceof UsageError && /--prefer/.test(e.message));
+});
+
 test('connection: without node URLs, the broker (flag, then NUVEM_BROKER, then the local default)', () => {
   const global = { json: false, verbose: false };
   assert.equal(resolveConnection(global, {}), { broker: 'mqtt://127.0.0.1:1883' });

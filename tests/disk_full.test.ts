@@ -16,6 +16,8 @@ import * as assert from 'uvu/assert';
 import type { NodeConfig } from '../nodes/config.ts';
 import { nodeRuntime } from '../nodes/http_node.ts';
 import { type RunningNode, startNode } from '../nodes/mod.ts';
+import { startBroker } from '../broker/mod.ts';
+import { watchTopics } from './_support/mqtt_watch.ts';
 import { NO_BROKER, startNodeProcess } from './_support/node_process.ts';
 import { until } from './_support/sleep.ts';
 import { mountTmpfs, type Tmpfs, tmpfsUnavailable } from './_support/tmpfs.ts';
@@ -121,6 +123,31 @@ test('below the reserve uploads get 507 while reads, deletes and moves work and 
       await until('/health 200 again', async () => (await fetch(`${node.url}/health`)).status === 200, 10_000);
     } finally {
       await node.stop();
+    }
+  }));
+
+test('falling below the reserve is announced once as a disk_low event on nuvem/events/{id}', () =>
+  withTmpfs(async (fs) => {
+    const broker = await startBroker({ port: 0, wsPort: false });
+    const watch = await watchTopics(broker.mqttUrl, ['nuvem/events/+', 'nuvem/nodes/+/status']);
+    const node = await nodeOn(join(fs.path, 'data'), { broker: broker.mqttUrl, id: 'node-full' });
+    try {
+      await watch.waitFor((m) => m.topic === 'nuvem/nodes/node-full/status' && m.json?.state === 'online', { timeoutMs: 10_000, what: 'the node on the broker' });
+      fs.fill({ leaveBytes: 128 * 1024 }); // below 1 % of 16 MiB
+      // The disk is read every 5 s, and before an upload when it is near the reserve.
+      await until('uploads refused', async () => (await put(node.url, 'x', bytes(10, 1))).status === 507, 10_000);
+      const event = await watch.waitFor((m) => m.json?.type === 'disk_low', { timeoutMs: 5000 });
+      assert.is(event.topic, 'nuvem/events/node-full');
+      assert.is(event.json.node, 'node-full');
+      assert.ok(event.json.free < event.json.reserve, JSON.stringify(event.json));
+      assert.is(event.json.total, 16 * 1024 * 1024);
+      await put(node.url, 'y', bytes(10, 1));
+      await new Promise((r) => setTimeout(r, 300));
+      assert.is(watch.seen.filter((m) => m.json?.type === 'disk_low').length, 1, 'announced once, not per refused upload');
+    } finally {
+      await node.stop();
+      await watch.close();
+      await broker.close();
     }
   }));
 

@@ -150,6 +150,16 @@ test('excluded nodes carry their reason', () => {
   assert.equal(excluded.map((e) => `${e.id}: ${e.reason}`).sort(), ['a: lacks the newest known version', 'b: offline']);
 });
 
+test('a list of preferred nodes: the first eligible one goes first, one lacking the version is skipped', () => {
+  const nodes = [node('a', { latencyMs: 1, applied: { o: 7 } }), node('own', { latencyMs: 40, applied: { o: 6 } }), node('o', { latencyMs: 40 })];
+  // The own node lacks change o/7: the origin it names comes next, ahead of a closer node.
+  assert.equal(selectNodes(nodes, { needs: [need7], prefer: ['own', 'o'] }).nodes.map((n) => n.id), ['o', 'a']);
+  const caughtUp = nodes.map((n) => (n.id === 'own' ? { ...n, applied: { o: 7 } } : n));
+  assert.equal(selectNodes(caughtUp, { needs: [need7], prefer: ['own', 'o'] }).nodes.map((n) => n.id), ['own', 'o', 'a']);
+  assert.equal(selectNodes(nodes, { prefer: 'http://o:7001' }).nodes[0].id, 'o');
+  assert.equal(selectNodes(nodes, { prefer: [] }).nodes[0].id, 'a');
+});
+
 test('freshness rule and latency steps', () => {
   assert.ok(holds({ id: 'o', applied: {} }, need7));
   assert.ok(holds({ id: 'x', applied: { o: 7 } }, need7));

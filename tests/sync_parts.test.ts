@@ -124,6 +124,20 @@ view('a late or repeated notice never undoes a newer one; an edit beats a concur
   assert.is(v.get('x')?.sha256, sha('three'));
 });
 
+view('a base entry equal to the listed one takes its place (one object per path); a different one does not', () => {
+  const v = new RemoteView();
+  v.replace(new Map([['a', file('a', 'v1')], ['b', file('b', 'v1')]]));
+  const same = { kind: 'file' as const, size: 1, mtimeMs: 5, sha256: sha('a'), version: 'v1' };
+  v.share('a', same);
+  assert.is(v.get('a'), same);
+  const other = { ...same, sha256: sha('x') };
+  v.share('b', other);
+  assert.is.not(v.get('b'), other);
+  assert.is(v.get('b')!.sha256, sha('b'));
+  v.share('c', same); // nothing there: nothing added
+  assert.is(v.get('c'), undefined);
+});
+
 view('a listing replaces the view, but not where a notice is newer or came while it ran', () => {
   const v = new RemoteView();
   v.replace(new Map([['a', file('a', 'v1')], ['b', file('b', 'v1')]]));

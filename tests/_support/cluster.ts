@@ -84,6 +84,12 @@ export interface Cluster {
   /** The node numbers whose process runs. */
   live(): number[];
   brokerRunning(): boolean;
+  /**
+   * The embedded broker's Aedes instance (undefined for Mosquitto, or while
+   * stopped): tests use its hooks, e.g. `authorizeForward` to cut one node
+   * off from the others' messages.
+   */
+  aedes(): RunningBroker['broker'] | undefined;
   /** `kill -9` of node k; resolves once the process is gone. */
   kill(k: number): Promise<void>;
   /** Starts node k again: same id, same data folder, the same port when it is free. */
@@ -164,6 +170,8 @@ interface BrokerControl {
   kind: BrokerKind;
   port: number;
   running: boolean;
+  /** The embedded broker's Aedes instance while it runs. */
+  aedes?(): RunningBroker['broker'] | undefined;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -177,6 +185,7 @@ async function embeddedBroker(token: string | undefined, nodeToken?: string): Pr
     get running() {
       return running !== undefined;
     },
+    aedes: () => running?.broker,
     async start() {
       if (running) return;
       // The port was ours a moment ago; a connection in TIME_WAIT does not stop a listener (SO_REUSEADDR).
@@ -327,6 +336,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     running: (k) => procs.has(k),
     live: () => ks.filter((k) => procs.has(k)),
     brokerRunning: () => broker.running,
+    aedes: () => broker.aedes?.(),
 
     async kill(k) {
       const p = proc(k);
