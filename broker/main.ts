@@ -18,6 +18,24 @@ import { DEFAULT_MQTT_PORT, DEFAULT_WS_PORT, startBroker } from './mod.ts';
 import { parseFlags, parseLevel } from '../protocol/flags.ts';
 import { UsageError } from '../protocol/errors.ts';
 
+export const BROKER_USAGE = `Usage: nuvem broker [--port 1883] [--ws-port 8083] [--host 127.0.0.1] [--token T] [--node-token N]
+                    [--read-token R] [--log-level info]
+
+  The MQTT broker alone: TCP on --port, WebSocket at /mqtt on --ws-port (for
+  browsers). Logs are JSON lines on stdout; SIGINT or SIGTERM stops it.
+
+Options:
+  --port P          MQTT over TCP (default 1883; 0 = any free port)
+  --ws-port P       MQTT over WebSocket at /mqtt, for browsers (default 8083; 0 = any free port)
+  --host H          address to bind (default 127.0.0.1; anything but loopback needs --token)
+  --token T         nodes connect with this password, their node id as username (default $NUVEM_TOKEN)
+  --node-token N    nodes' own secret: nodes connect with a credential derived from it; --token then
+                    makes a client that may only subscribe (default $NUVEM_NODE_TOKEN)
+  --read-token R    dashboards connect with this password: subscribe only (needs --token)
+  --log-level L     debug | info | warn | error (default info); refusals are logged at debug
+  --help            this text
+`;
+
 export interface BrokerConfig {
   host: string;
   port: number;
@@ -55,6 +73,10 @@ export function parseBrokerArgs(argv: string[], env: Record<string, string | und
 
 /** Runs the broker until SIGINT or SIGTERM; resolves once it listens. */
 export async function runBroker(argv: string[]): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(BROKER_USAGE);
+    return;
+  }
   const config = parseBrokerArgs(argv, process.env);
   const log = createLog({ level: config.logLevel });
   const running = await startBroker({ ...config, log });

@@ -69,6 +69,12 @@ export interface SendOptions {
   accept?: (res: Response) => string | undefined;
   /** Called with the bytes of the body sent so far (streamed bodies). */
   onProgress?: (sent: number) => void;
+  /**
+   * The answer may take long (a recursive DELETE, a folder MOVE of many
+   * entries): the deadline to it runs from the node's last sign of life
+   * (`/health`, probed every few seconds meanwhile), not from the request.
+   */
+  whileAlive?: boolean;
 }
 
 /** An answer, and control over its body. */
@@ -195,6 +201,7 @@ async function attempt(ctx: SendContext, request: NuvemRequest, opts: SendOption
     init.body = body;
   }
   arm(ctx.timeoutMs, 'no answer');
+  const alive = opts.whileAlive ? keepDeadline(ctx, { node, arm, waiting: () => waiting }) : undefined;
   const track = ctx.state.begin(node.id);
   ctx.onRequest?.({ method: request.method, url, node: node.url, nodeId: node.id });
   const started = performance.now();
@@ -203,6 +210,7 @@ async function attempt(ctx: SendContext, request: NuvemRequest, opts: SendOption
     res = await ctx.fetch(url, init);
   } catch (err) {
     waiting = false;
+    clearInterval(alive);
     clearTimeout(timer);
     track.answered({ failed: true });
     if (opts.signal?.aborted) throw opts.signal.reason ?? err;
@@ -210,6 +218,7 @@ async function attempt(ctx: SendContext, request: NuvemRequest, opts: SendOption
     throw new NuvemNetworkError(node.url, { cause: reason });
   }
   waiting = false;
+  clearInterval(alive);
   arm(undefined, '');
   // Reads measure the node; a change's answer waits for its replicas (write concern), so it measures the cluster.
   const sample = request.method === 'GET' || request.method === 'HEAD';
@@ -232,6 +241,24 @@ async function attempt(ctx: SendContext, request: NuvemRequest, opts: SendOption
       track.finished();
     },
   };
+}
+
+/**
+ * Probes `node`'s `/health` every few seconds while the answer is awaited;
+ * each answer moves the deadline (`arm`) on. A node that stops answering
+ * even that is given up after `timeoutMs` as before.
+ */
+function keepDeadline(ctx: SendContext, options: { node: NodeView; arm: (ms: number, what: string) => void; waiting: () => boolean }): ReturnType<typeof setInterval> {
+  const everyMs = Math.max(250, Math.min(5000, ctx.timeoutMs / 2));
+  return setInterval(() => {
+    ctx.fetch(joinUrl(options.node.url, '/health'), { signal: AbortSignal.timeout(ctx.timeoutMs) }).then(
+      (res) => {
+        void res.body?.cancel();
+        if (options.waiting()) options.arm(ctx.timeoutMs, 'no answer (and none to /health)');
+      },
+      () => {},
+    );
+  }, everyMs);
 }
 
 /** Counts upload progress and keeps the deadline moving while chunks flow. */

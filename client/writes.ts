@@ -114,7 +114,8 @@ export function createWrites(ctx: ClientContext, reads: Pick<Reads, 'stat'>): Wr
   async function remove(remote: string, opts: RemoveOptions = {}): Promise<void> {
     const path = normalizeRemote(remote);
     return change(ctx, deleteRequest(path, opts), {
-      send: { policy: 'change', path, needs: state.needsFor(path), signal: opts.signal },
+      // A recursive delete of a large folder takes a while: waited for as long as the node is alive.
+      send: { policy: 'change', path, needs: state.needsFor(path), signal: opts.signal, whileAlive: opts.recursive },
       writes: path,
       answer: async (sent) => {
         sent.finish();
@@ -130,7 +131,8 @@ export function createWrites(ctx: ClientContext, reads: Pick<Reads, 'stat'>): Wr
     const path = normalizeRemote(from);
     const target = normalizeRemote(to);
     return change(ctx, moveRequest(path, target, opts), {
-      send: { policy: 'once', path, needs: state.needsFor(path), signal: opts.signal },
+      // A folder of many entries takes a while to move: waited for as long as the node is alive.
+      send: { policy: 'once', path, needs: state.needsFor(path), signal: opts.signal, whileAlive: true },
       writes: target,
       answer: async (sent) => {
         const result = (await readJson(sent, `the move of "${path}"`)) as NuvemRecord | undefined;

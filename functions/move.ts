@@ -4,6 +4,7 @@ import { parseEncodedPath } from '../protocol/paths.ts';
 import type { Deps } from './deps.ts';
 import { parseConditions, parseDestination, parseOverwrite } from './headers.ts';
 import { encodedRest } from './target.ts';
+import { jsonWithArray } from './json_stream.ts';
 import { parseWriteConcern } from '../protocol/write_concern.ts';
 
 export function moveApp(deps: Deps): Hono {
@@ -19,8 +20,12 @@ export function moveApp(deps: Deps): Hono {
     });
     const replicas = await deps.replication.awaitConcern(records, w);
     const moved = records.find((r) => r.path === to);
-    const body = moved ? { ...moved, replicas } : { path: to, type: 'folder', entries: records, replicas };
-    return c.json(body, existed ? 200 : 201, moved ? { etag: `"${moved.version}"` } : {});
+    if (moved) return c.json({ ...moved, replicas }, existed ? 200 : 201, { etag: `"${moved.version}"` });
+    // A folder without a record of its own: its entries, written a slice at a time (json_stream.ts).
+    return new Response(jsonWithArray({ path: to, type: 'folder', replicas }, { key: 'entries', items: records }), {
+      status: existed ? 200 : 201,
+      headers: { 'content-type': 'application/json' },
+    });
   });
   return app;
 }

@@ -106,25 +106,14 @@ export function startAntiEntropy(options: {
     prunedLog({}, pruned);
     if (pruned) options.log('debug', 'pruned change-log entries every member has applied', { count: pruned });
   };
-  // Peers that keep failing (a vanished host) are asked less often: after the
-  // n-th failure in a row, the next 2^(n-1) - 1 passes (at most 15) skip them.
-  const backoff = new Map<string, { failures: number; skip: number }>();
-  const due = (peer: Member) => {
-    const b = backoff.get(peer.id);
-    if (!b || b.skip === 0) return true;
-    b.skip--;
-    return false;
-  };
-  const failed = (peer: Member) => {
-    const b = backoff.get(peer.id) ?? { failures: 0, skip: 0 };
-    b.failures++;
-    b.skip = Math.min(2 ** (b.failures - 1), 16) - 1;
-    backoff.set(peer.id, b);
-  };
+  // Peers that keep failing (a vanished host) are skipped while they cool
+  // (peer_backoff.ts, shared with catch-up): 2 s after a failure, doubling
+  // with each failure in a row, at most 5 min.
+  const { backoff } = options.replicator;
   const repairWith = async (peer: Member): Promise<number> => {
     try {
       const n = await repairFrom(options.store, options.replicator, peer);
-      backoff.delete(peer.id);
+      backoff.succeeded(peer.id);
       if (n) {
         options.log('info', 'anti-entropy repaired records', { peer: peer.id, count: n });
         options.replicator.publishEvent({ type: 'repair', peer: peer.id, count: n });
@@ -133,7 +122,7 @@ export function startAntiEntropy(options: {
       return n;
     } catch (err) {
       failures();
-      failed(peer);
+      backoff.failed(peer.id);
       options.log('debug', 'anti-entropy pass with a peer failed', { peer: peer.id, error: String((err as Error)?.message ?? err) });
       return 0;
     }
@@ -145,7 +134,7 @@ export function startAntiEntropy(options: {
       // A catch-up running (at start, after a partition) brings most of what
       // the digests would show, far cheaper: let it finish first.
       await options.replicator.drained?.(CATCH_UP_WAIT_MS);
-      const counts = await Promise.all(options.replicator.peersForRepair().filter(due).map(repairWith));
+      const counts = await Promise.all(options.replicator.peersForRepair().filter((p) => !backoff.cooling(p.id)).map(repairWith));
       const total = counts.reduce((a, b) => a + b, 0);
       if (total) options.replicator.catchUpAll();
       await purge().catch((err) => options.log('warn', 'purging tombstones failed; the next pass tries again', { error: String((err as Error)?.message ?? err) }));

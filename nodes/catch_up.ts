@@ -11,6 +11,9 @@ import { type PeerGets, readJson } from './peers.ts';
 import type { Change } from '../protocol/record.ts';
 import { Buffer } from 'node:buffer';
 
+/** How long catch-up waits for a peer's log page before asking the next peer as well (hedged.ts). */
+export const CATCH_UP_HEDGE_MS = 1000;
+
 /** Changes asked for per log request. */
 export const CATCH_UP_PAGE = 500;
 
@@ -98,18 +101,19 @@ export class LogGone extends Error {
 /**
  * `origin`'s changes after `after` from `peer`'s log: the valid consecutive
  * run it starts with (a malformed entry is counted through `onInvalid` and
- * ends the run). Undefined when the peer did not answer; throws `LogGone`
+ * ends the run). Undefined when the peer did not answer (or `signal`
+ * aborted the request); throws `LogGone`
  * when it pruned them (resync.ts repairs by digests instead).
  */
 export async function readLog(
   gets: PeerGets,
-  options: { peer: Member; origin: string; after: number; onInvalid: () => void },
+  options: { peer: Member; origin: string; after: number; onInvalid: () => void; signal?: AbortSignal },
 ): Promise<{ run: Change[]; carried: Map<string, Uint8Array> } | undefined> {
   const { origin, after } = options;
   let changes: Change[];
   const carried = new Map<string, Uint8Array>();
   try {
-    const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}&bytes=${LOG_PAGE_BYTES}`);
+    const res = await gets.get(options.peer, `/internal/log?origin=${origin}&after=${after}&limit=${CATCH_UP_PAGE}&bytes=${LOG_PAGE_BYTES}`, { signal: options.signal });
     const page = await readJson<{ changes: Change[]; bytes?: Record<string, string> }>(res);
     changes = page.changes;
     // Small files' bytes, checked against each change's SHA-256 before anything is committed (apply.ts).
@@ -174,7 +178,7 @@ export class LogReader {
     this.#gets = gets;
   }
 
-  async read(options: { peer: Member; origin: string; after: number; onInvalid: () => void }): Promise<LogPage> {
+  async read(options: { peer: Member; origin: string; after: number; onInvalid: () => void; signal?: AbortSignal }): Promise<LogPage> {
     const held = this.#ahead.get(options.origin);
     this.#ahead.delete(options.origin);
     const page = await (held && held.peer === options.peer.id && held.after === options.after ? held.page : readLog(this.#gets, options));

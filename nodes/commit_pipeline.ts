@@ -33,9 +33,10 @@ export interface Pending {
   /**
    * Index rows beside the records: small files' bytes, their plain files
    * still to sync and those made durable (small_files.ts); intents of
-   * renames about to happen and intents fulfilled (intents.ts).
+   * renames about to happen and intents fulfilled (intents.ts); a folder
+   * move's intent in `meta` (folder_move.ts).
    */
-  rows?: Pick<Mutation, 'blobs' | 'unmaterialised' | 'materialised' | 'intents' | 'fulfilled'>;
+  rows?: Pick<Mutation, 'blobs' | 'unmaterialised' | 'materialised' | 'intents' | 'fulfilled' | 'meta'>;
   /** Puts the files back as they were when the change cannot commit (layout.ts registers them; run newest first). */
   undo?: (() => void)[];
 }

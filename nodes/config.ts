@@ -1,33 +1,11 @@
 /**
  * The node's configuration: the one place that reads argv and the environment.
  *
- * Options (`nuvem node …`):
- *   --id ID              node id ([a-z0-9_-], generated and kept in DATA/.nuvem/node-id when absent)
- *   --port P             HTTP port (0 = any free port; default 7001)
- *   --data DIR           data folder: files in DIR/files, metadata in DIR/.nuvem (default ./data)
- *   --host H             address to bind (default 127.0.0.1; anything but loopback needs --token)
- *   --public-url URL     URL peers and clients use for this node (default http://HOST:PORT)
- *   --broker URL         MQTT broker (default $NUVEM_BROKER or mqtt://127.0.0.1:1883)
- *   --broker-ws URL      the broker's MQTT-over-WebSocket URL, for the dashboard's browsers
- *                        (default $NUVEM_BROKER_WS or ws://BROKER-HOST:8083/mqtt)
- *   --embedded-broker    run an Aedes broker inside this node
- *   --no-watch           do not watch the files folder for edits
- *   --accept-vanished   start although the files folder, its marker or most of its files are gone, and record them as deleted
- *   --rescan-ms N        interval between full rescans of the files folder (default 600000)
- *   --token T            bearer token for HTTP and MQTT (default $NUVEM_TOKEN)
- *   --node-token N       nodes' own secret: broker credential and /internal/ routes; clients keep --token (default $NUVEM_NODE_TOKEN)
- *   --log-level L        debug | info | warn | error (default info)
- *   --revisions N        revisions kept per path (default 10)
- *   --heartbeat-ms N     heartbeat interval (default 1000)
- *   --anti-entropy-ms N  interval between anti-entropy passes (default 30000)
- *   --materialise-ms N   how long small files' plain files wait for their batched sync (default 500; $NUVEM_MATERIALISE_MS)
- *   --member-ttl-ms N    a member not seen online for this long leaves the member list (default 86400000, 24 h)
- *   --reserve SIZE       free space kept on the data folder's volume: uploads get 507 below it
- *                        (bytes, or with K/M/G suffix, or N% of the volume; default 1 % or 256 MiB, whichever is smaller)
- *   --trash-days D       how long a deleted file stays restorable, in days, fractions allowed (default 30; 0: no trash)
- *   --changes-keep N     change-log entries kept for /changes readers below what every member applied (default 100000)
+ * Options (`nuvem node …`): the table in node_options.ts, with their
+ * meaning and defaults (`nuvem node --help` prints it).
  */
 import { DEFAULT_MEMBER_TTL_MS } from './membership.ts';
+import { flagSpecs, NODE_OPTIONS, type NodeOptionName } from './node_options.ts';
 import { UsageError } from '../protocol/errors.ts';
 import { checkExposure, intOption, parseFlags, parseLevel } from '../protocol/flags.ts';
 import type { Level } from '../protocol/log.ts';
@@ -65,33 +43,12 @@ export interface NodeConfig {
   trashMs?: number;
   /** Change-log entries always kept for `/changes` readers (log_prune.ts). */
   changesKeep?: number;
+  /** A peer's answer to a log, digest or bucket request must begin within this (peers.ts). */
+  peerAnswerMs?: number;
 }
 
 export function parseNodeArgs(argv: string[], env: Record<string, string | undefined>): NodeConfig {
-  const values = parseFlags(argv, {
-    id: { type: 'string' },
-    port: { type: 'string' },
-    data: { type: 'string' },
-    host: { type: 'string' },
-    'public-url': { type: 'string' },
-    broker: { type: 'string' },
-    'broker-ws': { type: 'string' },
-    'embedded-broker': { type: 'boolean' },
-    'no-watch': { type: 'boolean' },
-    'rescan-ms': { type: 'string' },
-    'accept-vanished': { type: 'boolean' },
-    token: { type: 'string' },
-    'node-token': { type: 'string' },
-    'log-level': { type: 'string' },
-    revisions: { type: 'string' },
-    'heartbeat-ms': { type: 'string' },
-    'anti-entropy-ms': { type: 'string' },
-    'materialise-ms': { type: 'string' },
-    'member-ttl-ms': { type: 'string' },
-    reserve: { type: 'string' },
-    'trash-days': { type: 'string' },
-    'changes-keep': { type: 'string' },
-  });
+  const values = parseFlags(argv, flagSpecs(Object.keys(NODE_OPTIONS) as NodeOptionName[]));
   const config: NodeConfig = {
     id: values.id,
     host: values.host ?? '127.0.0.1',
@@ -115,6 +72,7 @@ export function parseNodeArgs(argv: string[], env: Record<string, string | undef
     reserve: values.reserve === undefined ? undefined : parseReserve(values.reserve),
     trashMs: daysOption('--trash-days', values['trash-days'] ?? '30'),
     changesKeep: intOption('--changes-keep', values['changes-keep'] ?? '100000', 1, 1_000_000_000),
+    peerAnswerMs: intOption('--peer-answer-ms', values['peer-answer-ms'] ?? '3000', 100, 600_000),
   };
   if (config.id !== undefined && !NODE_ID.test(config.id)) {
     throw new UsageError(`Cannot use --id "${config.id}": use 1 to 64 of a-z, 0-9, "_" and "-", starting with a letter or digit`);

@@ -1,7 +1,7 @@
 /** Node.js runtime seam: node:http server, raw request target and body, disk usage. */
 import { createServer } from 'node:http';
 import { statfs } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
 import type { Runtime } from './mod.ts';
 
@@ -69,6 +69,7 @@ export function nodeRuntime(limits: Partial<HttpLimits> = {}): Runtime {
           return;
         }
         res.setHeader('x-nuvem-node', nodeId);
+        holdIdleTimeout(req, res, idleTimeoutMs);
         listener(req, res);
       });
       server.setTimeout(idleTimeoutMs); // a socket idle that long is destroyed
@@ -101,4 +102,28 @@ export function nodeRuntime(limits: Partial<HttpLimits> = {}): Runtime {
     },
     requestBody: (c) => (c.env as NodeEnv | undefined)?.incoming,
   };
+}
+
+/**
+ * While a request's answer is being worked out (its body all received, no
+ * headers sent yet), the socket's idle timeout waits: a recursive DELETE or
+ * a folder MOVE of 100,000 entries sends nothing for minutes and must still
+ * get its answer. The timeout applies again from the answer's headers on
+ * (a download the client stops reading is cut off as before), and while a
+ * body is still arriving (a stalled upload is cut off as before).
+ */
+function holdIdleTimeout(req: IncomingMessage, res: ServerResponse, idleMs: number): void {
+  const socket = req.socket;
+  const hold = () => {
+    if (!res.headersSent) socket.setTimeout(0);
+  };
+  const release = () => socket.setTimeout(idleMs);
+  const writeHead = res.writeHead;
+  res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+    release();
+    return writeHead.apply(this, args);
+  } as ServerResponse['writeHead'];
+  const body = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+  if (!body || req.complete) hold();
+  else req.once('end', hold);
 }

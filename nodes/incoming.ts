@@ -7,7 +7,8 @@
  */
 import { ackMessage, eventMessage } from '../protocol/messages.ts';
 import { ackTopic, eventTopic } from '../protocol/topics.ts';
-import { LogGone, type LogPage, LogReader, peerIsAhead, peersFor } from './catch_up.ts';
+import { CATCH_UP_HEDGE_MS, LogGone, LogReader, peerIsAhead, peersFor } from './catch_up.ts';
+import { askHedged } from './hedged.ts';
 import { ancestorsOf } from '../protocol/paths.ts';
 import { isConflict } from './conflict.ts';
 import { isDiskFault } from './disk.ts';
@@ -15,6 +16,7 @@ import { NuvemError } from '../protocol/errors.ts';
 import type { Log } from '../protocol/log.ts';
 import type { Member, Membership } from './membership.ts';
 import type { Metrics } from '../protocol/metrics.ts';
+import type { PeerBackoff } from './peer_backoff.ts';
 import type { PeerGets } from './peers.ts';
 import type { Change, FileRecord } from '../protocol/record.ts';
 import type { ContentSource, Store } from './store.ts';
@@ -23,6 +25,10 @@ export interface IncomingOptions {
   store: Store;
   membership: Membership;
   gets: PeerGets;
+  /** Peers that keep failing (shared with anti-entropy): asked last. */
+  backoff: PeerBackoff;
+  /** How long catch-up waits for a peer's answer before asking the next one as well (CATCH_UP_HEDGE_MS). */
+  hedgeMs?: number;
   prefix?: string;
   log: Log;
   metrics: Metrics;
@@ -153,38 +159,58 @@ export class Incoming {
     }
   }
 
-  /** Pulls `origin`'s changes after `applied` from a peer's log; true if it made progress. */
+  /**
+   * Pulls `origin`'s changes after `applied` from a peer's log; true if it
+   * made progress. Peers are asked hedged (hedged.ts), best-ranked first
+   * (the origin, then those that applied the most of it; peers cooling after
+   * failures last): the first page with changes wins and the other requests
+   * are aborted. When no peer has a page but one pruned those changes (410),
+   * this node repairs from it by digests.
+   */
   async #catchUp(origin: string, applied: number): Promise<boolean> {
-    const { membership, metrics } = this.#o;
+    const { membership, metrics, backoff } = this.#o;
     const runs = metrics.counter('nuvem_catch_up_runs_total', 'Catch-up pulls from peers\' logs, by whether they brought changes');
-    for (const peer of peersFor(membership, { origin, now: this.#o.now() })) {
-      let page: LogPage;
-      try {
-        page = await this.#logs.read({ peer, origin, after: applied, onInvalid: () => this.#o.ignored('log') });
-      } catch (err) {
-        if (!(err instanceof LogGone) || !this.#o.resync) throw err;
-        const theirs = err.applied[origin] ?? 0;
-        if (theirs <= applied) continue;
-        this.#o.log('info', 'a peer pruned the changes this node needs from its log; repairing from it by digests', { peer: peer.id, origin, after: applied });
+    type Answer = { run: Change[]; carried: Map<string, Uint8Array> } | { gone: number };
+    // Read again whenever a next peer is wanted: a member verified meanwhile is asked too.
+    const peers = () => backoff.order(peersFor(membership, { origin, now: this.#o.now() }));
+    const { winner, answers } = await askHedged<Member, Answer>(peers, {
+      ask: async (peer, signal) => {
         try {
-          await this.#o.resync(peer, { origin, theirs });
-        } catch (resyncErr) {
-          this.#o.log('warn', 'repairing from a peer by digests failed; will retry', { peer: peer.id, origin, error: String((resyncErr as Error)?.message ?? resyncErr) });
-          continue;
+          const page = await this.#logs.read({ peer, origin, after: applied, signal, onInvalid: () => this.#o.ignored('log') });
+          if (!page) throw new Error(`${peer.id} did not answer`);
+          return page;
+        } catch (err) {
+          if (!(err instanceof LogGone)) throw err;
+          return { gone: err.applied[origin] ?? 0 };
         }
-        runs({ outcome: 'resync' });
-        return true;
-      }
-      if (!page) continue;
-      const { run, carried } = page;
+      },
+      useful: (a) => 'run' in a && a.run.length > 0,
+      key: (peer) => peer.id,
+      hedgeMs: this.#o.hedgeMs ?? CATCH_UP_HEDGE_MS,
+      // A peer still silent when another answered counts as failing too: it is asked last for a while.
+      onOutcome: (peer, outcome) => (outcome === 'answered' ? backoff.succeeded(peer.id) : backoff.failed(peer.id)),
+    });
+    if (winner && 'run' in winner.value) {
+      const peer = winner.peer;
+      const { run, carried } = winner.value;
       for (let i = 0; i < run.length; i += BATCH) {
         await this.#applyRun(run.slice(i, i + BATCH), { sources: [peer, membership.get(origin)], fromLog: true, carried });
       }
       metrics.counter('nuvem_catch_up_changes_total', 'Changes applied from peers\' logs by catch-up')({}, run.length);
-      if (run.length) {
-        runs({ outcome: 'progress' });
-        return true;
+      runs({ outcome: 'progress' });
+      return true;
+    }
+    for (const { peer, value } of answers) {
+      if (!('gone' in value) || value.gone <= applied || !this.#o.resync) continue;
+      this.#o.log('info', 'a peer pruned the changes this node needs from its log; repairing from it by digests', { peer: peer.id, origin, after: applied });
+      try {
+        await this.#o.resync(peer, { origin, theirs: value.gone });
+      } catch (resyncErr) {
+        this.#o.log('warn', 'repairing from a peer by digests failed; will retry', { peer: peer.id, origin, error: String((resyncErr as Error)?.message ?? resyncErr) });
+        continue;
       }
+      runs({ outcome: 'resync' });
+      return true;
     }
     runs({ outcome: 'none' });
     return false;

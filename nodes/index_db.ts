@@ -36,6 +36,8 @@ export interface Mutation {
   fulfilled?: { path: string; version: string }[];
   /** Paths whose kept revisions are all dropped (trash.ts); their content is returned like pruned revisions. */
   dropRevisions?: string[];
+  /** Meta rows set (null: removed) in the same transaction (a folder move's intent, folder_move.ts). */
+  meta?: Record<string, string | null>;
 }
 
 type Row = Record<string, unknown>;
@@ -195,6 +197,7 @@ export class IndexDb {
       setApplied: p('INSERT OR REPLACE INTO applied (origin, seq) VALUES (?, ?)'),
       getMeta: p('SELECT value FROM meta WHERE key = ?'),
       setMeta: p('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
+      dropMeta: p('DELETE FROM meta WHERE key = ?'),
       addBlob: p('INSERT OR IGNORE INTO blobs (sha256, bytes) VALUES (?, ?)'),
       blob: p('SELECT bytes FROM blobs WHERE sha256 = ?'),
       hasBlob: p('SELECT 1 FROM blobs WHERE sha256 = ?'),
@@ -472,6 +475,7 @@ export class IndexDb {
     }
     for (const c of m.intents ?? []) s.addIntent.run(c.path, c.version, JSON.stringify(c));
     for (const { path, version } of m.fulfilled ?? []) s.dropIntent.run(path, version);
+    for (const [key, value] of Object.entries(m.meta ?? {})) value === null ? s.dropMeta.run(key) : s.setMeta.run(key, value);
     for (const path of m.dropRevisions ?? []) {
       for (const old of s.dropRevisions.all(path) as Row[]) pruned.push({ version: old.version as string, sha256: old.sha256 as string });
     }

@@ -40,6 +40,7 @@ export class Layout {
   /** fsyncs by path (folders, the index's write-ahead log), one at a time per path. */
   readonly syncer = new Syncer();
   readonly #index: IndexDb;
+  #moving?: { from: string; to: string };
   /** Folders under files/ known to exist (cleared whenever folders are removed). */
   readonly #knownDirs = new Set<string>();
 
@@ -51,8 +52,20 @@ export class Layout {
     this.#index = options.index;
   }
 
+  /**
+   * Where `path`'s file sits. While a folder move is between its rename and
+   * its last index commit (folder_move.ts), an entry the index still names
+   * under the old path sits under the new one.
+   */
   filePath(path: string): string {
+    const m = this.#moving;
+    if (m && (path === m.from || path.startsWith(m.from + '/'))) return join(this.filesDir, m.to + path.slice(m.from.length));
     return join(this.filesDir, path);
+  }
+
+  /** A folder moved on disk whose entries the index moves in batches (undefined: none). */
+  movingFolder(move: { from: string; to: string } | undefined): void {
+    this.#moving = move;
   }
 
   revPath(record: Pick<FileRecord, 'sha256' | 'version'>): string {

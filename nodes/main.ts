@@ -8,6 +8,7 @@ import './process_settings.ts';
 import { pathToFileURL } from 'node:url';
 import { startBroker, type RunningBroker } from '../broker/mod.ts';
 import { parseNodeArgs, type NodeConfig } from './config.ts';
+import { NODE_USAGE, wantsHelp } from './node_options.ts';
 import { nodeRuntime } from './http_node.ts';
 import { createLog } from '../protocol/log.ts';
 import { startNode } from './mod.ts';
@@ -15,6 +16,10 @@ import { UsageError } from '../protocol/errors.ts';
 
 /** Runs a node until SIGINT or SIGTERM. */
 export async function runNode(argv: string[]): Promise<void> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(NODE_USAGE);
+    return;
+  }
   const config = parseNodeArgs(argv, process.env);
   const broker = config.embeddedBroker ? await startEmbeddedBroker(config) : undefined;
   let node;

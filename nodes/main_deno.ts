@@ -3,6 +3,7 @@
  * Same options and API as the Node entry (main.ts); serves with `Deno.serve`.
  */
 import { parseNodeArgs } from './config.ts';
+import { NODE_USAGE, wantsHelp } from './node_options.ts';
 import { startNode, type Runtime } from './mod.ts';
 import { diskUsage } from './resources.ts';
 import { UsageError } from '../protocol/errors.ts';
@@ -36,6 +37,10 @@ export function denoRuntime(): Runtime {
 if ((import.meta as ImportMeta & { main?: boolean }).main) {
   try {
     const args = Deno.args[0] === '--' ? Deno.args.slice(1) : Deno.args;
+    if (wantsHelp(args)) {
+      console.log(NODE_USAGE.trimEnd());
+      Deno.exit(0);
+    }
     const config = parseNodeArgs(args, Deno.env.toObject());
     const node = await startNode(config, denoRuntime());
     const stop = () => node.stop().then(() => Deno.exit(0), () => Deno.exit(1));

@@ -85,11 +85,16 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     onListenerError: (err) => log('error', 'a change listener failed; the change itself is committed', { error: String((err as Error)?.stack ?? err) }),
     materialiseMs: config.materialiseMs,
     onSmallError: (err, path) => log('error', 'could not write a small file in the files folder; its bytes are in the index and it is written again at start', { path, error: String(err) }),
+    onMoveRetry: (err) => log('warn', 'a folder move could not commit a batch of its entries; trying again until it does', { error: String((err as Error)?.message ?? err) }),
   });
   const changeLog = new ChangeLog({ folder: join(config.dataDir, '.nuvem'), log });
   store.onChange((changes, sources) => changes.forEach((c, i) => changeLog.append(changeLogEntry(c, sources[i]))));
   const recovered = await store.recover({ startUp: true, acceptVanished: config.acceptVanished });
   if (recovered.changed.length) log('info', 'files changed while the node was down became new versions', { paths: recovered.changed.slice(0, 100), count: recovered.changed.length });
+  if (recovered.folderMove) {
+    const { from, to, completed, moved } = recovered.folderMove;
+    log('info', completed ? 'a folder move a crash interrupted was completed' : 'a folder move a crash interrupted before its rename was dropped', { from, to, moved });
+  }
   if (recovered.adopted.length) log('info', 'files renamed into place just before a crash were committed as the versions they were written as', { paths: recovered.adopted.slice(0, 100) });
   if (recovered.rewritten.length) log('info', 'small files written before a crash were written again from the index', { paths: recovered.rewritten.slice(0, 100), count: recovered.rewritten.length });
   if (recovered.deferred) log('warn', 'the disk is full: changes found in the files folder wait for the next rescan', { count: recovered.deferred });
@@ -144,6 +149,7 @@ export async function startNode(config: NodeConfig, runtime: Runtime, hooks: Nod
     log,
     metrics,
     memberTtlMs: config.memberTtlMs,
+    peerAnswerMs: config.peerAnswerMs,
   });
   announce.event = (event) => replicator.publishEvent(event);
   const status = () => replicator.status();

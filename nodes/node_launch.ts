@@ -19,9 +19,14 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { nodeEntry } from './node_child.ts';
 import { NODE_ENV } from './node_flags.ts';
+import { NODE_USAGE, wantsHelp } from './node_options.ts';
 
 /** Runs a node with `argv` (its own flags) until it exits; resolves to the exit code to pass on. */
 export async function launchNode(argv: string[]): Promise<number> {
+  if (wantsHelp(argv)) {
+    process.stdout.write(NODE_USAGE);
+    return 0;
+  }
   const entry = await nodeEntry();
   const child = spawn(process.execPath, [...entry.args, ...argv], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -21,6 +21,7 @@ import { Incoming } from './incoming.ts';
 import type { Log } from '../protocol/log.ts';
 import { isOnline, lagOf, Membership, type Member } from './membership.ts';
 import type { Metrics } from '../protocol/metrics.ts';
+import { PeerBackoff } from './peer_backoff.ts';
 import { PeerGets, readJson } from './peers.ts';
 import { pushing } from './push.ts';
 import { resyncFrom } from './resync.ts';
@@ -46,6 +47,8 @@ export interface ReplicatorOptions {
   timers?: Timers;
   /** Members not seen online for this long leave the member list (default 24 h; membership.ts). */
   memberTtlMs?: number;
+  /** A peer's answer must begin within this (default 3000; peers.ts). */
+  peerAnswerMs?: number;
 }
 
 /** Members listed in a status's `cluster` at most, and the longest URL shown there (statuses stay small: MAX_PAYLOAD_BYTES). */
@@ -54,6 +57,8 @@ export const STATUS_URL_CHARS = 256;
 
 export class Replicator {
   readonly membership: Membership;
+  /** Peers that keep failing: catch-up asks them last, anti-entropy skips them for a while. */
+  readonly backoff: PeerBackoff;
   readonly #o: ReplicatorOptions;
   readonly #store: Store;
   readonly #id: string;
@@ -78,7 +83,12 @@ export class Replicator {
     const remembered = JSON.parse(this.#store.index.getMeta('peers') ?? '{}');
     const forgotten = JSON.parse(this.#store.index.getMeta('forgotten_members') ?? '{}');
     this.membership = new Membership(this.#id, remembered, { ttlMs: options.memberTtlMs, now: this.#now(), forgotten });
-    this.#gets = new PeerGets({ token: options.nodeToken ?? options.token, isMemberUrl: (url) => this.membership.isMemberUrl(url) });
+    this.backoff = new PeerBackoff({ now: this.#now });
+    this.#gets = new PeerGets({
+      token: options.nodeToken ?? options.token,
+      answerMs: options.peerAnswerMs,
+      isMemberUrl: (url) => this.membership.isMemberUrl(url),
+    });
     this.#acks = new AckWaits({ nodeId: this.#id, membership: this.membership, now: this.#now, timers: this.#timers });
     const ignored = options.metrics.counter('nuvem_mqtt_ignored_total', 'MQTT messages ignored as malformed or untrusted, by reason');
     this.#count = (reason) => ignored({ reason });
@@ -86,6 +96,7 @@ export class Replicator {
       store: this.#store,
       membership: this.membership,
       gets: this.#gets,
+      backoff: this.backoff,
       prefix: options.prefix,
       log: options.log,
       metrics: options.metrics,
@@ -296,7 +307,12 @@ export class Replicator {
   }
 
   #onStatus(status: Parameters<Membership['update']>[0], retained: boolean): void {
-    const known = this.membership.get(status.id) !== undefined;
+    const before = this.membership.get(status.id);
+    // A heartbeat showing a peer back (online after offline or stale, or restarted) clears its failures.
+    const back = status.state === 'online' && !retained &&
+      (!before || !isOnline(before, this.#now()) || before.status?.startedAt !== status.startedAt);
+    if (back) this.backoff.clear(status.id);
+    const known = before !== undefined;
     if (this.membership.update(status, this.#now(), { retained })) this.#rememberMembers();
     const member = this.membership.get(status.id);
     // A member this node never knew (not remembered from before a restart either).

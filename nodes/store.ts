@@ -35,6 +35,7 @@ import { reconcile } from './recovery.ts';
 import { SmallFileCache } from './small_cache.ts';
 import { Materialiser, rematerialise } from './small_files.ts';
 import { adoptIntents } from './intents.ts';
+import { finishFolderMove } from './folder_move.ts';
 import { Staging } from './staging.ts';
 import type { StoreContext } from './store_context.ts';
 import { LocalWrites } from './writes.ts';
@@ -64,6 +65,8 @@ export interface StoreOptions {
   materialiseMs?: number;
   /** Told when a small file's plain file could not be written or rewritten (its bytes stay in the index). */
   onSmallError?: (err: unknown, path: string) => void;
+  /** Told when a batch of a folder move failed to commit and is tried again until it does (folder_move.ts). */
+  onMoveRetry?: (err: unknown) => void;
   /** Told once when the index's WAL could not be flushed; no change commits after it (commit_pipeline.ts). */
   onFatal?: (err: unknown) => void;
   /** How long a deleted path stays restorable, in ms (default 30 days; trash.ts). */
@@ -124,6 +127,7 @@ export class Store implements StorePort {
       staging: this.staging,
       materialiser: this.#materialiser = new Materialiser({ commits: this.#commits, syncer: layout.syncer, delayMs: options.materialiseMs ?? 500 }),
       onSmallError: options.onSmallError,
+      onMoveRetry: options.onMoveRetry,
       newRecord: (path, fields) => ({
         path,
         ...fields,
@@ -419,13 +423,23 @@ export class Store implements StorePort {
    * Reconciles the files folder with the index at start-up (see recovery.ts):
    * changed or unknown files become new versions, vanished ones tombstones.
    */
-  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{ changed: string[]; skipped: string[]; heldBack: number; deferred: number; rewritten: string[]; adopted: string[] }> {
+  async recover(options: { acceptVanished?: boolean; startUp?: boolean } = {}): Promise<{
+    changed: string[];
+    skipped: string[];
+    heldBack: number;
+    deferred: number;
+    rewritten: string[];
+    adopted: string[];
+    folderMove?: Awaited<ReturnType<typeof finishFolderMove>>;
+  }> {
     // At start only (a rescan of a running node must take a hand edit as an edit):
     // small files committed but not yet synced on disk first, since a crash before their sync is no edit (small_files.ts);
     // then large files renamed into place just before a crash, committed as the change they were (intents.ts).
     const rewritten = options.startUp ? await rematerialise(this.#ctx) : [];
     const adopted = options.startUp ? await adoptIntents(this.#ctx) : [];
-    return { ...(await reconcile(this.#ctx, options)), rewritten, adopted };
+    // And a folder move a crash interrupted, completed or rolled back by where the folder is (folder_move.ts).
+    const folderMove = options.startUp ? await finishFolderMove(this.#ctx) : undefined;
+    return { ...(await reconcile(this.#ctx, options)), rewritten, adopted, folderMove };
   }
 
   /** Syncs every small file's plain file written so far and marks it materialised (small_files.ts). */

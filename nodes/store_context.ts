@@ -28,6 +28,8 @@ export interface StoreContext {
   readonly materialiser: Materialiser;
   /** Told when a small version's plain file could not be written (it stays in the index, rewritten at start-up). */
   readonly onSmallError?: (err: unknown, path: string) => void;
+  /** Told when a batch of a folder move failed to commit and is tried again until it does (folder_move.ts). */
+  readonly onMoveRetry?: (err: unknown) => void;
   /** A record of a new change of this node at `path`: the next version, modified now, its seq set at commit. */
   newRecord(path: string, fields: Pick<FileRecord, 'type' | 'size' | 'sha256' | 'contentType'>): FileRecord;
 }

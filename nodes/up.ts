@@ -14,6 +14,8 @@
  *   --host H         address everything binds (default 127.0.0.1; anything but loopback needs --token)
  *   --token T        nodes' token for HTTP and MQTT (default $NUVEM_TOKEN)
  *   --log-level L    debug | info | warn | error (default info), for the broker and every node
+ *   and every node option marked `up: 'each'` in node_options.ts (--trash-days,
+ *   --changes-keep, --reserve, --member-ttl-ms, …), passed on to every node
  *
  * Output: every line on stdout is a JSON log line; a node's lines carry
  * `"proc":"node-K"`, this launcher's `"proc":"up"`. Once all nodes listen, a
@@ -26,6 +28,8 @@ import { createLog, type Level, type Log } from '../protocol/log.ts';
 import { nodeEntry, NodeStartError, spawnNodeChild, type NodeChild } from './node_child.ts';
 import { checkExposure, parseFlags, parseLevel } from '../protocol/flags.ts';
 import { UsageError } from '../protocol/errors.ts';
+import { parseNodeArgs } from './config.ts';
+import { flagSpecs, optionLines, UP_NODE_OPTIONS } from './node_options.ts';
 
 export const MAX_NODES = 16;
 /** A node gets this long to stop after SIGTERM before SIGKILL. */
@@ -50,7 +54,9 @@ Flags:
   --host H         address to bind (anything but loopback needs --token)
   --token T        token for HTTP and MQTT (env NUVEM_TOKEN)
   --log-level L    debug, info, warn or error
-`;
+
+Node options, passed on to every node (as for nuvem node):
+${optionLines(UP_NODE_OPTIONS)}`;
 
 export interface UpConfig {
   nodes: number;
@@ -61,6 +67,8 @@ export interface UpConfig {
   host: string;
   token?: string;
   logLevel: Level;
+  /** Node options given to `up`, passed on to every node as they were given (node_options.ts). */
+  nodeArgs: string[];
 }
 
 export function parseUpArgs(argv: string[], env: Record<string, string | undefined>): UpConfig {
@@ -73,6 +81,7 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     host: { type: 'string' },
     token: { type: 'string' },
     'log-level': { type: 'string' },
+    ...flagSpecs(UP_NODE_OPTIONS),
   });
   const nodes = intOption('--nodes', values.nodes ?? '3', 1, MAX_NODES);
   const basePort = intOption('--base-port', values['base-port'] ?? '7001', 1, 65536 - nodes);
@@ -85,7 +94,10 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     host: values.host ?? '127.0.0.1',
     token: values.token ?? (env.NUVEM_TOKEN || undefined),
     logLevel: 'info',
+    nodeArgs: nodeArgsOf(values),
   };
+  // Checked here, as each node would check them, so a bad value stops the start before anything runs.
+  parseNodeArgs(['--port', '0', '--data', '.', ...config.nodeArgs], env);
   if (values.token === '') throw new UsageError('Cannot use an empty --token');
   if (values.data === '') throw new UsageError('Cannot use an empty --data');
   const level = parseLevel(values['log-level']);
@@ -99,6 +111,17 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
   if (config.mqttPort !== 0 && config.mqttPort === config.wsPort) throw new UsageError(`Cannot use port ${config.wsPort} for both --mqtt-port and --ws-port`);
   checkExposure(config.host, config.token);
   return config;
+}
+
+/** The node options among `values`, as flags again (`--trash-days 7`, `--no-watch`). */
+function nodeArgsOf(values: Record<string, string | boolean | undefined>): string[] {
+  const args: string[] = [];
+  for (const name of UP_NODE_OPTIONS) {
+    const v = values[name];
+    if (v === undefined || v === false) continue;
+    args.push(`--${name}`, ...(typeof v === 'string' ? [v] : []));
+  }
+  return args;
 }
 
 /** What is running; `stop()` takes it all down, nodes first so they can say "offline" on the broker. */
@@ -216,6 +239,7 @@ async function startCluster(cluster: Cluster, config: UpConfig, log: Log): Promi
       '--broker-ws', brokerWs,
       '--host', config.host,
       '--log-level', config.logLevel,
+      ...config.nodeArgs,
     ];
     cluster.children.push(spawnNodeChild({ name, entry, args, env }));
   }

@@ -14,11 +14,12 @@ import { conflict, NuvemError, notFound, preconditionFailed } from '../protocol/
 import type { PutOptions } from '../functions/deps.ts';
 import type { Entry, IndexDb } from './index_db.ts';
 import { hasChildren } from './listing.ts';
-import { ancestorsOf, subtreeRange } from '../protocol/paths.ts';
+import { ancestorsOf } from '../protocol/paths.ts';
 import { checkConditions, type Conditions, DEFAULT_CONTENT_TYPE, type FileRecord, tombstoneOf } from '../protocol/record.ts';
 import type { StoreContext } from './store_context.ts';
 import { BLOB_MAX, putSmall, readSmallBody } from './small_files.ts';
 import { crashPoint, intend } from './intents.ts';
+import { liveUnder, moveFolder } from './folder_move.ts';
 
 /** Entries of a recursive delete committed together. */
 const REMOVE_BATCH = 500;
@@ -94,7 +95,7 @@ export class LocalWrites {
     }
     if (!live && !hasChildren(index, path)) throw notFound(path);
     return locks.withTree(async () => {
-      const inside = await liveUnder(index, path);
+      const inside = await liveUnder(index, path, REMOVE_BATCH);
       if (inside.length > 0 && !options.recursive) {
         throw conflict(`"${path}" is a folder that is not empty; delete it with ?recursive=true`);
       }
@@ -214,10 +215,9 @@ export class LocalWrites {
   }
 
   async #moveFolder(from: string, to: string, options: Conditions & { overwrite?: boolean }): Promise<FileRecord[]> {
-    const { index, layout } = this.#ctx;
+    const { index } = this.#ctx;
     const self = index.get(from);
-    const [lo, hi] = subtreeRange(from);
-    const inside = index.range(lo, hi, Number.MAX_SAFE_INTEGER);
+    const inside = await liveUnder(index, from);
     if ((!self || self.deleted) && inside.length === 0) throw notFound(from);
     checkConditions(self && !self.deleted ? self : undefined, from, options);
     const toE = index.get(to);
@@ -226,22 +226,10 @@ export class LocalWrites {
       throw conflict(`"${to}" exists; delete it first or choose another destination`);
     }
     checkParents(index, to);
-    const moved = [...(self && !self.deleted ? [self] : []), ...inside];
-    const pending: Pending = { changes: [], put: [], revisions: [] };
-    const records: FileRecord[] = [];
-    for (const e of moved) {
-      const dest = to + e.path.slice(from.length);
-      const record = this.#ctx.newRecord(dest, { type: e.type, size: e.size, sha256: e.sha256, contentType: e.contentType });
-      const tombstone = tombstoneOf(record, e.path, e.version);
-      pending.changes.push({ ...record, op: 'move', from: e.path, fromPrev: e.version });
-      pending.put.push({ record: tombstone }, { record, local: e.local });
-      records.push(record);
-      this.#ctx.cache.delete(e.path);
-    }
-    await layout.placeFolder(from, { to, pending });
-    await this.#ctx.commits.commit(pending);
-    await layout.prune(dirname(layout.filePath(from)));
-    return records;
+    // A small file's plain file written since the settle before the lock is synced too.
+    await this.#ctx.materialiser.settle();
+    // Durable intent, one rename, then the entries in batches (folder_move.ts).
+    return moveFolder(this.#ctx, { from, to, entries: [...(self && !self.deleted ? [self] : []), ...inside] });
   }
 }
 
@@ -251,19 +239,6 @@ function checkDigest(options: PutOptions, sha256: string): void {
       expected: options.sha256,
       actual: sha256,
     });
-  }
-}
-
-/** The live entries under a folder, in path order, read a page at a time (yielding between pages). */
-async function liveUnder(index: IndexDb, path: string): Promise<Entry[]> {
-  const [lo, hi] = subtreeRange(path);
-  const out: Entry[] = [];
-  for (let after = lo; ;) {
-    const page = index.range(after, hi, REMOVE_BATCH);
-    out.push(...page);
-    if (page.length < REMOVE_BATCH) return out;
-    after = page[page.length - 1].path;
-    await setImmediate();
   }
 }
 

@@ -223,9 +223,45 @@ test('up: the MQTT port already taken fails at once naming --mqtt-port', async (
   }
 });
 
+test('up: node options reach every node (--heartbeat-ms in /status, --trash-days 0 leaves nothing in the trash)', async () => {
+  const dir = tempDir('up-node-options');
+  const { base, others } = await freePorts(2, 2);
+  const [mqttPort, wsPort] = others;
+  const up = startUp([
+    '--nodes', '2', '--data', dir.path, '--base-port', String(base), '--mqtt-port', String(mqttPort), '--ws-port', String(wsPort),
+    '--heartbeat-ms', '700', '--trash-days', '0',
+  ]);
+  try {
+    const ready = await until('cluster ready', () => {
+      if (up.child.exitCode !== null) throw new Error(`up exited (${up.child.exitCode})\n${output(up)}`);
+      return clusterReady(up);
+    }, 30_000, up);
+    for (const { url } of ready.nodes) {
+      const status = await (await fetch(`${url}/status`)).json();
+      assert.is(status.heartbeatMs, 700, `${url} heartbeats every 700 ms`);
+    }
+    const url = ready.nodes[0].url;
+    assert.is((await fetch(`${url}/files/gone.txt?w=1`, { method: 'PUT', body: 'deleted at once' })).status, 201);
+    assert.is((await fetch(`${url}/files/gone.txt?w=1`, { method: 'DELETE' })).status, 204);
+    const trash = await (await fetch(`${url}/trash/`)).json();
+    assert.equal(trash.entries, [], 'no trash: nothing restorable');
+  } finally {
+    if (up.child.exitCode === null) {
+      process.kill(up.child.pid!, 'SIGINT');
+      await exitCodeWithin(up, 8000).catch(() => process.kill(-up.child.pid!, 'SIGKILL'));
+    }
+    dir.cleanup();
+  }
+});
+
 test('up: flags are checked before anything starts', () => {
   const config = parseUpArgs([], {});
-  assert.equal(config, { nodes: 3, dataDir: './data', basePort: 7001, mqttPort: 1883, wsPort: 8083, host: '127.0.0.1', token: undefined, logLevel: 'info' });
+  assert.equal(config, { nodes: 3, dataDir: './data', basePort: 7001, mqttPort: 1883, wsPort: 8083, host: '127.0.0.1', token: undefined, logLevel: 'info', nodeArgs: [] });
+  // Node options go to every node as given; a bad value is refused here, as the node would refuse it.
+  assert.equal(parseUpArgs(['--trash-days', '0.5', '--no-watch', '--reserve', '1%', '--changes-keep', '10'], {}).nodeArgs, ['--no-watch', '--reserve', '1%', '--trash-days', '0.5', '--changes-keep', '10']);
+  for (const args of [['--trash-days', 'soon'], ['--changes-keep', '0'], ['--reserve', 'lots'], ['--member-ttl-ms', '-1'], ['--id', 'n1'], ['--port', '1'], ['--embedded-broker']]) {
+    assert.throws(() => parseUpArgs(args, {}), (err: Error) => err instanceof UsageError, args.join(' '));
+  }
   for (const args of [['--nodes', '0'], ['--nodes', '17'], ['--base-port', 'x'], ['--base-port', '65535', '--nodes', '2'], ['--mqtt-port', '7002'], ['--bogus'], ['--log-level', 'loud'], ['--host', '0.0.0.0']]) {
     assert.throws(() => parseUpArgs(args, {}), (err: Error) => err instanceof UsageError, args.join(' '));
   }
