@@ -44,10 +44,10 @@ export async function digestOf(pages: AsyncIterable<Entry[]> | Iterable<Entry[]>
   return Object.fromEntries([...hashes].map(([b, h]) => [String(b), h.digest('hex')]));
 }
 
-/** One scan of the index: the digest and every bucket's records. */
+/** One scan of the index: the digest and every bucket's entries (records made when a bucket is asked for). */
 interface Scan {
   digest: Record<string, string>;
-  buckets: Map<number, FileRecord[]>;
+  buckets: Map<number, Entry[]>;
 }
 
 /**
@@ -89,8 +89,8 @@ export class DigestCache {
   /** A bucket's records, tombstones included: from scan `scan` while it is kept, else from a fresh scan. */
   async records(bucket: number, scan?: string): Promise<FileRecord[]> {
     const kept = scan === undefined ? undefined : this.#fresh().find((s) => s.id === scan);
-    const result = kept ? kept.result : scanOnce(this.#pages(), bucket);
-    return (await result).buckets.get(bucket) ?? [];
+    const entries = kept ? (await kept.result).buckets.get(bucket) : await bucketEntries(this.#pages(), bucket);
+    return (entries ?? []).map(publicRecord);
   }
 
   #fresh() {
@@ -99,19 +99,23 @@ export class DigestCache {
   }
 }
 
-/** The digest of live records and the records of every bucket (or of `only`), in one pass over `pages`. */
-async function scanOnce(pages: AsyncIterable<Entry[]>, only?: number): Promise<Scan> {
-  const buckets = new Map<number, FileRecord[]>();
-  const live: Entry[] = [];
+/** The digest of live records and every bucket's entries, in one pass over `pages`. */
+async function scanOnce(pages: AsyncIterable<Entry[]>): Promise<Scan> {
+  const buckets = new Map<number, Entry[]>();
   for await (const page of pages) {
     for (const e of page) {
       const b = bucketOf(e.path);
-      if (only !== undefined && b !== only) continue;
       let list = buckets.get(b);
       if (!list) buckets.set(b, (list = []));
-      list.push(publicRecord(e));
-      if (!e.deleted) live.push(e);
+      list.push(e);
     }
   }
-  return { digest: await digestOf([live]), buckets };
+  return { digest: await digestOf(buckets.values()), buckets };
+}
+
+/** The entries of one bucket, tombstones included, in one pass over `pages`. */
+async function bucketEntries(pages: AsyncIterable<Entry[]>, bucket: number): Promise<Entry[]> {
+  const out: Entry[] = [];
+  for await (const page of pages) for (const e of page) if (bucketOf(e.path) === bucket) out.push(e);
+  return out;
 }
