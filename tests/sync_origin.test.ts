@@ -26,6 +26,7 @@ import * as assert from 'uvu/assert';
 import { createClient, type NuvemClient } from '../client/mod.ts';
 import { SyncFolder } from '../client/sync.ts';
 import { sha256, startCluster, type Cluster } from './_support/cluster.ts';
+import { sleep, until } from './_support/sleep.ts';
 import { tempDir, type TempDir } from './_support/temp.ts';
 
 const test = suite('nuvem sync fetches from the node that holds the bytes');
@@ -35,16 +36,6 @@ const clients: NuvemClient[] = [];
 const mirrors = new Set<SyncFolder>();
 let counter = 0;
 const MiB = 1024 * 1024;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface Side {
   dir: string;
@@ -118,7 +109,7 @@ test('with its node held back, B gets a file written in A whole, served by the o
     const before = await sent();
     const bytes = randomBytes(2 * MiB);
     writeFileSync(join(a.dir, 'big.bin'), bytes);
-    await waitFor('B to hold big.bin whole', () => fileSha(join(b.dir, 'big.bin')) === sha256(bytes));
+    await until('B to hold big.bin whole', () => fileSha(join(b.dir, 'big.bin')) === sha256(bytes), 20_000);
     const after = await sent();
     assert.is((await cluster.get(2, `${remote}/big.bin`)).status, 404, 'node-2 has not applied the change (held back)');
     assert.ok(after[0] - before[0] >= bytes.length, `node-1 served the bytes (sent ${after[0] - before[0]})`);
@@ -129,7 +120,7 @@ test('with its node held back, B gets a file written in A whole, served by the o
   } finally {
     release();
   }
-  await waitFor('node-2 to catch up once released', async () => (await cluster.get(2, `${remote}/big.bin`)).status === 200);
+  await until('node-2 to catch up once released', async () => (await cluster.get(2, `${remote}/big.bin`)).status === 200, 20_000);
 });
 
 test('bytes that fail their SHA-256 at B\'s own node are fetched again from another node', async () => {
@@ -138,7 +129,7 @@ test('bytes that fail their SHA-256 at B\'s own node are fetched again from anot
   const bytes = randomBytes(MiB + 7);
   writeFileSync(join(a.dir, 'damaged.bin'), bytes);
   for (const k of cluster.ks) {
-    await waitFor(`node ${k} to hold damaged.bin`, async () => sha256((await cluster.get(k, `${remote}/damaged.bin`)).body) === sha256(bytes));
+    await until(`node ${k} to hold damaged.bin`, async () => sha256((await cluster.get(k, `${remote}/damaged.bin`)).body) === sha256(bytes), 20_000);
   }
   // node-2's copy damaged on disk (same size and mtime): it serves wrong bytes under the right record.
   const onDisk = join(cluster.dataDir(2), 'files', remote, 'damaged.bin');
@@ -150,7 +141,7 @@ test('bytes that fail their SHA-256 at B\'s own node are fetched again from anot
   assert.is.not(sha256((await cluster.get(2, `${remote}/damaged.bin`)).body), sha256(bytes), 'node-2 serves the damaged copy');
 
   const b = await startSide(2, remote, 'B');
-  await waitFor('B to hold damaged.bin whole', () => fileSha(join(b.dir, 'damaged.bin')) === sha256(bytes));
+  await until('B to hold damaged.bin whole', () => fileSha(join(b.dir, 'damaged.bin')) === sha256(bytes), 20_000);
   await b.mirror!.idle();
   assert.equal(b.errors, []);
   assert.ok(b.warnings.some((w) => w.includes('again from another node') && w.includes('node-2')), b.warnings.join('\n'));
@@ -195,7 +186,7 @@ test('a read naming a dead origin as the holder is served by another node holdin
   const bytes = randomBytes(MiB);
   const put = await cluster.put(1, `${remote}/x.bin`, bytes);
   assert.is(put.status, 201);
-  await waitFor('node-3 to hold x.bin', async () => (await cluster.get(3, `${remote}/x.bin`)).status === 200);
+  await until('node-3 to hold x.bin', async () => (await cluster.get(3, `${remote}/x.bin`)).status === 200, 20_000);
   const release = holdBack(2);
   const reader = client(2);
   try {
