@@ -139,6 +139,7 @@ export class IndexDb {
   /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
   readonly #hot = new Map<string, Entry | null>();
   readonly #transaction: (batch: Mutation[], unreferenced: Set<string>) => unknown;
+  #generation = 0;
   /** Counted once when opened, then moved by each commit (#totalsAfter). */
   #totals: Totals;
 
@@ -216,6 +217,14 @@ export class IndexDb {
     };
     const counted = this.#stmt.countTotals.get() as Row;
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
+  }
+
+  /**
+   * A number that every commit moves (entries change only through `commit`):
+   * equal at two moments, no entry changed in between.
+   */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The entry of a path; hot entries are served from memory (every write goes through `commit`). */
@@ -388,6 +397,7 @@ export class IndexDb {
    * the caller removes.
    */
   commit(batch: Mutation[]): Pruned[][] {
+    this.#generation++; // first: a commit that fails may still have changed the cached entries
     const totals = this.#totalsAfter(batch);
     // Content whose blob may have lost its last reference: replaced records' (revisions keep theirs).
     const unreferenced = new Set<string>();

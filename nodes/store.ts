@@ -417,7 +417,7 @@ export class Store implements StorePort {
     return this.#served.records(bucket, scan);
   }
 
-  readonly #served = new DigestCache({ pages: () => entryPages(this.index) });
+  readonly #served = new DigestCache({ pages: () => entryPages(this.index), generation: () => this.index.generation });
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
