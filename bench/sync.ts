@@ -69,7 +69,7 @@ interface SyncProc { child: ChildProcess; pid: number; lines: string[]; live: Pr
 function startSync(dir: string, o: { node: string; remote: string; book: LogBook; name: string; broker?: string; id?: string; verbose?: boolean }): SyncProc {
   const started = performance.now();
   const bind = o.broker ? ["--broker", o.broker, "--prefer", o.id ?? o.node] : ["--nodes", o.node];
-  const args = [CLI, "sync", dir, "--remote", o.remote, ...bind, ...(o.verbose ? ["-v"] : [])];
+  const args = [...(process.env.BENCH_SYNC_FLAGS?.split(" ").filter(Boolean) ?? []), CLI, "sync", dir, "--remote", o.remote, ...bind, ...(o.verbose ? ["-v"] : [])];
   const child = spawn(process.execPath, args, { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const lines: string[] = [];
