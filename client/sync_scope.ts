@@ -6,7 +6,10 @@
  * paths it would miss what pairs with them. {@linkcode expandScope} adds:
  * - the ancestors of each changed path (a new folder comes with its file);
  * - everything under a changed path that is a folder on any side (a folder
- *   renamed, deleted or created with its contents);
+ *   renamed, deleted or created with its contents), and under an ancestor
+ *   that is a folder on some side but not the same folder on all three (an
+ *   ancestor all three agree on brings nothing: a live pass for one file
+ *   of a 1,000-file folder plans that file, not the folder);
  * - the other half of a move: for a file gone locally, the new local files
  *   with its content; for a new local file, the vanished files it may have
  *   been.
@@ -40,12 +43,13 @@ export type ExecAction = SyncAction | LocalRename;
 /** The paths a partial plan for `dirty` must look at. */
 export function expandScope(dirty: Iterable<string>, state: SyncState): Set<string> {
   const scope = new Set<string>();
-  for (const path of dirty) {
+  const changed = new Set(dirty);
+  for (const path of changed) {
     scope.add(path);
     for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) scope.add(path.slice(0, i));
   }
   const maps = [state.local, state.remote, state.base];
-  const folders = new Set([...scope].filter((p) => maps.some((m) => m.get(p)?.kind === 'folder')));
+  const folders = new Set([...scope].filter((p) => maps.some((m) => m.get(p)?.kind === 'folder') && (changed.has(p) || !agreedFolder(p, state))));
   if (folders.size > 0) {
     for (const map of maps) for (const path of map.keys()) if (underAny(path, folders)) scope.add(path);
   }
@@ -64,6 +68,13 @@ export function expandScope(dirty: Iterable<string>, state: SyncState): Set<stri
     for (const [path, e] of state.base) if (e.kind === 'file' && arrivals.has(e.sha256) && !state.local.has(path)) scope.add(path);
   }
   return scope;
+}
+
+/** A folder on all three sides, the remote one at the base's version: nothing to plan for it. */
+function agreedFolder(path: string, state: SyncState): boolean {
+  const base = state.base.get(path);
+  return base?.kind === 'folder' && state.local.get(path)?.kind === 'folder' && state.remote.get(path)?.kind === 'folder' &&
+    state.remote.get(path)!.version === base.version;
 }
 
 /**

@@ -209,6 +209,26 @@ scope('a changed path brings its ancestors, the contents of a folder, and the ot
   assert.equal([...expandScope(['dir'], { local, remote, base })].sort(), ['dir', 'dir/in.txt']);
 });
 
+scope('a folder that is only the ancestor of a changed path, and agrees on all three sides, does not bring its contents', () => {
+  const folder = { kind: 'folder', size: 0, mtimeMs: 0 } as const;
+  const local = new Map<string, LocalEntry>([['dir', folder], ['dir/a.txt', L('a2')], ['dir/b.txt', L('b')], ['dir/c.txt', L('c')]]);
+  const base = new Map<string, BaseEntry>([['dir', F], ['dir/a.txt', B('a')], ['dir/b.txt', B('b')], ['dir/c.txt', B('c')]]);
+  const remote = new Map<string, RemoteEntry>([['dir', F], ['dir/a.txt', R('a')], ['dir/b.txt', R('b')], ['dir/c.txt', R('c')]]);
+  // A 1,000-file folder planned whole for each of its files made a live pass O(folder), every pass.
+  assert.equal([...expandScope(['dir/a.txt'], { local, remote, base })].sort(), ['dir', 'dir/a.txt']);
+  // The folder itself changed: everything under it.
+  assert.equal([...expandScope(['dir/a.txt', 'dir'], { local, remote, base })].sort(), ['dir', 'dir/a.txt', 'dir/b.txt', 'dir/c.txt']);
+  // The ancestor does not agree (gone locally, a new remote version, no base): its contents come too.
+  const all = ['dir', 'dir/a.txt', 'dir/b.txt', 'dir/c.txt'];
+  const noLocalDir = new Map(local);
+  noLocalDir.delete('dir');
+  assert.equal([...expandScope(['dir/a.txt'], { local: noLocalDir, remote, base })].sort(), all);
+  assert.equal([...expandScope(['dir/a.txt'], { local, remote: new Map([...remote, ['dir', { ...F, version: 'f2' }]]), base })].sort(), all);
+  const noBaseDir = new Map(base);
+  noBaseDir.delete('dir');
+  assert.equal([...expandScope(['dir/a.txt'], { local, remote, base: noBaseDir })].sort(), all);
+});
+
 scope('a download of content a file about to be deleted has becomes a local rename', () => {
   const base = new Map<string, BaseEntry>([['a/x.bin', B('xx')], ['y.txt', B('yy')]]);
   const actions: SyncAction[] = [
