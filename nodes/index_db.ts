@@ -6,6 +6,7 @@
 import Database from 'libsql';
 import type { Tombstone } from './purge.ts';
 import { inTransaction } from './sqlite_tx.ts';
+import type { EntryChange } from './live_digest.ts';
 import type { Change, FileRecord, LocalStat } from '../protocol/record.ts';
 
 export interface Entry extends FileRecord {
@@ -139,8 +140,9 @@ export class IndexDb {
   /** Recently used entries, least recent first; null: the path has no entry (parents looked up on every write). */
   readonly #hot = new Map<string, Entry | null>();
   readonly #transaction: (batch: Mutation[], unreferenced: Set<string>) => unknown;
-  #generation = 0;
-  /** Counted once when opened, then moved by each commit (#totalsAfter). */
+  /** Told what each commit did to live records (live_digest.ts). */
+  #onEntries: ((changes: EntryChange[]) => void) | undefined;
+  /** Counted once when opened, then moved by each commit (#effectsOf). */
   #totals: Totals;
 
   constructor(file: string, options: { keepRevisions: number }) {
@@ -219,12 +221,9 @@ export class IndexDb {
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
   }
 
-  /**
-   * A number that every commit moves (entries change only through `commit`):
-   * equal at two moments, no entry changed in between.
-   */
-  get generation(): number {
-    return this.#generation;
+  /** `fn` is told, after each commit, what it did to live records (entries change only through `commit`). */
+  observeEntries(fn: (changes: EntryChange[]) => void): void {
+    this.#onEntries = fn;
   }
 
   /** The entry of a path; hot entries are served from memory (every write goes through `commit`). */
@@ -397,8 +396,7 @@ export class IndexDb {
    * the caller removes.
    */
   commit(batch: Mutation[]): Pruned[][] {
-    this.#generation++; // first: a commit that fails may still have changed the cached entries
-    const totals = this.#totalsAfter(batch);
+    const { totals, changes } = this.#effectsOf(batch);
     // Content whose blob may have lost its last reference: replaced records' (revisions keep theirs).
     const unreferenced = new Set<string>();
     for (const m of batch) {
@@ -415,6 +413,7 @@ export class IndexDb {
       throw err;
     }
     this.#totals = totals;
+    this.#onEntries?.(changes);
     for (const m of batch) {
       for (const { path } of m.purge ?? []) this.#hot.delete(path);
       for (const { record, local } of m.put ?? []) this.#remember(record.path, { ...record, local });
@@ -424,11 +423,13 @@ export class IndexDb {
   }
 
   /**
-   * The totals once `batch` is committed, from the entries it replaces: read
-   * before the transaction, following #apply (puts, then purges, which drop
-   * a tombstone only at its version).
+   * The totals once `batch` is committed, and what it does to live records,
+   * from the entries it replaces: read before the transaction, following
+   * #apply (puts, then purges, which drop a tombstone only at its version).
    */
-  #totalsAfter(batch: Mutation[]): Totals {
+  #effectsOf(batch: Mutation[]): { totals: Totals; changes: EntryChange[] } {
+    const changes: EntryChange[] = [];
+    const live = (e: FileRecord | undefined) => (e && !e.deleted ? e.version : undefined);
     const t = { ...this.#totals };
     const written = new Map<string, FileRecord | undefined>();
     const at = (path: string) => (written.has(path) ? written.get(path) : this.get(path));
@@ -442,6 +443,7 @@ export class IndexDb {
     };
     for (const m of batch) {
       for (const { record } of m.put ?? []) {
+        changes.push({ path: record.path, before: live(at(record.path)), after: live(record) });
         count(at(record.path), -1);
         count(record, 1);
         written.set(record.path, record);
@@ -454,7 +456,7 @@ export class IndexDb {
         }
       }
     }
-    return t;
+    return { totals: t, changes };
   }
 
   #apply(m: Mutation): Pruned[] {

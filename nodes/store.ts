@@ -23,6 +23,7 @@ import { type ApplyResult, type ContentSource, RemoteChanges } from './apply.ts'
 import { createClock, type Clock } from './clock.ts';
 import { type ChangeSource, CommitPipeline } from './commit_pipeline.ts';
 import { DigestCache, entryPages } from './digest.ts';
+import { LiveDigest } from './live_digest.ts';
 import type { Page, PutOptions, Readable, StorePort } from '../functions/deps.ts';
 import { IndexDb, publicRecord } from './index_db.ts';
 import { Layout, prepareFolders } from './layout.ts';
@@ -107,6 +108,7 @@ export class Store implements StorePort {
     this.tmpDir = layout.tmpDir;
     this.revsDir = layout.revsDir;
     this.index = index;
+    index.observeEntries((changes) => this.#live.committed(changes));
     const now = options.now ?? Date.now;
     const clock = (this.clock = options.clock ?? createClock({ nodeId, now }));
     const cache = new SmallFileCache({
@@ -400,11 +402,12 @@ export class Store implements StorePort {
   }
 
   /**
-   * Digest for anti-entropy: a hash per bucket of the live records only; or
-   * the records of one bucket, tombstones included (digest.ts).
+   * Digest for anti-entropy: a hash per bucket of the live records only,
+   * kept by commits (live_digest.ts); or the records of one bucket,
+   * tombstones included (digest.ts).
    */
-  async digest(): Promise<Record<string, string>> {
-    return (await this.#served.digest()).buckets;
+  digest(): Promise<Record<string, string>> {
+    return this.#live.digest();
   }
 
   /** The digest served to a peer, with the id of its scan, which the peer's bucket requests name (digest.ts DigestCache). */
@@ -417,7 +420,8 @@ export class Store implements StorePort {
     return this.#served.records(bucket, scan);
   }
 
-  readonly #served = new DigestCache({ pages: () => entryPages(this.index), generation: () => this.index.generation });
+  readonly #live = new LiveDigest((after, limit) => this.index.page(after, limit));
+  readonly #served = new DigestCache({ pages: () => entryPages(this.index), digest: () => this.#live.digest() });
 
   /**
    * Reconciles the files folder with the index at start-up (see recovery.ts):
