@@ -136,6 +136,8 @@ export async function runActions(ctx: ExecContext, actions: readonly ExecAction[
     let j = i + 1;
     if (RANK[actions[i].type] === 3) while (j < actions.length && RANK[actions[j].type] === 3) j++;
     const group = actions.slice(i, j);
+    // Downloads land in the temp folder: made once for the group, not once per file.
+    if (group.some((a) => a.type === 'download' || a.type === 'renameLocal')) await mkdir(ctx.tmpDir, { recursive: true });
     let next = 0;
     let big = 0;
     const bigFreed: (() => void)[] = [];
@@ -353,8 +355,8 @@ async function upload(ctx: ExecContext, a: Extract<SyncAction, { type: 'upload' 
 
 async function download(ctx: ExecContext, a: { path: string; version?: string; size?: number; sha256?: string }): Promise<void> {
   const expected = ctx.local.get(a.path);
-  await mkdir(ctx.tmpDir, { recursive: true });
   const temp = join(ctx.tmpDir, `${randomBytes(8).toString('hex')}.part`);
+  let renamed = false;
   try {
     ctx.log?.('debug', 'Downloading', { path: a.path });
     let fetched: Fetched;
@@ -371,15 +373,26 @@ async function download(ctx: ExecContext, a: { path: string; version?: string; s
     ctx.log?.('debug', 'Download written', { path: a.path, size, node: fetched.node });
     if (served.modified > 0) await utimes(temp, new Date(), new Date(served.modified)).catch(() => {});
     await expectLocal(ctx, a.path, expected);
-    await mkdir(dirname(join(ctx.root, a.path)), { recursive: true });
-    await rename(temp, join(ctx.root, a.path));
+    await renameMakingFolder(temp, join(ctx.root, a.path));
+    renamed = true;
     const placed = (await lstatEntry(ctx, a.path))!;
     ctx.local.set(a.path, { ...placed, sha256 });
     ctx.view.observe(a.path, { kind: 'file', size, sha256, version: served.version, deleted: false });
     ctx.setBase(a.path, { kind: 'file', size, mtimeMs: placed.mtimeMs, sha256, version: served.version });
     ctx.record({ type: expected ? 'modified' : 'created', path: a.path, kind: 'file', size, sha256, version: served.version, direction: 'down' });
   } finally {
-    await rm(temp, { force: true });
+    if (!renamed) await rm(temp, { force: true });
+  }
+}
+
+/** Renames `from` to `to`, making `to`'s folder first only when the rename says it is missing (one call, not three, per download). */
+async function renameMakingFolder(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await mkdir(dirname(to), { recursive: true });
+    await rename(from, to);
   }
 }
 
