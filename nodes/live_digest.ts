@@ -19,6 +19,7 @@
  * read the whole index: for 10,000 files about 100 ms of main thread and
  * the garbage to go with it, most of what an idle node did.
  */
+import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { setImmediate } from 'node:timers/promises';
 import { bucketOf } from '../protocol/digest_buckets.ts';
