@@ -221,7 +221,7 @@ export class IndexDb {
     this.#totals = { files: Number(counted.files), bytes: Number(counted.bytes), tombstones: Number(counted.tombstones) };
   }
 
-  /** `fn` is told, after each commit, what it did to live records (entries change only through `commit`). */
+  /** `fn` is told, after each commit, what it did to live records (entries change only through `commit`); it must not throw. */
   observeEntries(fn: (changes: EntryChange[]) => void): void {
     this.#onEntries = fn;
   }

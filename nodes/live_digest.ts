@@ -39,8 +39,8 @@ const PAGE = 1000;
 export class LiveDigest {
   readonly #page: (after: string, limit: number) => Pick<FileRecord, 'path' | 'version' | 'deleted'>[];
   #acc: Acc | undefined;
-  /** While building: what was read so far, and the last path read (UTF-8). */
-  #building: { acc: Acc; cursor?: Buffer } | undefined;
+  /** While building: what was read so far, the last path read (UTF-8), and whether a commit could not be applied to it. */
+  #building: { acc: Acc; cursor?: Buffer; failed?: boolean } | undefined;
   #built: Promise<void> | undefined;
 
   /** `page(after, limit)`: records after `after` in path order (byte order), tombstones included (IndexDb.page). */
@@ -56,19 +56,28 @@ export class LiveDigest {
     return out;
   }
 
-  /** Called with what each successful commit did to live records, in commit order. */
+  /**
+   * Called with what each successful commit did to live records, in commit
+   * order. Never throws (the commit it reports is done): should applying
+   * them fail, the digest is dropped and built again on the next request.
+   */
   committed(changes: readonly EntryChange[]): void {
-    if (this.#acc) {
-      for (const c of changes) move(this.#acc, c);
-      return;
+    try {
+      if (this.#acc) {
+        for (const c of changes) move(this.#acc, c);
+        return;
+      }
+      const b = this.#building;
+      if (!b?.cursor) return; // nothing read yet: the build reads these as they are now
+      for (const c of changes) if (Buffer.compare(Buffer.from(c.path), b.cursor) <= 0) move(b.acc, c);
+    } catch {
+      this.#acc = undefined;
+      if (this.#building) this.#building.failed = true;
     }
-    const b = this.#building;
-    if (!b?.cursor) return; // nothing read yet: the build reads these as they are now
-    for (const c of changes) if (Buffer.compare(Buffer.from(c.path), b.cursor) <= 0) move(b.acc, c);
   }
 
   async #build(): Promise<void> {
-    const building: { acc: Acc; cursor?: Buffer } = { acc: new Map() };
+    const building: { acc: Acc; cursor?: Buffer; failed?: boolean } = { acc: new Map() };
     this.#building = building;
     try {
       for (let after = ''; ;) {
@@ -79,6 +88,7 @@ export class LiveDigest {
         building.cursor = Buffer.from(after);
         await setImmediate();
       }
+      if (building.failed) throw new Error('a commit during the digest\'s build could not be applied to it; asked again, it is built again');
       this.#acc = building.acc;
     } finally {
       this.#building = undefined;

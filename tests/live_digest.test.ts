@@ -76,4 +76,19 @@ test('no live record: no bucket', async () => {
   assert.equal(await live.digest(), {});
 });
 
+test('a commit that cannot be applied does not throw into the commit: the digest is built again when next asked', async () => {
+  const index = memoryIndex(paths.slice(0, 10).map((path) => ({ path, version: 'v1', deleted: false })));
+  let reads = 0;
+  const live = new LiveDigest((after, limit) => (reads++, index.page(after, limit)));
+  const before = await live.digest();
+  const broken = { path: undefined, after: 'v2' } as unknown as EntryChange;
+  live.committed([broken]); // must not throw
+  live.committed([index.commit('d/00001', 'v2')]);
+  const read = reads;
+  const after = await live.digest();
+  assert.ok(reads > read, 'built again');
+  assert.is.not(JSON.stringify(after), JSON.stringify(before));
+  assert.equal(after, await new LiveDigest((a, l) => index.page(a, l)).digest());
+});
+
 test.run();
