@@ -83,9 +83,11 @@ export class DigestCache {
     const kept = scan === undefined ? undefined : this.#fresh().find((s) => s.id === scan);
     let entries: Entry[] | undefined;
     if (kept) {
-      const result = (kept.result ??= scanBuckets(this.#pages()));
-      result.catch(() => (kept.result = undefined));
-      entries = (await result).get(bucket);
+      if (!kept.result) {
+        const result = (kept.result = scanBuckets(this.#pages()));
+        result.catch(() => kept.result === result && (kept.result = undefined)); // a failed scan is made again by the next request
+      }
+      entries = (await kept.result).get(bucket);
     } else entries = await bucketEntries(this.#pages(), bucket);
     return (entries ?? []).map(publicRecord);
   }
