@@ -68,6 +68,8 @@ export interface ExecContext {
   /** Debug lines with timings (`nuvem sync -v`). */
   log?: Log;
   signal: AbortSignal;
+  /** Tests: called right after a download is renamed into place, before the mirror records it (an edit at that moment). */
+  placed?(path: string): Promise<void>;
 }
 
 export interface ExecResult {
@@ -372,10 +374,14 @@ async function download(ctx: ExecContext, a: { path: string; version?: string; s
     const { size, sha256, served } = fetched;
     ctx.log?.('debug', 'Download written', { path: a.path, size, node: fetched.node });
     if (served.modified > 0) await utimes(temp, new Date(), new Date(served.modified)).catch(() => {});
+    // The stat recorded as the base is the temp file's, taken before the rename: one taken after it could be of an
+    // edit made in between, which would then read as unchanged (same size, the mtime recorded) and never go up.
+    const st = await lstat(temp);
+    const placed: LocalEntry = { kind: 'file', size: st.size, mtimeMs: st.mtimeMs };
     await expectLocal(ctx, a.path, expected);
     await renameMakingFolder(temp, join(ctx.root, a.path));
     renamed = true;
-    const placed = (await lstatEntry(ctx, a.path))!;
+    await ctx.placed?.(a.path);
     ctx.local.set(a.path, { ...placed, sha256 });
     ctx.view.observe(a.path, { kind: 'file', size, sha256, version: served.version, deleted: false });
     ctx.setBase(a.path, { kind: 'file', size, mtimeMs: placed.mtimeMs, sha256, version: served.version });
@@ -403,7 +409,7 @@ async function renameLocal(ctx: ExecContext, a: LocalRename): Promise<void> {
   await expectLocal(ctx, a.to, ctx.local.get(a.to));
   await mkdir(dirname(join(ctx.root, a.to)), { recursive: true });
   await rename(join(ctx.root, a.from), join(ctx.root, a.to));
-  const placed = (await lstatEntry(ctx, a.to))!;
+  const placed = source!; // the stat from before the rename, as for a download
   ctx.local.delete(a.from);
   ctx.local.set(a.to, { ...placed, sha256: a.sha256 });
   ctx.setBase(a.from, undefined);
