@@ -65,12 +65,12 @@ export async function moveFolder(ctx: StoreContext, options: { from: string; to:
   crashPoint('move-after-intent');
   const first: Pending = { changes: [], put: [], revisions: [] };
   try {
-    await layout.placeFolder(from, { to, pending: first });
+    await layout.placeFolder(from, { to, pending: first, onRenamed: () => layout.movingFolder({ from, to }) });
   } catch (err) {
+    layout.movingFolder(undefined);
     await dropIntent(ctx);
     throw err;
   }
-  layout.movingFolder({ from, to });
   crashPoint('move-after-rename');
   try {
     return await moveInBatches(ctx, { ...intent, entries: options.entries, first });

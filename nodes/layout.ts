@@ -97,13 +97,17 @@ export class Layout {
   }
 
   /** Renames the folder at path `from`, with its subtree, to path `to`; both parents are fsynced at commit. */
-  async placeFolder(from: string, options: { to: string; pending: DiskWork }): Promise<void> {
+  async placeFolder(from: string, options: { to: string; pending: DiskWork; onRenamed?: () => void }): Promise<void> {
     const { pending } = options;
     const src = this.filePath(from);
     const dest = this.filePath(options.to);
     try {
       await this.makeParent(dest, pending);
-      await fsp.rename(src, dest);
+      // Synchronous, and `onRenamed` in the same turn: no request runs between the rename and what the caller
+      // switches with it (folder_move.ts: where reads look). With an awaited rename, a GET landing between the two
+      // found the file neither at its old place nor at its new path: 404 (move_yield.test.ts, once in six CI runs).
+      renameSync(src, dest);
+      options.onRenamed?.();
       (pending.undo ??= []).push(() => {
         renameSync(dest, src);
         this.#knownDirs.clear();

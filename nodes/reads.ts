@@ -100,6 +100,9 @@ async function readable(ctx: ReadContext, record: FileRecord, options: { file: s
   try {
     handle = await fsp.open(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
+    // A current version whose file moved between the lookup and the open (its folder renamed by a MOVE meanwhile,
+    // folder_move.ts): looked up again, once, where it is now.
+    if (ino !== undefined && !options.retried) return readFile(ctx, record.path, { retried: true });
     throw new NuvemError('not_found', `The content of "${record.path}" is missing on this node`);
   }
   const st = await handle.stat();
