@@ -391,7 +391,7 @@ async function download(ctx: ExecContext, a: { path: string; version?: string; s
   }
 }
 
-/** Renames `from` to `to`, making `to`'s folder first only when the rename says it is missing (one call, not three, per download). */
+/** Renames `from` to `to`, making `to`'s folder only when the rename says it is missing (one call, not three, per file placed). */
 async function renameMakingFolder(from: string, to: string): Promise<void> {
   try {
     await rename(from, to);
@@ -407,8 +407,7 @@ async function renameLocal(ctx: ExecContext, a: LocalRename): Promise<void> {
   const base = ctx.base.get(a.from);
   if (!base || !sameStat({ kind: 'file', size: base.size, mtimeMs: base.mtimeMs }, source)) return download(ctx, { path: a.to, version: a.version, size: a.size, sha256: a.sha256 });
   await expectLocal(ctx, a.to, ctx.local.get(a.to));
-  await mkdir(dirname(join(ctx.root, a.to)), { recursive: true });
-  await rename(join(ctx.root, a.from), join(ctx.root, a.to));
+  await renameMakingFolder(join(ctx.root, a.from), join(ctx.root, a.to));
   const placed = source!; // the stat from before the rename, as for a download
   ctx.local.delete(a.from);
   ctx.local.set(a.to, { ...placed, sha256: a.sha256 });

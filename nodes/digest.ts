@@ -13,13 +13,13 @@
  */
 import { setImmediate } from 'node:timers/promises';
 import { bucketOf } from '../protocol/digest_buckets.ts';
-import { type Entry, type IndexDb, publicRecord } from './index_db.ts';
+import { type Entry, publicRecord } from './index_db.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
 const PAGE = 1000;
 
 /** Every entry of the index, tombstones included, in path order, a page at a time; yields to the event loop between pages. */
-export async function* entryPages(index: Pick<IndexDb, 'page'>, size = PAGE): AsyncGenerator<Entry[]> {
+export async function* entryPages<T extends { path: string }>(index: { page(after: string, limit: number): T[] }, size = PAGE): AsyncGenerator<T[]> {
   for (let after = ''; ;) {
     const page = index.page(after, size);
     if (page.length > 0) yield page;

@@ -443,8 +443,9 @@ export class IndexDb {
     };
     for (const m of batch) {
       for (const { record } of m.put ?? []) {
-        changes.push({ path: record.path, before: live(at(record.path)), after: live(record) });
-        count(at(record.path), -1);
+        const before = at(record.path);
+        changes.push({ path: record.path, before: live(before), after: live(record) });
+        count(before, -1);
         count(record, 1);
         written.set(record.path, record);
       }

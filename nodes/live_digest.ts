@@ -21,7 +21,6 @@
  */
 import { Buffer } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import { setImmediate } from 'node:timers/promises';
 import { bucketOf } from '../protocol/digest_buckets.ts';
 import type { FileRecord } from '../protocol/record.ts';
 
@@ -34,18 +33,21 @@ export interface EntryChange {
 
 type Acc = Map<number, Buffer>;
 
-const PAGE = 1000;
+type Live = Pick<FileRecord, 'path' | 'version' | 'deleted'>;
 
 export class LiveDigest {
-  readonly #page: (after: string, limit: number) => Pick<FileRecord, 'path' | 'version' | 'deleted'>[];
+  readonly #pages: () => AsyncIterable<Live[]>;
   #acc: Acc | undefined;
   /** While building: what was read so far, the last path read (UTF-8), and whether a commit could not be applied to it. */
   #building: { acc: Acc; cursor?: Buffer; failed?: boolean } | undefined;
   #built: Promise<void> | undefined;
 
-  /** `page(after, limit)`: records after `after` in path order (byte order), tombstones included (IndexDb.page). */
-  constructor(page: (after: string, limit: number) => Pick<FileRecord, 'path' | 'version' | 'deleted'>[]) {
-    this.#page = page;
+  /**
+   * `pages()`: every record, tombstones included, in path order (byte order),
+   * a page at a time, yielding between pages (digest.ts `entryPages`).
+   */
+  constructor(pages: () => AsyncIterable<Live[]>) {
+    this.#pages = pages;
   }
 
   /** Bucket → hex digest of its live records; empty buckets left out. */
@@ -80,13 +82,9 @@ export class LiveDigest {
     const building: { acc: Acc; cursor?: Buffer; failed?: boolean } = { acc: new Map() };
     this.#building = building;
     try {
-      for (let after = ''; ;) {
-        const page = this.#page(after, PAGE);
+      for await (const page of this.#pages()) {
         for (const r of page) if (!r.deleted) toggle(building.acc, r.path, r.version);
-        if (page.length < PAGE) break;
-        after = page[page.length - 1].path;
-        building.cursor = Buffer.from(after);
-        await setImmediate();
+        building.cursor = Buffer.from(page[page.length - 1].path); // commits land between pages, after this
       }
       if (building.failed) throw new Error('a commit during the digest\'s build could not be applied to it; asked again, it is built again');
       this.#acc = building.acc;

@@ -420,7 +420,7 @@ export class Store implements StorePort {
     return this.#served.records(bucket, scan);
   }
 
-  readonly #live = new LiveDigest((after, limit) => this.index.page(after, limit));
+  readonly #live = new LiveDigest(() => entryPages(this.index));
   readonly #served = new DigestCache({ pages: () => entryPages(this.index), digest: () => this.#live.digest() });
 
   /**

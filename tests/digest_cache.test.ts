@@ -9,6 +9,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { BUCKETS, bucketOf } from '../protocol/digest_buckets.ts';
+import { entryPages } from '../nodes/digest.ts';
 import { LiveDigest } from '../nodes/live_digest.ts';
 import { Store } from '../nodes/store.ts';
 import { tempDir } from './_support/temp.ts';
@@ -65,7 +66,7 @@ test('a pass of a digest and every bucket naming its scan reads the index once; 
 test('the digest kept by commits (puts, replacements, deletes, tombstones purged, a folder moved) equals one built afresh', async () => {
   const dir = tempDir('digest-live');
   const store = await Store.open({ dataDir: dir.path, nodeId: 'node-a' });
-  const fresh = () => new LiveDigest((after, limit) => store.index.page(after, limit)).digest();
+  const fresh = () => new LiveDigest(() => entryPages(store.index)).digest();
   try {
     for (let i = 0; i < 2500; i++) await store.put(`d/f${i}`, body(`bytes ${i}`));
     const reads = countReads(store);

@@ -5,6 +5,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { entryPages } from '../nodes/digest.ts';
 import { type EntryChange, LiveDigest } from '../nodes/live_digest.ts';
 
 type Rec = { path: string; version: string; deleted: boolean };
@@ -43,7 +44,7 @@ const paths = [...Array.from({ length: 999 }, (_, i) => `d/${String(i).padStart(
 
 test('commits during the build, before and after what was read, and after it: equal to a digest built afresh', async () => {
   const index = memoryIndex(paths.map((path) => ({ path, version: 'v1', deleted: false })));
-  const live = new LiveDigest((after, limit) => index.page(after, limit));
+  const live = new LiveDigest(() => entryPages(index));
   const commit = (path: string, version: string | undefined) => live.committed([index.commit(path, version)]);
   index.onPage = () => {
     commit('d/00005', 'v2'); // read already
@@ -55,20 +56,20 @@ test('commits during the build, before and after what was read, and after it: eq
     commit('z/😀', 'v2'); // not read yet, though before the last path read in UTF-16
   };
   const built = await live.digest();
-  const afresh = () => new LiveDigest((after, limit) => index.page(after, limit)).digest();
+  const afresh = () => new LiveDigest(() => entryPages(index)).digest();
   assert.equal(built, await afresh());
   commit('d/00001', undefined);
   commit('d/00002', 'v9');
   commit('z/\uffff', 'v2');
   live.committed([{ path: 'd/00003', before: 'v1', after: 'v1' }]); // metadata only: no change
   assert.equal(await live.digest(), await afresh());
-  const untouched = new LiveDigest((after, limit) => memoryIndex(paths.map((path) => ({ path, version: 'v1', deleted: false }))).page(after, limit));
+  const untouched = new LiveDigest(() => entryPages(memoryIndex(paths.map((path) => ({ path, version: 'v1', deleted: false })))));
   assert.is.not(JSON.stringify(await live.digest()), JSON.stringify(await untouched.digest()));
 });
 
 test('no live record: no bucket', async () => {
   const index = memoryIndex([{ path: 'a', version: 'v1', deleted: true }]);
-  const live = new LiveDigest((after, limit) => index.page(after, limit));
+  const live = new LiveDigest(() => entryPages(index));
   assert.equal(await live.digest(), {});
   live.committed([index.commit('b', 'v1')]);
   assert.is(Object.keys(await live.digest()).length, 1);
@@ -79,7 +80,7 @@ test('no live record: no bucket', async () => {
 test('a commit that cannot be applied does not throw into the commit: the digest is built again when next asked', async () => {
   const index = memoryIndex(paths.slice(0, 10).map((path) => ({ path, version: 'v1', deleted: false })));
   let reads = 0;
-  const live = new LiveDigest((after, limit) => (reads++, index.page(after, limit)));
+  const live = new LiveDigest(() => entryPages({ page: (after: string, limit: number) => (reads++, index.page(after, limit)) }));
   const before = await live.digest();
   const broken = { path: undefined, after: 'v2' } as unknown as EntryChange;
   live.committed([broken]); // must not throw
@@ -88,7 +89,7 @@ test('a commit that cannot be applied does not throw into the commit: the digest
   const after = await live.digest();
   assert.ok(reads > read, 'built again');
   assert.is.not(JSON.stringify(after), JSON.stringify(before));
-  assert.equal(after, await new LiveDigest((a, l) => index.page(a, l)).digest());
+  assert.equal(after, await new LiveDigest(() => entryPages(index)).digest());
 });
 
 test.run();
